@@ -1,0 +1,1 @@
+"""Background jobs over WebSocket: FastAPI + chanx + ARQ."""

@@ -1,0 +1,1 @@
+"""The chanx apps served by this project."""

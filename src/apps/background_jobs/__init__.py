@@ -1,0 +1,1 @@
+"""Background jobs app: a WebSocket consumer that queues ARQ jobs and relays their results."""

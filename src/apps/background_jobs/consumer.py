@@ -1,0 +1,136 @@
+"""Background Jobs Consumer: queues ARQ jobs for a socket and relays their outcomes to it."""
+
+import asyncio
+from typing import Any, ClassVar, cast
+
+import structlog
+from chanx.core.decorators import channel, event_handler, ws_handler
+from chanx.messages.base import BaseMessage
+from chanx.messages.incoming import PingMessage
+from chanx.messages.outgoing import PongMessage
+from pydantic import ValidationError
+
+from src.base_consumer import BaseConsumer
+from src.job_queue import JobQueue, QueueError, new_job_id
+from src.job_types import resolve_job_type
+from src.layers import JOBS_LAYER_ALIAS
+
+from .messages import (
+    ConnectedStatus,
+    JobMessage,
+    JobResult,
+    JobState,
+    JobStatus,
+    JobStatusMessage,
+    queue_error_text,
+    queued_text,
+    queuing_text,
+)
+
+logger = structlog.stdlib.get_logger(__name__)
+
+
+def content_too_long(content: str, max_length: int) -> ValidationError:
+    """The validation error pydantic gives for a ``max_length`` string field, for ``payload.content``."""
+    return ValidationError.from_exception_data(
+        "JobMessage",
+        [
+            {
+                "type": "string_too_long",
+                "loc": ("job", "payload", "content"),
+                "input": content,
+                "ctx": {"max_length": max_length},
+            }
+        ],
+    )
+
+
+@channel(
+    name="background_jobs",
+    description="Background Jobs Consumer - Real background job processing with ARQ",
+    tags=["jobs", "background", "arq"],
+)
+class BackgroundJobConsumer(BaseConsumer[JobResult]):
+    """Consumer for processing messages with real background jobs using ARQ."""
+
+    channel_layer_alias = JOBS_LAYER_ALIAS
+    emits: ClassVar[list[type[BaseMessage]]] = [JobStatusMessage]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set once a job's ``queued`` frame is out, so its outcome never overtakes it.
+        self._queued: dict[str, asyncio.Event] = {}
+
+    @property
+    def jobs(self) -> JobQueue:
+        """The app's job queue, from the state of the app serving this socket."""
+        return cast(JobQueue, self.scope["app"].state.jobs)
+
+    async def post_authentication(self) -> None:
+        """Send the connection-established status."""
+        await self.send_message(JobStatusMessage(payload=ConnectedStatus()))
+
+    @ws_handler(
+        summary="Handle ping requests",
+        description="Simple ping-pong for connectivity testing",
+    )
+    async def handle_ping(self, _message: PingMessage) -> PongMessage:
+        return PongMessage()
+
+    @ws_handler(
+        summary="Handle job processing requests",
+        description=(
+            "Queue a job with ARQ. Replies job_status queuing, then queued, then the "
+            "result (or error) from the worker, all with the job's id and type."
+        ),
+        output_type=JobStatusMessage,
+    )
+    async def handle_job(self, message: JobMessage) -> None:
+        """Queue the job and tell the client, unless the content is too long."""
+        content = message.payload.content
+        max_length = self.jobs.settings.max_content_length
+        if len(content) > max_length:
+            await self.handle_validation_error(content_too_long(content, max_length))
+            return
+
+        job_type = resolve_job_type(message.payload.type)
+        job_id = new_job_id(job_type)
+        if not await self._send_job_status("queuing", job_id, job_type, queuing_text(job_type, content)):
+            logger.info("client left before its job was queued; not queued", job_id=job_id)
+            return
+
+        gate = self._queued[job_id] = asyncio.Event()
+        try:
+            try:
+                # Shielded: a job whose enqueue has begun is not abandoned half-way.
+                await asyncio.shield(self.jobs.enqueue(job_type, job_id, content, self.channel_name))
+            except QueueError as exc:
+                await self._send_job_status("error", job_id, job_type, queue_error_text(str(exc)))
+                return
+            if not await self._send_job_status("queued", job_id, job_type, queued_text(job_id)):
+                logger.info("client left after its job was queued; the job still runs", job_id=job_id)
+        finally:
+            gate.set()
+            del self._queued[job_id]
+
+    @event_handler
+    async def handle_job_result(self, event: JobResult) -> JobStatusMessage:
+        """Relay a worker's outcome, after the job's ``queued`` frame."""
+        outcome = event.payload
+        gate = self._queued.get(outcome.job_id)
+        if gate is not None:
+            await gate.wait()
+        return JobStatusMessage(payload=JobStatus(**outcome.model_dump()))
+
+    async def _send_job_status(self, status: JobState, job_id: str, job_type: str, text: str) -> bool:
+        """Send one job's status; False when the client has already gone."""
+        if self._closed:
+            return False
+        frame = JobStatusMessage(
+            payload=JobStatus(status=status, job_id=job_id, job_type=job_type, message=text)
+        )
+        try:
+            await self.send_message(frame)
+        except OSError:
+            return False
+        return True

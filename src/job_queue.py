@@ -1,0 +1,68 @@
+"""The enqueue side: the web process's one ARQ pool and the bounded ``queue_job`` call."""
+
+import asyncio
+import uuid
+
+import structlog
+from arq import ArqRedis, create_pool
+from redis.exceptions import RedisError
+
+from src.settings import Settings
+
+logger = structlog.stdlib.get_logger(__name__)
+
+
+class QueueError(Exception):
+    """A job could not be put on the queue; the message says why, for the client."""
+
+
+def new_job_id(job_type: str) -> str:
+    """A fresh ARQ job id, readable like the seed's (``translate_…``) but unique."""
+    return f"{job_type}_{uuid.uuid4().hex}"
+
+
+async def queue_job(pool: ArqRedis, job_type: str, job_id: str, content: str, channel_name: str) -> None:
+    """Enqueue one job under ``job_id``; the task gets the seed's arguments."""
+    job = await pool.enqueue_job(job_type, job_id, content, channel_name, _job_id=job_id)
+    if job is None:
+        raise QueueError(f"job id {job_id} is already taken")
+
+
+class JobQueue:
+    """Owns the process's ARQ pool (opened at start-up, closed at shutdown) and bounds every enqueue."""
+
+    def __init__(self, settings: Settings, pool: ArqRedis | None = None) -> None:
+        self.settings = settings
+        self._pool = pool
+
+    @property
+    def pool(self) -> ArqRedis:
+        """The open pool; using it before ``open()`` is a programming error."""
+        if self._pool is None:
+            raise RuntimeError("JobQueue.open() has not been called")
+        return self._pool
+
+    async def open(self) -> None:
+        """Create the pool, unless one was handed in."""
+        if self._pool is None:
+            self._pool = await create_pool(
+                self.settings.arq_redis, default_queue_name=self.settings.queue_name
+            )
+
+    async def close(self) -> None:
+        """Close the pool and its connections."""
+        if self._pool is not None:
+            await self._pool.aclose(close_connection_pool=True)
+            self._pool = None
+
+    async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> None:
+        """Queue a job within ``enqueue_timeout``, or raise ``QueueError`` saying why not."""
+        try:
+            async with asyncio.timeout(self.settings.enqueue_timeout):
+                await queue_job(self.pool, job_type, job_id, content, channel_name)
+        except TimeoutError:
+            logger.warning("enqueue timed out", job_id=job_id)
+            raise QueueError("the job queue did not answer in time") from None
+        except RedisError as exc:
+            logger.warning("enqueue failed", job_id=job_id, error=str(exc))
+            raise QueueError("the job queue is unavailable") from exc

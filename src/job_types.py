@@ -1,0 +1,16 @@
+"""The job types this system runs, with the seed's simulated durations; shared by both sides."""
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+DEFAULT_JOB_TYPE = "default"
+
+#: Simulated work per type, in seconds at ``JOB_TIME_SCALE=1`` (the seed's figures).
+JOB_DURATIONS: Mapping[str, float] = MappingProxyType(
+    {"default": 1.0, "translate": 2.0, "analyze": 3.0, "generate": 4.0}
+)
+
+
+def resolve_job_type(requested: str) -> str:
+    """The type that actually runs: an unknown type runs ``default``."""
+    return requested if requested in JOB_DURATIONS else DEFAULT_JOB_TYPE

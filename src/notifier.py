@@ -1,0 +1,39 @@
+"""The seam through which tasks report outcomes: a notifier put in ARQ's ``ctx`` by the worker's startup."""
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import structlog
+
+from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.apps.background_jobs.messages import JobOutcome, JobResult
+
+logger = structlog.stdlib.get_logger(__name__)
+
+SendEvent = Callable[[JobResult, str], Awaitable[None]]
+
+
+class Notifier(Protocol):
+    """Delivers a job's outcome to the channel of the socket that asked for it."""
+
+    async def notify(self, outcome: JobOutcome, channel_name: str) -> None:
+        """Send ``outcome`` to ``channel_name``; never raises."""
+
+
+class ChannelLayerNotifier:
+    """Sends outcomes as ``JobResult`` events through the consumer's channel layer."""
+
+    def __init__(self, send_event: SendEvent) -> None:
+        self._send_event = send_event
+
+    async def notify(self, outcome: JobOutcome, channel_name: str) -> None:
+        """Send ``outcome``; a delivery failure is logged, since the job itself is done."""
+        try:
+            await self._send_event(JobResult(payload=outcome), channel_name)
+        except Exception:
+            logger.exception("could not deliver job outcome", job_id=outcome.job_id, status=outcome.status)
+
+
+def consumer_notifier() -> ChannelLayerNotifier:
+    """The notifier that reaches ``BackgroundJobConsumer`` sockets (the worker's wiring)."""
+    return ChannelLayerNotifier(BackgroundJobConsumer.send_event)

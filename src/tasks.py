@@ -1,0 +1,196 @@
+"""The task side: the seed's four tasks, the wrapper that reports their outcome, and ``WorkerSettings``."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import structlog
+from arq.typing import WorkerCoroutine
+from arq.worker import Function, func
+
+from src.apps.background_jobs.messages import JobOutcome
+from src.job_types import JOB_DURATIONS
+from src.layers import setup_layers, teardown_layers
+from src.logging_setup import configure_logging
+from src.notifier import Notifier, consumer_notifier
+from src.settings import Settings, get_settings
+
+logger = structlog.stdlib.get_logger(__name__)
+
+TRANSLATIONS = {
+    "hello": "hola",
+    "world": "mundo",
+    "good morning": "buenos días",
+    "thank you": "gracias",
+}
+
+AI_RESPONSE = (
+    "That's an interesting point... Based on my analysis, I would suggest exploring this topic further."
+)
+
+#: Extra seconds ARQ allows over our own timeout, so a timed-out task can still report itself.
+REPORT_GRACE = 1.0
+
+
+def translate_text(content: str) -> str:
+    """The seed's translation: a fixed table, case-insensitive, with a marked fallback."""
+    translated = TRANSLATIONS.get(content.lower(), f"[TRANSLATED: {content}]")
+    return f"🌍 Translated: '{content}' → '{translated}'"
+
+
+def analyze_text(content: str) -> str:
+    """The seed's three-line analysis: characters, words, vowels."""
+    word_count = len(content.split())
+    char_count = len(content)
+    vowel_count = sum(1 for char in content.lower() if char in "aeiou")
+    return (
+        f"📊 Analysis of '{content}':\n"
+        f"• Characters: {char_count}\n"
+        f"• Words: {word_count}\n"
+        f"• Vowels: {vowel_count}"
+    )
+
+
+def generate_text(content: str) -> str:
+    """The seed's canned AI response."""
+    return f"🤖 AI Response to '{content}':\n{AI_RESPONSE}"
+
+
+def default_text(content: str) -> str:
+    """The seed's default processing: upper-case the content."""
+    return f"✅ Processed: {content.upper()}"
+
+
+RESULT_TEXTS: dict[str, Callable[[str], str]] = {
+    "translate": translate_text,
+    "analyze": analyze_text,
+    "generate": generate_text,
+    "default": default_text,
+}
+
+
+class TaskTimeout(Exception):
+    """A task ran longer than its timeout."""
+
+
+async def simulate_work(ctx: dict[str, Any], job_type: str) -> None:
+    """Sleep for the type's duration times ``JOB_TIME_SCALE`` (not at all when it is 0)."""
+    settings: Settings = ctx["settings"]
+    seconds = JOB_DURATIONS[job_type] * settings.job_time_scale
+    if seconds > 0:
+        await asyncio.sleep(seconds)
+
+
+async def run_reported(
+    ctx: dict[str, Any],
+    job_type: str,
+    job_id: str,
+    channel_name: str,
+    body: Callable[[], Awaitable[str]],
+) -> dict[str, Any]:
+    """Run ``body`` within the type's timeout and report its result, or its failure, to the client."""
+    settings: Settings = ctx["settings"]
+    notifier: Notifier = ctx["notifier"]
+    timeout = settings.timeout_for(job_type)
+    try:
+        async with asyncio.timeout(timeout):
+            result = await body()
+    except TimeoutError:
+        message = f"❌ Job {job_id} timed out after {timeout:g}s"
+        await notifier.notify(
+            JobOutcome(status="error", job_id=job_id, job_type=job_type, message=message),
+            channel_name,
+        )
+        raise TaskTimeout(message) from None
+    except Exception as exc:
+        message = f"❌ Job {job_id} failed: {type(exc).__name__}: {exc}"
+        await notifier.notify(
+            JobOutcome(status="error", job_id=job_id, job_type=job_type, message=message),
+            channel_name,
+        )
+        raise
+    await notifier.notify(
+        JobOutcome(status="result", job_id=job_id, job_type=job_type, message=result),
+        channel_name,
+    )
+    return {"status": "completed", "result": result, "job_id": job_id}
+
+
+def make_task(job_type: str) -> WorkerCoroutine:
+    """The ARQ task for ``job_type``: simulated work, then the seed's result text."""
+    result_text = RESULT_TEXTS[job_type]
+
+    async def task(ctx: dict[str, Any], job_id: str, content: str, channel_name: str) -> dict[str, Any]:
+        async def body() -> str:
+            await simulate_work(ctx, job_type)
+            return result_text(content)
+
+        return await run_reported(ctx, job_type, job_id, channel_name, body)
+
+    task.__name__ = task.__qualname__ = job_type
+    task.__doc__ = f"The seed's {job_type} task."
+    return cast(WorkerCoroutine, task)
+
+
+translate = make_task("translate")
+analyze = make_task("analyze")
+generate = make_task("generate")
+default = make_task("default")
+
+TASKS: dict[str, WorkerCoroutine] = {
+    "translate": translate,
+    "analyze": analyze,
+    "generate": generate,
+    "default": default,
+}
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """Worker start-up: logging, the channel layer, and the notifier tasks report through."""
+    settings: Settings = ctx["settings"]
+    configure_logging(settings)
+    setup_layers(settings)
+    ctx["notifier"] = consumer_notifier()
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """Worker shutdown: close the channel layer's connections."""
+    await teardown_layers()
+
+
+def worker_functions(settings: Settings) -> list[Function]:
+    """The four tasks, each with ARQ's timeout a little above the one it reports."""
+    return [
+        func(
+            task,
+            name=name,
+            timeout=settings.timeout_for(name) + REPORT_GRACE,
+            max_tries=settings.max_tries,
+        )
+        for name, task in TASKS.items()
+    ]
+
+
+def build_worker_settings(settings: Settings) -> type:
+    """ARQ's ``WorkerSettings`` class for ``settings``."""
+    return type(
+        "WorkerSettings",
+        (),
+        {
+            "__doc__": "ARQ worker settings, built from the project's Settings.",
+            "functions": worker_functions(settings),
+            "on_startup": startup,
+            "on_shutdown": shutdown,
+            "ctx": {"settings": settings},
+            "redis_settings": settings.arq_redis,
+            "queue_name": settings.queue_name,
+            "max_jobs": settings.worker_max_jobs,
+            "poll_delay": settings.worker_poll_delay,
+            "job_timeout": settings.job_timeout + REPORT_GRACE,
+            "keep_result": settings.keep_result,
+            "max_tries": settings.max_tries,
+        },
+    )
+
+
+WorkerSettings = build_worker_settings(get_settings())
