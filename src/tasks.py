@@ -2,10 +2,11 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import structlog
-from arq.typing import WorkerCoroutine
+from arq.connections import RedisSettings
+from arq.typing import StartupShutdown, WorkerCoroutine
 from arq.worker import Function, func
 
 from src.apps.background_jobs.messages import JobOutcome
@@ -73,10 +74,14 @@ class TaskTimeout(Exception):
     """A task ran longer than its timeout."""
 
 
+def work_seconds(settings: Settings, job_type: str) -> float:
+    """Simulated work for ``job_type``: the seed's duration times ``JOB_TIME_SCALE``."""
+    return JOB_DURATIONS[job_type] * settings.job_time_scale
+
+
 async def simulate_work(ctx: dict[str, Any], job_type: str) -> None:
-    """Sleep for the type's duration times ``JOB_TIME_SCALE`` (not at all when it is 0)."""
-    settings: Settings = ctx["settings"]
-    seconds = JOB_DURATIONS[job_type] * settings.job_time_scale
+    """Sleep for the type's simulated work (not at all when ``JOB_TIME_SCALE`` is 0)."""
+    seconds = work_seconds(ctx["settings"], job_type)
     if seconds > 0:
         await asyncio.sleep(seconds)
 
@@ -171,11 +176,27 @@ def worker_functions(settings: Settings) -> list[Function]:
     ]
 
 
-def build_worker_settings(settings: Settings) -> type:
+class ArqWorkerSettings:
+    """The shape of the settings class ARQ reads (it takes a class's own ``__dict__``)."""
+
+    functions: ClassVar[list[Function]]
+    on_startup: ClassVar[StartupShutdown]
+    on_shutdown: ClassVar[StartupShutdown]
+    ctx: ClassVar[dict[str, Any]]
+    redis_settings: ClassVar[RedisSettings]
+    queue_name: ClassVar[str]
+    max_jobs: ClassVar[int]
+    poll_delay: ClassVar[float]
+    job_timeout: ClassVar[float]
+    keep_result: ClassVar[int]
+    max_tries: ClassVar[int]
+
+
+def build_worker_settings(settings: Settings) -> type[ArqWorkerSettings]:
     """ARQ's ``WorkerSettings`` class for ``settings``."""
     return type(
         "WorkerSettings",
-        (),
+        (ArqWorkerSettings,),
         {
             "__doc__": "ARQ worker settings, built from the project's Settings.",
             "functions": worker_functions(settings),

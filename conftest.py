@@ -1,0 +1,32 @@
+"""Root conftest: layer markers by folder, hypothesis profiles, and the layer-wide fixtures."""
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from src.logging_setup import configure_logging
+from src.settings import Settings
+
+LAYERS = ("unit", "integration", "e2e")
+TESTS_DIR = Path(__file__).parent / "tests"
+
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the layer its folder names, so ``-m e2e`` selects exactly tests/e2e."""
+    for item in items:
+        relative = item.path.relative_to(TESTS_DIR)
+        layer = relative.parts[0]
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def structured_logs_through_stdlib() -> None:
+    """Route structlog (ours and chanx's) through stdlib logging, so ``caplog`` sees every record."""
+    configure_logging(Settings())

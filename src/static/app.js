@@ -1,0 +1,232 @@
+// Background Jobs page: one WebSocket to /ws/background_jobs, a form that sends
+// {"action":"job","payload":{"type","content"}}, and one card per job id listing
+// every job_status frame of that job in arrival order.
+//
+// Safety rule for this file: text that comes from the server (or the user) is only
+// ever put in the page with textContent / createTextNode, never as HTML.
+(function () {
+  "use strict";
+
+  var WS_URL = (location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws/background_jobs";
+  var BACKOFF_START_MS = 500;
+  var BACKOFF_MAX_MS = 10000;
+
+  var el = {
+    status: document.getElementById("connection-status"),
+    label: document.getElementById("connection-label"),
+    connectedMessage: document.getElementById("connection-message"),
+    form: document.getElementById("job-form"),
+    type: document.getElementById("job-type"),
+    content: document.getElementById("job-content"),
+    submit: document.getElementById("submit-job"),
+    jobs: document.getElementById("jobs"),
+    jobsEmpty: document.getElementById("jobs-empty"),
+    errors: document.getElementById("errors"),
+    messages: document.getElementById("messages"),
+  };
+
+  var socket = null;
+  var backoffMs = BACKOFF_START_MS;
+  var reconnectTimer = null;
+  var cards = new Map(); // job id -> {card, events}
+
+  // ---- small DOM helpers (text only) -------------------------------------------
+
+  function make(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function asText(value) {
+    if (typeof value === "string") return value;
+    try {
+      return JSON.stringify(value, null, 2);
+    } catch (_err) {
+      return String(value);
+    }
+  }
+
+  function timeNow() {
+    return new Date().toLocaleTimeString();
+  }
+
+  // ---- connection ---------------------------------------------------------------
+
+  function setState(state, label) {
+    el.status.dataset.state = state;
+    el.label.textContent = label;
+    el.submit.disabled = state !== "connected";
+  }
+
+  function connect() {
+    reconnectTimer = null;
+    setState("connecting", "connecting…");
+    var ws;
+    try {
+      ws = new WebSocket(WS_URL);
+    } catch (err) {
+      scheduleReconnect();
+      return;
+    }
+    socket = ws;
+
+    ws.addEventListener("open", function () {
+      if (socket !== ws) return;
+      backoffMs = BACKOFF_START_MS;
+      setState("connected", "connected");
+    });
+
+    ws.addEventListener("message", function (event) {
+      if (socket !== ws) return;
+      var frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (_err) {
+        logMessage("unparsable frame", event.data);
+        return;
+      }
+      handleFrame(frame);
+    });
+
+    ws.addEventListener("close", function () {
+      if (socket !== ws) return;
+      socket = null;
+      scheduleReconnect();
+    });
+    // An "error" event is always followed by "close"; reconnecting happens there.
+  }
+
+  function scheduleReconnect() {
+    if (reconnectTimer !== null) return;
+    var delay = backoffMs;
+    backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
+    setState("disconnected", "disconnected — reconnecting in " + Math.ceil(delay / 1000) + " s");
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  // ---- incoming frames ---------------------------------------------------------
+
+  function handleFrame(frame) {
+    if (!frame || typeof frame !== "object") {
+      logMessage("unexpected frame", frame);
+      return;
+    }
+    var action = frame.action;
+    var payload = frame.payload;
+
+    if (action === "job_status" && payload && typeof payload === "object") {
+      if (payload.job_id !== undefined && payload.job_id !== null) {
+        addJobEvent(payload);
+      } else if (payload.status === "connected") {
+        el.connectedMessage.textContent = asText(payload.message);
+      } else {
+        logMessage("job_status " + asText(payload.status), payload.message !== undefined ? payload.message : payload);
+      }
+    } else if (action === "error") {
+      addErrors(payload);
+    } else if (action === "pong") {
+      logMessage("pong", "");
+    } else {
+      logMessage(asText(action), payload);
+    }
+  }
+
+  function jobCard(jobId, jobType) {
+    var entry = cards.get(jobId);
+    if (entry) return entry;
+
+    var card = make("li", "job");
+    card.dataset.jobId = jobId;
+
+    var head = make("div", "job-head");
+    var type = make("span", "job-type", jobType || "job");
+    var id = make("code", "job-id", jobId);
+    var status = make("span", "job-status");
+    head.append(type, id, status);
+
+    var events = make("ol", "job-events");
+    card.append(head, events);
+
+    el.jobs.append(card);
+    el.jobsEmpty.hidden = true;
+    entry = { card: card, type: type, status: status, events: events };
+    cards.set(jobId, entry);
+    return entry;
+  }
+
+  function addJobEvent(payload) {
+    var jobId = asText(payload.job_id);
+    var status = payload.status === undefined ? "unknown" : asText(payload.status);
+    var entry = jobCard(jobId, payload.job_type === undefined ? "" : asText(payload.job_type));
+
+    if (payload.job_type !== undefined) {
+      entry.type.textContent = asText(payload.job_type);
+      entry.card.dataset.jobType = asText(payload.job_type);
+    }
+    entry.card.dataset.status = status;
+    entry.status.textContent = status;
+
+    var line = make("li", "job-event");
+    line.dataset.status = status;
+    line.append(
+      make("time", "job-event-time", timeNow()),
+      make("span", "job-event-status", status),
+      make("span", "job-event-message", payload.message === undefined ? "" : asText(payload.message))
+    );
+    entry.events.append(line);
+    line.scrollIntoView({ block: "nearest" });
+  }
+
+  function addErrors(payload) {
+    var item = make("li", "error-entry");
+    item.append(make("time", "log-time", timeNow()));
+    var body = make("div", "error-body");
+
+    if (Array.isArray(payload)) {
+      // chanx's validation errors: [{type, loc, msg, ...}, ...]
+      payload.forEach(function (detail) {
+        var line = make("div", "error-detail");
+        if (detail && typeof detail === "object") {
+          var loc = Array.isArray(detail.loc) ? detail.loc.join(".") : asText(detail.loc === undefined ? "" : detail.loc);
+          if (loc) line.append(make("code", "error-loc", loc));
+          line.append(make("span", "error-msg", asText(detail.msg === undefined ? detail : detail.msg)));
+          if (detail.type !== undefined) line.append(make("span", "error-type", "(" + asText(detail.type) + ")"));
+        } else {
+          line.append(make("span", "error-msg", asText(detail)));
+        }
+        body.append(line);
+      });
+    } else if (payload && typeof payload === "object" && "detail" in payload) {
+      body.append(make("div", "error-detail", asText(payload.detail)));
+    } else {
+      body.append(make("div", "error-detail", asText(payload)));
+    }
+    item.append(body);
+    el.errors.append(item);
+  }
+
+  function logMessage(title, body) {
+    var item = make("li", "log-entry");
+    item.append(make("time", "log-time", timeNow()), make("strong", "log-title", title));
+    var text = body === undefined || body === "" ? "" : asText(body);
+    if (text) item.append(make("span", "log-body", text));
+    el.messages.append(item);
+  }
+
+  // ---- outgoing ------------------------------------------------------------------
+
+  el.form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify({
+      action: "job",
+      payload: { type: el.type.value, content: el.content.value },
+    }));
+    el.content.value = "";
+    el.content.focus();
+  });
+
+  connect();
+})();

@@ -1,0 +1,75 @@
+"""Unit-layer fixtures: in-memory channel layer, fakeredis ARQ pool, the app driven in-process."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+from arq import ArqRedis
+from chanx.fast_channels.testing import WebsocketCommunicator
+from fakeredis import FakeServer
+from fast_channels.layers import InMemoryChannelLayer, channel_layers, register_channel_layer
+from fastapi import FastAPI
+
+from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.apps.background_jobs.messages import ConnectedStatus, JobStatusMessage
+from src.job_queue import JobQueue
+from src.layers import JOBS_LAYER_ALIAS
+from src.main import WS_PATH, create_app
+from src.settings import Settings
+from tests.support.fake_arq import fake_arq_pool
+
+
+@pytest.fixture(autouse=True)
+def channel_layer() -> Iterator[InMemoryChannelLayer]:
+    """A fresh in-memory layer under the app's alias; the global registry is reset around each test."""
+    channel_layers.clear()
+    layer = InMemoryChannelLayer()
+    register_channel_layer(JOBS_LAYER_ALIAS, layer)
+    yield layer
+    channel_layers.clear()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Settings for instant jobs; nothing here talks to a real Redis."""
+    return Settings(redis_url="redis://unit-tests-use-no-redis:1", job_time_scale=0.0)
+
+
+@pytest.fixture
+def redis_server() -> FakeServer:
+    """The fakeredis server behind ``pool``."""
+    return FakeServer()
+
+
+@pytest_asyncio.fixture
+async def pool(redis_server: FakeServer) -> AsyncIterator[ArqRedis]:
+    """An ARQ pool on fakeredis."""
+    fake = fake_arq_pool(redis_server)
+    yield fake
+    await fake.aclose()
+
+
+@pytest.fixture
+def jobs(settings: Settings, pool: ArqRedis) -> JobQueue:
+    """The app's job queue, on the fake pool."""
+    return JobQueue(settings, pool=pool)
+
+
+@pytest.fixture
+def app(settings: Settings, jobs: JobQueue) -> FastAPI:
+    """The app, built as production builds it, on the fake pool."""
+    return create_app(settings, jobs=jobs)
+
+
+CONNECTED_FRAME = JobStatusMessage(payload=ConnectedStatus()).model_dump(mode="json")
+
+
+@pytest_asyncio.fixture
+async def ws(app: FastAPI) -> AsyncIterator[WebsocketCommunicator]:
+    """A socket on ``/ws/background_jobs``, its connected frame already read and checked."""
+    communicator = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    connected, _ = await communicator.connect()
+    assert connected
+    assert await communicator.receive_json_from() == CONNECTED_FRAME
+    yield communicator
+    await communicator.disconnect()

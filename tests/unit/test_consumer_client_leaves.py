@@ -1,0 +1,77 @@
+"""A client that leaves while its job is being queued: no traceback, and a queued job still runs."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from arq import ArqRedis
+from chanx.fast_channels.testing import WebsocketCommunicator
+from chanx.utils.asyncio import global_background_tasks
+from uvicorn.protocols.utils import ClientDisconnected
+
+from src.apps.background_jobs.consumer import BackgroundJobConsumer
+
+
+async def handlers_finished() -> None:
+    """Wait (bounded) until every handler task the consumer started has finished."""
+    async with asyncio.timeout(2):
+        while global_background_tasks:
+            await asyncio.gather(*global_background_tasks, return_exceptions=True)
+
+
+def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Messages logged at WARNING or above, with any traceback."""
+    return [r.getMessage() for r in caplog.records if r.levelname in {"WARNING", "ERROR", "CRITICAL"}]
+
+
+async def test_client_that_leaves_right_after_sending_a_job_logs_no_error(
+    ws: WebsocketCommunicator, caplog: pytest.LogCaptureFixture
+) -> None:
+    await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
+    await ws.disconnect()
+
+    await handlers_finished()
+
+    assert errors_logged(caplog) == []
+
+
+async def test_job_whose_queuing_frame_cannot_be_delivered_is_not_queued(
+    ws: WebsocketCommunicator, pool: ArqRedis, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    send_failed = asyncio.Event()
+
+    async def client_gone(self: BackgroundJobConsumer, content: Any, close: bool = False) -> None:
+        send_failed.set()
+        raise ClientDisconnected  # what uvicorn raises on a send to a closed socket
+
+    monkeypatch.setattr(BackgroundJobConsumer, "send_json", client_gone)
+    await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
+
+    await asyncio.wait_for(send_failed.wait(), timeout=1)
+    await handlers_finished()
+
+    assert await pool.queued_jobs() == []
+    assert errors_logged(caplog) == []
+
+
+async def test_client_that_leaves_during_the_enqueue_still_gets_its_job_run(
+    ws: WebsocketCommunicator, pool: ArqRedis, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    release = asyncio.Event()
+    real_enqueue = pool.enqueue_job
+
+    async def slow_enqueue(*args: Any, **kwargs: Any) -> Any:
+        await release.wait()
+        return await real_enqueue(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "enqueue_job", slow_enqueue)
+    await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
+    queuing = await ws.receive_json_from(timeout=1)
+    await ws.disconnect()
+    release.set()
+
+    await handlers_finished()
+
+    (job,) = await pool.queued_jobs()
+    assert job.job_id == queuing["payload"]["job_id"]
+    assert errors_logged(caplog) == []

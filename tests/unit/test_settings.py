@@ -1,0 +1,108 @@
+"""Settings come from the environment, once, and both processes are built from the one object."""
+
+import pytest
+from fast_channels.layers import channel_layers, get_channel_layer
+from fast_channels.layers.redis import RedisPubSubChannelLayer
+from pydantic import ValidationError
+
+from src.job_types import JOB_DURATIONS, resolve_job_type
+from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
+from src.settings import Settings, get_settings
+from src.tasks import REPORT_GRACE, build_worker_settings, shutdown, startup
+
+
+def test_defaults_match_the_seed_and_the_readme(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REDIS_URL", "JOB_TIME_SCALE", "MAX_CONTENT_LENGTH"):
+        monkeypatch.delenv(name, raising=False)
+
+    settings = get_settings()
+
+    assert (settings.redis_url, settings.job_time_scale, settings.max_content_length) == (
+        "redis://localhost:6379",
+        1.0,
+        10_000,
+    )
+
+
+def test_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6380/2")
+    monkeypatch.setenv("JOB_TIME_SCALE", "0.05")
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "500")
+    monkeypatch.setenv("TASK_TIMEOUTS", '{"generate": 0.5}')
+
+    settings = get_settings()
+
+    assert settings.redis_url == "redis://cache.internal:6380/2"
+    assert settings.job_time_scale == 0.05
+    assert settings.max_content_length == 500
+    assert (settings.timeout_for("generate"), settings.timeout_for("translate")) == (0.5, 20.0)
+    assert (settings.arq_redis.host, settings.arq_redis.port, settings.arq_redis.database) == (
+        "cache.internal",
+        6380,
+        2,
+    )
+
+
+@pytest.mark.parametrize(("name", "value"), [("JOB_TIME_SCALE", "-1"), ("MAX_CONTENT_LENGTH", "0")])
+def test_out_of_range_settings_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError, match=name.lower()):
+        get_settings()
+
+
+def test_worker_settings_are_built_from_the_settings_object() -> None:
+    settings = Settings(
+        queue_name="q:test",
+        worker_max_jobs=7,
+        worker_poll_delay=0.01,
+        job_timeout=9.0,
+        task_timeouts={"analyze": 2.0},
+        keep_result=60,
+    )
+
+    worker = build_worker_settings(settings)
+
+    assert {f.name: f.timeout_s for f in worker.functions} == {
+        "translate": 9.0 + REPORT_GRACE,
+        "analyze": 2.0 + REPORT_GRACE,
+        "generate": 9.0 + REPORT_GRACE,
+        "default": 9.0 + REPORT_GRACE,
+    }
+    assert (worker.queue_name, worker.max_jobs, worker.poll_delay, worker.keep_result) == (
+        "q:test",
+        7,
+        0.01,
+        60,
+    )
+    assert worker.ctx == {"settings": settings}
+    assert worker.redis_settings == settings.arq_redis
+
+
+def test_unknown_job_types_resolve_to_default_and_known_ones_to_themselves() -> None:
+    assert {t: resolve_job_type(t) for t in JOB_DURATIONS} == {t: t for t in JOB_DURATIONS}
+    assert resolve_job_type("summarize") == "default"
+    assert resolve_job_type("") == "default"
+
+
+async def test_setup_layers_registers_only_the_consumers_redis_layer() -> None:
+    channel_layers.clear()
+
+    setup_layers(Settings(redis_url="redis://127.0.0.1:1"))
+
+    assert channel_layers.list_aliases() == [JOBS_LAYER_ALIAS]
+    assert isinstance(get_channel_layer(JOBS_LAYER_ALIAS), RedisPubSubChannelLayer)
+    await teardown_layers()
+    assert channel_layers.list_aliases() == []
+
+
+async def test_worker_startup_puts_a_notifier_in_ctx_and_shutdown_removes_the_layer() -> None:
+    channel_layers.clear()
+    ctx: dict[str, object] = {"settings": Settings(redis_url="redis://127.0.0.1:1")}
+
+    await startup(ctx)
+
+    assert hasattr(ctx["notifier"], "notify")
+    assert channel_layers.list_aliases() == [JOBS_LAYER_ALIAS]
+    await shutdown(ctx)
+    assert channel_layers.list_aliases() == []

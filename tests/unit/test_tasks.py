@@ -1,0 +1,116 @@
+"""The four tasks, called directly: each reports its seed result to the socket's channel and returns it."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from fast_channels.layers import InMemoryChannelLayer
+
+from src.job_types import JOB_DURATIONS
+from src.notifier import consumer_notifier
+from src.settings import Settings
+from src.tasks import TASKS, TaskTimeout, run_reported, work_seconds
+
+SEED_RESULTS = {
+    "translate": "🌍 Translated: 'hello' → 'hola'",
+    "analyze": "📊 Analysis of 'hello':\n• Characters: 5\n• Words: 1\n• Vowels: 2",
+    "generate": (
+        "🤖 AI Response to 'hello':\nThat's an interesting point... Based on my analysis, "
+        "I would suggest exploring this topic further."
+    ),
+    "default": "✅ Processed: HELLO",
+}
+
+
+def worker_ctx(settings: Settings) -> dict[str, Any]:
+    """The ``ctx`` the worker's startup builds, minus ARQ's own keys."""
+    return {"settings": settings, "notifier": consumer_notifier()}
+
+
+def result_event(status: str, job_id: str, job_type: str, message: str) -> dict[str, Any]:
+    """The channel-layer message chanx's ``send_event`` delivers for a job outcome."""
+    return {
+        "type": "handle_channel_event",
+        "event_data": {
+            "action": "job_result",
+            "payload": {"status": status, "job_id": job_id, "job_type": job_type, "message": message},
+        },
+    }
+
+
+@pytest.mark.parametrize("job_type", sorted(SEED_RESULTS))
+async def test_task_sends_its_seed_result_event_to_the_given_channel(
+    job_type: str, settings: Settings, channel_layer: InMemoryChannelLayer
+) -> None:
+    channel = await channel_layer.new_channel()
+    job_id = f"{job_type}_0123"
+
+    await TASKS[job_type](worker_ctx(settings), job_id, "hello", channel)
+
+    event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
+    assert event == result_event("result", job_id, job_type, SEED_RESULTS[job_type])
+
+
+@pytest.mark.parametrize("job_type", sorted(SEED_RESULTS))
+async def test_task_returns_the_seeds_result_dict(
+    job_type: str, settings: Settings, channel_layer: InMemoryChannelLayer
+) -> None:
+    channel = await channel_layer.new_channel()
+
+    returned = await TASKS[job_type](worker_ctx(settings), "job-1", "hello", channel)
+
+    assert returned == {"status": "completed", "result": SEED_RESULTS[job_type], "job_id": "job-1"}
+
+
+async def test_a_task_that_raises_reports_an_error_with_its_job_id_and_reraises(
+    settings: Settings, channel_layer: InMemoryChannelLayer
+) -> None:
+    channel = await channel_layer.new_channel()
+
+    async def broken() -> str:
+        raise ValueError("no dictionary loaded")
+
+    with pytest.raises(ValueError, match="no dictionary loaded"):
+        await run_reported(worker_ctx(settings), "translate", "translate_7", channel, broken)
+
+    event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
+    assert event == result_event(
+        "error",
+        "translate_7",
+        "translate",
+        "❌ Job translate_7 failed: ValueError: no dictionary loaded",
+    )
+
+
+async def test_a_task_over_its_timeout_reports_a_timeout_error_with_its_job_id(
+    channel_layer: InMemoryChannelLayer,
+) -> None:
+    settings = Settings(task_timeouts={"generate": 0.05})
+    channel = await channel_layer.new_channel()
+    never = asyncio.Event()
+
+    async def stuck() -> str:
+        await never.wait()
+        return "unreachable"
+
+    with pytest.raises(TaskTimeout):
+        await run_reported(worker_ctx(settings), "generate", "generate_9", channel, stuck)
+
+    event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
+    assert event == result_event("error", "generate_9", "generate", "❌ Job generate_9 timed out after 0.05s")
+
+
+@pytest.mark.parametrize(
+    ("scale", "expected"),
+    [
+        (1.0, {"default": 1.0, "translate": 2.0, "analyze": 3.0, "generate": 4.0}),
+        (0.05, {"default": 0.05, "translate": 0.1, "analyze": 0.15, "generate": 0.2}),
+        (0.0, {"default": 0.0, "translate": 0.0, "analyze": 0.0, "generate": 0.0}),
+    ],
+)
+def test_simulated_work_is_the_seeds_duration_times_job_time_scale(
+    scale: float, expected: dict[str, float]
+) -> None:
+    settings = Settings(job_time_scale=scale)
+
+    assert {t: work_seconds(settings, t) for t in JOB_DURATIONS} == pytest.approx(expected)
