@@ -1,6 +1,7 @@
 """Root conftest: layer markers by folder, hypothesis profiles, and the layer-wide fixtures."""
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,9 @@ from hypothesis import HealthCheck, settings
 
 from src.logging_setup import configure_logging
 from src.settings import Settings
+from tests.support.redis_provider import ProvidedRedis, choose_provider, provide_redis
+
+REDIS_PROVIDER = pytest.StashKey[str]()
 
 LAYERS = ("unit", "integration", "e2e")
 TESTS_DIR = Path(__file__).parent / "tests"
@@ -30,3 +34,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def structured_logs_through_stdlib() -> None:
     """Route structlog (ours and chanx's) through stdlib logging, so ``caplog`` sees every record."""
     configure_logging(Settings())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Decide once which Redis provider serves the integration and e2e layers."""
+    config.stash[REDIS_PROVIDER] = choose_provider()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say in the header which Redis provider serves this run."""
+    return f"redis provider: {config.stash[REDIS_PROVIDER]} (TEST_REDIS_URL > testcontainers > redis-server)"
+
+
+@pytest.fixture(scope="session")
+def redis_service(pytestconfig: pytest.Config) -> Iterator[ProvidedRedis]:
+    """The session's Redis; under CI=true a missing Redis fails the run instead of skipping."""
+    provider = pytestconfig.stash[REDIS_PROVIDER]
+    if provider == "none":
+        reason = "no Redis: set TEST_REDIS_URL, run a Docker engine, or install redis-server"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with provide_redis(provider) as service:
+        yield service

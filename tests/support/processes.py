@@ -1,0 +1,168 @@
+"""Real processes for the integration and e2e layers: the ``arq`` worker and the ``uvicorn`` server."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import httpx
+import redis
+
+from tests.support.redis_provider import free_port
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT = 20.0
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` until it holds; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)  # polling another process: there is no event to wait on
+
+
+def app_env(redis_url: str, **settings: str) -> dict[str, str]:
+    """The environment for an app or worker process: ours, plus its settings (upper-cased names)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "PORT", "HOST"}}
+    env["REDIS_URL"] = redis_url
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update({name.upper(): value for name, value in settings.items()})
+    return env
+
+
+class ManagedProcess:
+    """A child process whose output goes to a log file; stopped with SIGTERM, then SIGKILL."""
+
+    def __init__(self, name: str, args: list[str], env: Mapping[str, str]) -> None:
+        self.name = name
+        self.args = args
+        self.env = dict(env)
+        self.log_path = Path(tempfile.mkdtemp(prefix=f"{name}-")) / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the process (appending to its log)."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.args, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    @property
+    def pid(self) -> int:
+        """The running child's pid."""
+        assert self.process is not None, f"{self.name} was never started"
+        return self.process.pid
+
+    def is_running(self) -> bool:
+        """Whether the child is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def log(self) -> str:
+        """Everything the process has written so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def signal(self, signum: signal.Signals) -> None:
+        """Send ``signum`` to the child."""
+        os.kill(self.pid, signum)
+
+    def wait_exit(self, timeout: float) -> int:
+        """Wait for the child to exit and return its code."""
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the child, as a crash would."""
+        if self.is_running():
+            self.signal(signal.SIGKILL)
+            self.wait_exit(timeout=10)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM, wait up to ``timeout``, then SIGKILL."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+class WorkerProcess(ManagedProcess):
+    """``arq src.tasks.WorkerSettings`` as a separate process."""
+
+    def __init__(self, redis_url: str, **settings: str) -> None:
+        super().__init__(
+            "worker",
+            [sys.executable, "-m", "arq", "src.tasks.WorkerSettings"],
+            app_env(redis_url, **settings),
+        )
+        self.redis_url = redis_url
+        self.health_key = settings.get("queue_name", "arq:queue") + ":health-check"
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        """Wait until the worker has run its start-up (its log says so) and is polling."""
+        wait_for(lambda: self._started() or not self.is_running(), timeout, "the worker to start")
+        if not self.is_running():
+            raise RuntimeError(f"worker exited during start-up:\n{self.log()}")
+
+    def _started(self) -> bool:
+        return "Starting worker for" in self.log() and self._health_check_written()
+
+    def _health_check_written(self) -> bool:
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return bool(client.exists(self.health_key))
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+
+class ServerProcess(ManagedProcess):
+    """``uvicorn src.main:app`` on a free port, as a separate process."""
+
+    def __init__(self, redis_url: str, port: int | None = None, **settings: str) -> None:
+        self.port = port or free_port()
+        super().__init__(
+            "server",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "src.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            app_env(redis_url, **settings),
+        )
+
+    @property
+    def http_url(self) -> str:
+        """The server's base HTTP URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The background-jobs socket's URL."""
+        return f"ws://127.0.0.1:{self.port}/ws/background_jobs"
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        """Wait until ``GET /`` answers 200."""
+        wait_for(lambda: self._answers() or not self.is_running(), timeout, "the server to answer")
+        if not self.is_running():
+            raise RuntimeError(f"server exited during start-up:\n{self.log()}")
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(self.http_url + "/", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
