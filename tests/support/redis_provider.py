@@ -1,4 +1,4 @@
-"""Redis for the integration and e2e layers: TEST_REDIS_URL, else a testcontainer, else a private redis-server."""
+"""Redis for the real layers: TEST_REDIS_URL, else a testcontainer, else a private redis-server."""
 
 import os
 import shutil
