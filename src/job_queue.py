@@ -55,6 +55,15 @@ class JobQueue:
             await self._pool.aclose(close_connection_pool=True)
             self._pool = None
 
+    async def is_available(self) -> bool:
+        """Whether Redis answers a PING within ``enqueue_timeout``."""
+        try:
+            async with asyncio.timeout(self.settings.enqueue_timeout):
+                await self.pool.ping()
+        except (TimeoutError, RedisError):
+            return False
+        return True
+
     async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> None:
         """Queue a job within ``enqueue_timeout``, or raise ``QueueError`` saying why not."""
         try:

@@ -3,8 +3,25 @@
 import logging
 
 import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.settings import Settings
+
+
+class QuietReconnects(logging.Filter):
+    """Turn the pub/sub layer's traceback for a lost Redis connection into one warning line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], RedisConnectionError):
+            record.msg = f"lost the Redis connection ({record.exc_info[1]}); reconnecting"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+PUBSUB_LOGGER = "fast_channels.layers.redis.pubsub"
 
 
 def configure_logging(settings: Settings) -> None:
@@ -21,8 +38,11 @@ def configure_logging(settings: Settings) -> None:
     )
     # Under the uvicorn and arq CLIs only their own loggers have handlers: give ours one.
     # Where the root logger has handlers (pytest, an embedding app), ours propagate to them.
+    pubsub_logger = logging.getLogger(PUBSUB_LOGGER)
+    if not any(isinstance(f, QuietReconnects) for f in pubsub_logger.filters):
+        pubsub_logger.addFilter(QuietReconnects())
     needs_handler = not logging.getLogger().handlers
-    for name in ("src", "chanx"):
+    for name in ("src", "chanx", "fast_channels"):
         named = logging.getLogger(name)
         named.setLevel(settings.log_level)
         if needs_handler and not named.handlers:

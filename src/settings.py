@@ -5,6 +5,10 @@ from functools import cached_property
 from arq.connections import RedisSettings
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
 class Settings(BaseSettings):
@@ -21,12 +25,16 @@ class Settings(BaseSettings):
     queue_name: str = "arq:queue"
     channel_layer_prefix: str = "asgi"
 
-    # Worker knobs.
+    # Worker knobs. A lost Redis is retried (backoff capped at 1 s) this many times before the worker exits.
+    redis_reconnect_attempts: int = Field(default=300, ge=0)
     worker_max_jobs: int = Field(default=50, ge=1)
     worker_poll_delay: float = Field(default=0.05, gt=0.0)
     job_timeout: float = Field(default=20.0, gt=0.0)
     task_timeouts: dict[str, float] = Field(default_factory=dict)
     keep_result: int = Field(default=3600, ge=0)
+    # On SIGTERM the worker takes no new jobs and lets running ones finish for this long;
+    # any still running then are cancelled and go back on the queue for another worker.
+    worker_shutdown_grace: int = Field(default=8, ge=0)
     max_tries: int = Field(default=5, ge=1)
 
     # start_dev / uvicorn.
@@ -40,8 +48,32 @@ class Settings(BaseSettings):
 
     @cached_property
     def arq_redis(self) -> RedisSettings:
-        """ARQ's connection settings for ``redis_url``."""
+        """ARQ's connection settings for ``redis_url``, failing fast (the web side bounds its waits)."""
         return RedisSettings.from_dsn(self.redis_url)
+
+    @cached_property
+    def worker_arq_redis(self) -> RedisSettings:
+        """The worker's connection settings: they ride out a Redis restart instead of exiting."""
+        settings = RedisSettings.from_dsn(self.redis_url)
+        settings.retry = reconnecting_retry(self.redis_reconnect_attempts)
+        settings.retry_on_error = list(RECONNECT_ERRORS)
+        return settings
+
+
+RECONNECT_ERRORS = (RedisConnectionError, RedisTimeoutError)
+
+
+def reconnecting_retry(attempts: int) -> Retry:
+    """redis-py retry: exponential backoff from 50 ms, capped at 1 s; ``-1`` attempts means forever.
+
+    ``OSError`` is included so that a refused *re*connect (raised before redis-py wraps it) is
+    retried too, not only a command on a connection that broke.
+    """
+    return Retry(
+        ExponentialBackoff(cap=1.0, base=0.05),
+        retries=attempts,
+        supported_errors=(*RECONNECT_ERRORS, OSError),
+    )
 
 
 def get_settings() -> Settings:

@@ -154,7 +154,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     """Worker start-up: logging, the channel layer, and the notifier tasks report through."""
     settings: Settings = ctx["settings"]
     configure_logging(settings)
-    setup_layers(settings)
+    setup_layers(settings, reconnect_attempts=settings.redis_reconnect_attempts)
     ctx["notifier"] = consumer_notifier()
 
 
@@ -189,6 +189,7 @@ class ArqWorkerSettings:
     poll_delay: ClassVar[float]
     job_timeout: ClassVar[float]
     keep_result: ClassVar[int]
+    job_completion_wait: ClassVar[int]
     max_tries: ClassVar[int]
 
 
@@ -203,12 +204,13 @@ def build_worker_settings(settings: Settings) -> type[ArqWorkerSettings]:
             "on_startup": startup,
             "on_shutdown": shutdown,
             "ctx": {"settings": settings},
-            "redis_settings": settings.arq_redis,
+            "redis_settings": settings.worker_arq_redis,
             "queue_name": settings.queue_name,
             "max_jobs": settings.worker_max_jobs,
             "poll_delay": settings.worker_poll_delay,
             "job_timeout": settings.job_timeout + REPORT_GRACE,
             "keep_result": settings.keep_result,
+            "job_completion_wait": settings.worker_shutdown_grace,
             "max_tries": settings.max_tries,
         },
     )

@@ -76,7 +76,21 @@ def test_worker_settings_are_built_from_the_settings_object() -> None:
         60,
     )
     assert worker.ctx == {"settings": settings}
-    assert worker.redis_settings == settings.arq_redis
+    assert worker.job_completion_wait == settings.worker_shutdown_grace
+    assert (worker.redis_settings.host, worker.redis_settings.port) == (
+        settings.arq_redis.host,
+        settings.arq_redis.port,
+    )
+
+
+def test_only_the_worker_rides_out_a_lost_redis_the_web_side_fails_fast() -> None:
+    settings = Settings(redis_reconnect_attempts=42)
+
+    assert settings.arq_redis.retry is None
+    worker_retry = settings.worker_arq_redis.retry
+    assert worker_retry is not None
+    assert worker_retry._retries == 42
+    assert issubclass(ConnectionRefusedError, worker_retry._supported_errors)
 
 
 def test_unknown_job_types_resolve_to_default_and_known_ones_to_themselves() -> None:

@@ -29,6 +29,9 @@ from .messages import (
 
 logger = structlog.stdlib.get_logger(__name__)
 
+TRY_AGAIN_LATER = 1013
+UNAVAILABLE_TEXT = "The job queue is unavailable; try again shortly."
+
 
 def content_too_long(content: str, max_length: int) -> ValidationError:
     """The validation error pydantic gives for a ``max_length`` string field, for ``payload.content``."""
@@ -43,6 +46,23 @@ def content_too_long(content: str, max_length: int) -> ValidationError:
             }
         ],
     )
+
+
+def jobs_of(scope: Any) -> JobQueue:
+    """The job queue of the app serving ``scope``."""
+    return cast(JobQueue, scope["app"].state.jobs)
+
+
+async def refuse_handshake(receive: Any, send: Any) -> None:
+    """Accept the handshake and close at once with 1013 (Try Again Later), saying why.
+
+    (A 503 through the ``websocket.http.response`` extension would read better, but
+    uvicorn's default WebSocket protocol logs an error for it.)
+    """
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": UNAVAILABLE_TEXT})
 
 
 @channel(
@@ -64,7 +84,15 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
     @property
     def jobs(self) -> JobQueue:
         """The app's job queue, from the state of the app serving this socket."""
-        return cast(JobQueue, self.scope["app"].state.jobs)
+        return jobs_of(self.scope)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Serve the socket, or refuse the handshake cleanly while the job queue is unreachable."""
+        if not await jobs_of(scope).is_available():
+            logger.warning("refusing a WebSocket: the job queue is unavailable")
+            await refuse_handshake(receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     async def post_authentication(self) -> None:
         """Send the connection-established status."""
