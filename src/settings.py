@@ -72,7 +72,7 @@ def reconnecting_retry(attempts: int) -> Retry:
     return Retry(
         ExponentialBackoff(cap=1.0, base=0.05),
         retries=attempts,
-        supported_errors=(*RECONNECT_ERRORS, OSError),
+        supported_errors=(*RECONNECT_ERRORS, OSError),  # type: ignore[arg-type]  # its hint is too narrow
     )
 
 

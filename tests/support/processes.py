@@ -67,6 +67,18 @@ class ManagedProcess:
         """Everything the process has written so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def log_size(self) -> int:
+        """How many bytes the process has logged so far: a mark for ``log_since``."""
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_since(self, mark: int) -> str:
+        """What the process has logged since ``mark`` (an earlier ``log_size()``)."""
+        if not self.log_path.exists():
+            return ""
+        with self.log_path.open("rb") as log:
+            log.seek(mark)
+            return log.read().decode(errors="replace")
+
     def signal(self, signum: signal.Signals) -> None:
         """Send ``signum`` to the child."""
         os.kill(self.pid, signum)
