@@ -1,0 +1,109 @@
+"""Integration-layer fixtures: a real Redis per session (emptied per test), the app in-process, real workers."""
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+import redis
+from arq import ArqRedis
+from arq.worker import Worker, get_kwargs
+from chanx.fast_channels.testing import WebsocketCommunicator
+from fast_channels.layers import channel_layers
+from fastapi import FastAPI
+
+from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.apps.background_jobs.messages import ConnectedStatus, JobStatusMessage
+from src.job_queue import JobQueue
+from src.layers import setup_layers, teardown_layers
+from src.main import WS_PATH, create_app
+from src.notifier import consumer_notifier
+from src.settings import Settings
+from src.tasks import build_worker_settings
+from tests.support.redis_provider import ProvidedRedis
+
+CONNECTED_FRAME = JobStatusMessage(payload=ConnectedStatus()).model_dump(mode="json")
+
+
+@pytest.fixture
+def redis_url(redis_service: ProvidedRedis) -> Iterator[str]:
+    """The session's Redis, emptied before the test."""
+    client = redis.Redis.from_url(redis_service.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    yield redis_service.url
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    """Settings for instant jobs against the real Redis."""
+    return Settings(redis_url=redis_url, job_time_scale=0.0, worker_poll_delay=0.01)
+
+
+@pytest_asyncio.fixture
+async def jobs(settings: Settings) -> AsyncIterator[JobQueue]:
+    """The app's job queue with its one pool open, and the app's channel layer registered (the lifespan)."""
+    channel_layers.clear()
+    setup_layers(settings)
+    queue = JobQueue(settings)
+    await queue.open()
+    yield queue
+    await queue.close()
+    await teardown_layers()
+
+
+@pytest.fixture
+def pool(jobs: JobQueue) -> ArqRedis:
+    """The app's ARQ pool."""
+    return jobs.pool
+
+
+@pytest.fixture
+def app(settings: Settings, jobs: JobQueue) -> FastAPI:
+    """The app on the real Redis; its lifespan's work is done by ``jobs``."""
+    return create_app(settings, jobs=jobs)
+
+
+@pytest_asyncio.fixture
+async def ws(app: FastAPI) -> AsyncIterator[WebsocketCommunicator]:
+    """A socket on the in-process app, its connected frame already read."""
+    communicator = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    connected, _ = await communicator.connect()
+    assert connected
+    assert await communicator.receive_json_from(timeout=2) == CONNECTED_FRAME
+    yield communicator
+    await communicator.disconnect()
+
+
+async def in_process_startup(ctx: dict[str, Any]) -> None:
+    """The worker's start-up in a process whose app already registered the channel layer."""
+    ctx["notifier"] = consumer_notifier()
+
+
+async def run_burst_worker(settings: Settings) -> Worker:
+    """Run an ARQ worker in this process until the queue is empty (arq's own tests' habit)."""
+    worker = Worker(
+        **{
+            **get_kwargs(build_worker_settings(settings)),
+            "on_startup": in_process_startup,
+            "on_shutdown": None,
+            "burst": True,
+            "poll_delay": 0,
+            "handle_signals": False,
+        }
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    return worker
+
+
+@pytest_asyncio.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for sockets on real servers."""
+    async with httpx.AsyncClient() as client:
+        yield client
