@@ -3,6 +3,8 @@
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from src.settings import Settings
+
 DEFAULT_JOB_TYPE = "default"
 
 #: Simulated work per type, in seconds at ``JOB_TIME_SCALE=1`` (the seed's figures).
@@ -14,3 +16,8 @@ JOB_DURATIONS: Mapping[str, float] = MappingProxyType(
 def resolve_job_type(requested: str) -> str:
     """The type that actually runs: an unknown type runs ``default``."""
     return requested if requested in JOB_DURATIONS else DEFAULT_JOB_TYPE
+
+
+def work_seconds(settings: Settings, job_type: str) -> float:
+    """Simulated work for ``job_type``: the seed's duration times ``JOB_TIME_SCALE``."""
+    return JOB_DURATIONS[job_type] * settings.job_time_scale

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # Web side: every wait on Redis is bounded so a client hears about an outage at once.
     enqueue_timeout: float = Field(default=1.0, gt=0.0)
     queue_name: str = "arq:queue"
+    # A job's outcome normally arrives as a channel-layer event; if it is overdue by this grace,
+    # the socket looks up what ARQ stored for it, every interval, until it has it.
+    result_recovery_grace: float = Field(default=1.0, ge=0.0)
+    result_recovery_interval: float = Field(default=1.0, gt=0.0)
     channel_layer_prefix: str = "asgi"
 
     # Worker knobs. A lost Redis is retried (backoff capped at 1 s) this many times before the worker exits.

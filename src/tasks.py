@@ -9,8 +9,14 @@ from arq.connections import RedisSettings
 from arq.typing import StartupShutdown, WorkerCoroutine
 from arq.worker import Function, func
 
-from src.apps.background_jobs.messages import JobOutcome
-from src.job_types import JOB_DURATIONS
+from src.apps.background_jobs.outcomes import (
+    TaskTimeout,
+    error_outcome,
+    failure_text,
+    result_outcome,
+    timeout_text,
+)
+from src.job_types import work_seconds
 from src.layers import setup_layers, teardown_layers
 from src.logging_setup import configure_logging
 from src.notifier import Notifier, consumer_notifier
@@ -70,15 +76,6 @@ RESULT_TEXTS: dict[str, Callable[[str], str]] = {
 }
 
 
-class TaskTimeout(Exception):
-    """A task ran longer than its timeout."""
-
-
-def work_seconds(settings: Settings, job_type: str) -> float:
-    """Simulated work for ``job_type``: the seed's duration times ``JOB_TIME_SCALE``."""
-    return JOB_DURATIONS[job_type] * settings.job_time_scale
-
-
 async def simulate_work(ctx: dict[str, Any], job_type: str) -> None:
     """Sleep for the type's simulated work (not at all when ``JOB_TIME_SCALE`` is 0)."""
     seconds = work_seconds(ctx["settings"], job_type)
@@ -101,23 +98,13 @@ async def run_reported(
         async with asyncio.timeout(timeout):
             result = await body()
     except TimeoutError:
-        message = f"❌ Job {job_id} timed out after {timeout:g}s"
-        await notifier.notify(
-            JobOutcome(status="error", job_id=job_id, job_type=job_type, message=message),
-            channel_name,
-        )
+        message = timeout_text(job_id, timeout)
+        await notifier.notify(error_outcome(job_id, job_type, message), channel_name)
         raise TaskTimeout(message) from None
     except Exception as exc:
-        message = f"❌ Job {job_id} failed: {type(exc).__name__}: {exc}"
-        await notifier.notify(
-            JobOutcome(status="error", job_id=job_id, job_type=job_type, message=message),
-            channel_name,
-        )
+        await notifier.notify(error_outcome(job_id, job_type, failure_text(job_id, exc)), channel_name)
         raise
-    await notifier.notify(
-        JobOutcome(status="result", job_id=job_id, job_type=job_type, message=result),
-        channel_name,
-    )
+    await notifier.notify(result_outcome(job_id, job_type, result), channel_name)
     return {"status": "completed", "result": result, "job_id": job_id}
 
 

@@ -1,13 +1,14 @@
-"""Integration-layer fixtures: a real Redis per session (emptied per test), the app in-process, real workers."""
+"""Integration fixtures: a real Redis per session (emptied per test), the app in-process, real workers."""
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import httpx
 import pytest
 import pytest_asyncio
 import redis
 from arq import ArqRedis
+from arq.typing import WorkerSettingsBase
 from arq.worker import Worker, get_kwargs
 from chanx.fast_channels.testing import WebsocketCommunicator
 from fast_channels.layers import channel_layers
@@ -27,14 +28,14 @@ CONNECTED_FRAME = JobStatusMessage(payload=ConnectedStatus()).model_dump(mode="j
 
 
 @pytest.fixture
-def redis_url(redis_service: ProvidedRedis) -> Iterator[str]:
+def redis_url(redis_service: ProvidedRedis) -> str:
     """The session's Redis, emptied before the test."""
     client = redis.Redis.from_url(redis_service.url)
     try:
         client.flushall()
     finally:
         client.close()
-    yield redis_service.url
+    return redis_service.url
 
 
 @pytest.fixture
@@ -83,11 +84,12 @@ async def in_process_startup(ctx: dict[str, Any]) -> None:
     ctx["notifier"] = consumer_notifier()
 
 
-async def run_burst_worker(settings: Settings) -> Worker:
+async def run_burst_worker(settings: Settings, **overrides: Any) -> Worker:
     """Run an ARQ worker in this process until the queue is empty (arq's own tests' habit)."""
     worker = Worker(
         **{
-            **get_kwargs(build_worker_settings(settings)),
+            **get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(settings))),
+            **overrides,
             "on_startup": in_process_startup,
             "on_shutdown": None,
             "burst": True,

@@ -1,39 +1,34 @@
 """Jobs that fail in a real worker: the client hears which job failed and why."""
 
-from arq import ArqRedis
+from typing import Any
+
+from arq.worker import func
 from chanx.fast_channels.testing import WebsocketCommunicator
 
 from src.settings import Settings
+from src.tasks import run_reported
 from tests.integration.conftest import run_burst_worker
 from tests.integration.test_whole_path import job_status
 
 
-async def channel_of(ws: WebsocketCommunicator, pool: ArqRedis) -> str:
-    """The socket's channel name, read off a job it queued (and which is then removed)."""
-    await ws.send_json_to({"action": "job", "payload": {"content": "probe"}})
-    await ws.receive_json_from(timeout=2)
-    await ws.receive_json_from(timeout=2)
-    (probe,) = await pool.queued_jobs()
-    await pool.zrem(pool.default_queue_name, probe.job_id)
-    channel_name: str = probe.args[2]
-    return channel_name
-
-
 async def test_a_job_that_raises_gets_an_error_frame_with_its_job_id(
-    ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
+    ws: WebsocketCommunicator, settings: Settings
 ) -> None:
-    channel_name = await channel_of(ws, pool)
-    # A job whose content is not text, as a buggy producer might queue it: translate raises on it.
-    await pool.enqueue_job("translate", "translate_bad", None, channel_name, _job_id="translate_bad")
+    async def translate_with_a_bug(ctx: dict[str, Any], job_id: str, content: str, channel: str) -> Any:
+        async def body() -> str:
+            raise KeyError("dictionary")
 
-    worker = await run_burst_worker(settings)
+        return await run_reported(ctx, "translate", job_id, channel, body)
+
+    await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
+    job_id = (await ws.receive_json_from(timeout=2))["payload"]["job_id"]
+    await ws.receive_json_from(timeout=2)
+
+    worker = await run_burst_worker(settings, functions=[func(translate_with_a_bug, name="translate")])
 
     assert (worker.jobs_complete, worker.jobs_failed) == (0, 1)
     assert await ws.receive_json_from(timeout=2) == job_status(
-        "error",
-        "translate_bad",
-        "translate",
-        "❌ Job translate_bad failed: AttributeError: 'NoneType' object has no attribute 'lower'",
+        "error", job_id, "translate", f"❌ Job {job_id} failed: KeyError: 'dictionary'"
     )
 
 

@@ -6,10 +6,11 @@ from typing import Any
 import pytest
 from fast_channels.layers import InMemoryChannelLayer
 
-from src.job_types import JOB_DURATIONS
+from src.apps.background_jobs.outcomes import TaskTimeout
+from src.job_types import JOB_DURATIONS, work_seconds
 from src.notifier import consumer_notifier
 from src.settings import Settings
-from src.tasks import TASKS, TaskTimeout, run_reported, work_seconds
+from src.tasks import TASKS, run_reported
 
 SEED_RESULTS = {
     "translate": "🌍 Translated: 'hello' → 'hola'",

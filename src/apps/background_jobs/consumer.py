@@ -18,6 +18,7 @@ from src.layers import JOBS_LAYER_ALIAS
 from .messages import (
     ConnectedStatus,
     JobMessage,
+    JobOutcome,
     JobResult,
     JobState,
     JobStatus,
@@ -26,6 +27,8 @@ from .messages import (
     queued_text,
     queuing_text,
 )
+from .outcomes import stored_outcome
+from .pending import PendingJobs
 
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -78,8 +81,14 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Set once a job's ``queued`` frame is out, so its outcome never overtakes it.
-        self._queued: dict[str, asyncio.Event] = {}
+        self._pending: PendingJobs | None = None
+
+    @property
+    def pending(self) -> PendingJobs:
+        """The jobs this socket waits on (made on first use: ``scope`` is set by then)."""
+        if self._pending is None:
+            self._pending = PendingJobs(self.jobs.settings, self._stored_outcome, self._send_outcome)
+        return self._pending
 
     @property
     def jobs(self) -> JobQueue:
@@ -127,7 +136,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
             logger.info("client left before its job was queued; not queued", job_id=job_id)
             return
 
-        gate = self._queued[job_id] = asyncio.Event()
+        self.pending.queuing(job_id)
         try:
             try:
                 # Shielded: a job whose enqueue has begun is not abandoned half-way.
@@ -135,20 +144,34 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
             except QueueError as exc:
                 await self._send_job_status("error", job_id, job_type, queue_error_text(str(exc)))
                 return
-            if not await self._send_job_status("queued", job_id, job_type, queued_text(job_id)):
+            if await self._send_job_status("queued", job_id, job_type, queued_text(job_id)):
+                self.pending.queued(job_id, job_type)
+            else:
                 logger.info("client left after its job was queued; the job still runs", job_id=job_id)
         finally:
-            gate.set()
-            del self._queued[job_id]
+            self.pending.release(job_id)
 
     @event_handler
-    async def handle_job_result(self, event: JobResult) -> JobStatusMessage:
-        """Relay a worker's outcome, after the job's ``queued`` frame."""
+    async def handle_job_result(self, event: JobResult) -> JobStatusMessage | None:
+        """Relay a worker's outcome after the job's ``queued`` frame, once (it may have been recovered)."""
         outcome = event.payload
-        gate = self._queued.get(outcome.job_id)
-        if gate is not None:
-            await gate.wait()
+        if not await self.pending.claim(outcome.job_id):
+            return None
         return JobStatusMessage(payload=JobStatus(**outcome.model_dump()))
+
+    async def websocket_disconnect(self, message: Any) -> None:
+        """Stop recovering outcomes for a socket that is gone."""
+        if self._pending is not None:
+            self._pending.close()
+        await super().websocket_disconnect(message)
+
+    async def _stored_outcome(self, job_id: str, job_type: str) -> JobOutcome | None:
+        """What ARQ stored for the job, if it has finished."""
+        return await stored_outcome(self.jobs.pool, job_id, job_type)
+
+    async def _send_outcome(self, outcome: JobOutcome) -> None:
+        """Send a recovered outcome as the job's last frame."""
+        await self._send_job_status(outcome.status, outcome.job_id, outcome.job_type, outcome.message)
 
     async def _send_job_status(self, status: JobState, job_id: str, job_type: str, text: str) -> bool:
         """Send one job's status; False when the client has already gone."""
