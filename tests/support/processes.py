@@ -6,7 +6,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -178,3 +179,17 @@ class ServerProcess(ManagedProcess):
             return httpx.get(self.http_url + "/", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+@contextmanager
+def running(*processes: "WorkerProcess | ServerProcess") -> Iterator[None]:
+    """Start every process, wait until each is ready, and stop them all afterwards, pass or fail."""
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.wait_ready()
+        yield
+    finally:
+        for process in processes:
+            process.stop()
