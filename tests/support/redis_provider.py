@@ -77,8 +77,9 @@ def choose_provider() -> str:
 class RedisServerProcess:
     """A private ``redis-server`` on a free port, nothing on disk; it can be stopped and started again."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, persistent: bool = False) -> None:
         self.port = port or free_port()
+        self.persistent = persistent
         self.url = f"redis://127.0.0.1:{self.port}"
         self._dir = tempfile.mkdtemp(prefix="redis-test-")
         self._process: subprocess.Popen[bytes] | None = None
@@ -93,6 +94,9 @@ class RedisServerProcess:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not on the PATH")
+        # Persistent: an append-only file synced on every write, as a production Redis keeps a
+        # queue across its own restarts. Otherwise nothing touches the disk.
+        durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         self._process = subprocess.Popen(
             [
                 binary,
@@ -102,8 +106,7 @@ class RedisServerProcess:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *durability,
                 "--dir",
                 self._dir,
                 "--logfile",

@@ -1,0 +1,147 @@
+"""Redis goes away and comes back: the web side fails fast while it is down, and everything heals after.
+
+One outage is staged for the module (real ``uvicorn`` and ``arq`` processes on a private, persistent
+``redis-server`` that is stopped and restarted on the same port); each test reads one observation.
+"""
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.processes import ServerProcess, WorkerProcess, running
+from tests.support.redis_provider import RedisServerProcess
+from tests.support.ws_driver import JobSocket
+
+TIME_SCALE = 0.5  # generate runs 2 s: long enough to be running while Redis is away
+PROMPT = 5.0
+HEAL = 20.0
+
+
+def job(job_type: str, content: str) -> dict[str, Any]:
+    """A ``job`` frame."""
+    return {"action": "job", "payload": {"type": job_type, "content": content}}
+
+
+def is_final(job_id: str) -> Any:
+    """A predicate for the ``result`` or ``error`` frame of ``job_id``."""
+    return lambda f: f["payload"].get("job_id") == job_id and f["payload"]["status"] in {"result", "error"}
+
+
+def is_status(status: str) -> Any:
+    """A predicate for the next ``job_status`` frame with ``status``."""
+    return lambda f: f["action"] == "job_status" and f["payload"]["status"] == status
+
+
+@dataclass
+class Outage:
+    """What the clients and processes showed across one Redis restart."""
+
+    error_during: dict[str, Any] = field(default_factory=dict)
+    error_after: float = 0.0
+    refused_close_code: int | None = None
+    pending_final: dict[str, Any] = field(default_factory=dict)
+    pending_job_id: str = ""
+    old_socket_final: dict[str, Any] = field(default_factory=dict)
+    new_socket_final: dict[str, Any] = field(default_factory=dict)
+    worker_alive: bool = False
+    server_log: str = ""
+    worker_log: str = ""
+
+
+async def stage(redis_server: RedisServerProcess, server: ServerProcess, worker: WorkerProcess) -> Outage:
+    """Run the outage and record what each side saw."""
+    seen = Outage()
+    async with httpx.AsyncClient() as http, JobSocket(http, server.ws_url) as before:
+        await before.receive(timeout=PROMPT)
+        await before.send(job("generate", "queued before the outage"))
+        queued = (await before.receive_until(is_status("queued"), timeout=PROMPT))[-1]
+        seen.pending_job_id = queued["payload"]["job_id"]
+
+        redis_server.stop()
+        started = time.monotonic()
+        await before.send(job("default", "during the outage"))
+        seen.error_during = (await before.receive_until(is_status("error"), timeout=PROMPT))[-1]
+        seen.error_after = time.monotonic() - started
+        async with JobSocket(http, server.ws_url) as refused:
+            seen.refused_close_code = await refused.receive_close(timeout=PROMPT)
+
+        redis_server.start()
+        seen.pending_final = (await before.receive_until(is_final(seen.pending_job_id), timeout=HEAL))[-1]
+        await before.send(job("translate", "hello"))
+        queuing = await before.receive(timeout=HEAL)
+        seen.old_socket_final = (await before.receive_until(is_final(queuing["payload"]["job_id"]), HEAL))[-1]
+
+        async with JobSocket(http, server.ws_url) as after:
+            await after.receive(timeout=PROMPT)
+            await after.send(job("translate", "world"))
+            queuing = await after.receive(timeout=PROMPT)
+            seen.new_socket_final = (await after.receive_until(is_final(queuing["payload"]["job_id"]), HEAL))[-1]
+    seen.worker_alive = worker.is_running()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def outage() -> Iterator[Outage]:
+    """Stage the outage once, with its own Redis, server and worker, all stopped afterwards."""
+    redis_server = RedisServerProcess(persistent=True)
+    redis_server.start()
+    worker = WorkerProcess(redis_server.url, job_time_scale=str(TIME_SCALE))
+    server = ServerProcess(redis_server.url, job_time_scale=str(TIME_SCALE))
+    try:
+        with running(worker, server):
+            seen = asyncio.run(stage(redis_server, server, worker))
+        seen.server_log, seen.worker_log = server.log(), worker.log()
+        yield seen
+    finally:
+        redis_server.close()
+
+
+def test_while_redis_is_down_a_job_gets_an_error_frame_within_2_seconds(outage: Outage) -> None:
+    payload = outage.error_during["payload"]
+    assert payload == {
+        "status": "error",
+        "job_id": payload["job_id"],
+        "job_type": "default",
+        "message": "❌ Error queuing job: the job queue is unavailable",
+    }
+    assert outage.error_after < 2.0
+
+
+def test_while_redis_is_down_a_new_handshake_is_closed_with_1013_try_again_later(outage: Outage) -> None:
+    assert outage.refused_close_code == 1013
+
+
+def test_a_job_queued_before_the_outage_still_reaches_its_socket(outage: Outage) -> None:
+    assert outage.pending_final["payload"] == {
+        "status": "result",
+        "job_id": outage.pending_job_id,
+        "job_type": "generate",
+        "message": (
+            "🤖 AI Response to 'queued before the outage':\nThat's an interesting point... "
+            "Based on my analysis, I would suggest exploring this topic further."
+        ),
+    }
+
+
+def test_after_redis_returns_a_socket_opened_before_the_outage_gets_results_again(outage: Outage) -> None:
+    assert outage.old_socket_final["payload"]["status"] == "result"
+    assert outage.old_socket_final["payload"]["message"] == "🌍 Translated: 'hello' → 'hola'"
+
+
+def test_after_redis_returns_a_new_socket_gets_results(outage: Outage) -> None:
+    assert outage.new_socket_final["payload"]["status"] == "result"
+    assert outage.new_socket_final["payload"]["message"] == "🌍 Translated: 'world' → 'mundo'"
+
+
+def test_the_arq_worker_process_stays_alive_across_the_restart(outage: Outage) -> None:
+    assert outage.worker_alive
+
+
+def test_the_outage_leaves_no_traceback_in_the_server_or_worker_log(outage: Outage) -> None:
+    assert "Traceback" not in outage.server_log
+    assert "Traceback" not in outage.worker_log
