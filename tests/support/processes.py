@@ -1,5 +1,6 @@
 """Real processes for the integration and e2e layers: the ``arq`` worker and the ``uvicorn`` server."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -193,3 +194,10 @@ def running(*processes: "WorkerProcess | ServerProcess") -> Iterator[None]:
     finally:
         for process in processes:
             process.stop()
+
+
+async def wait_for_output(process: ManagedProcess, text: str, timeout: float, since: int = 0) -> None:
+    """Wait (without blocking the loop) until ``process`` has written ``text`` after offset ``since``."""
+    async with asyncio.timeout(timeout):
+        while text not in process.log()[since:]:
+            await asyncio.sleep(0.02)  # polling another process's output: there is no event to wait on

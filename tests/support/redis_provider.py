@@ -96,7 +96,9 @@ class RedisServerProcess:
             raise RuntimeError("redis-server is not on the PATH")
         # Persistent: an append-only file synced on every write, as a production Redis keeps a
         # queue across its own restarts. Otherwise nothing touches the disk.
-        durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
+        durability = (
+            ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
+        )
         self._process = subprocess.Popen(
             [
                 binary,

@@ -1,0 +1,85 @@
+"""Workers that die or are stopped mid-job: the job still runs and the still-open socket gets its result."""
+
+import signal
+from typing import Any
+
+import httpx
+
+from tests.integration.test_redis_restart import is_final, is_status, job
+from tests.support.processes import ServerProcess, WorkerProcess, running, wait_for_output
+from tests.support.ws_driver import JobSocket
+
+PROMPT = 5.0
+# A 4 s job; its worker's in-progress lock lasts the longest task timeout + 1 s grace + 10 s.
+SETTINGS = {"job_time_scale": "1", "job_timeout": "5"}
+GENERATE_RESULT = (
+    "🤖 AI Response to 'survive':\nThat's an interesting point... "
+    "Based on my analysis, I would suggest exploring this topic further."
+)
+
+
+async def start_generate_job(ws: JobSocket, worker: WorkerProcess) -> str:
+    """Queue a generate job and wait until ``worker`` has started it; return its id."""
+    await ws.receive(timeout=PROMPT)
+    await ws.send(job("generate", "survive"))
+    job_id: str = (await ws.receive_until(is_status("queued"), timeout=PROMPT))[-1]["payload"]["job_id"]
+    await wait_for_output(worker, f"→ {job_id}:generate", timeout=PROMPT)
+    return job_id
+
+
+def result_frame(job_id: str) -> dict[str, Any]:
+    """The generate job's result frame."""
+    return {
+        "action": "job_status",
+        "payload": {"status": "result", "job_id": job_id, "job_type": "generate", "message": GENERATE_RESULT},
+    }
+
+
+async def test_a_job_whose_worker_is_killed_is_rerun_by_a_new_worker_and_its_socket_gets_the_result(
+    redis_url: str, http: httpx.AsyncClient
+) -> None:
+    first, second = WorkerProcess(redis_url, **SETTINGS), WorkerProcess(redis_url, **SETTINGS)
+    server = ServerProcess(redis_url, **SETTINGS)
+    with running(first, server):
+        async with JobSocket(http, server.ws_url) as ws:
+            job_id = await start_generate_job(ws, first)
+            first.kill()
+            with running(second):
+                final = (await ws.receive_until(is_final(job_id), timeout=45))[-1]
+
+    assert final == result_frame(job_id)
+    assert f"{job_id}:generate" in second.log()
+
+
+async def test_a_worker_stopped_with_sigterm_finishes_its_running_job_first(
+    redis_url: str, http: httpx.AsyncClient
+) -> None:
+    worker = WorkerProcess(redis_url, **SETTINGS)
+    server = ServerProcess(redis_url, **SETTINGS)
+    with running(worker, server):
+        async with JobSocket(http, server.ws_url) as ws:
+            job_id = await start_generate_job(ws, worker)
+            worker.signal(signal.SIGTERM)
+            final = (await ws.receive_until(is_final(job_id), timeout=15))[-1]
+            exit_code = worker.wait_exit(timeout=15)
+
+    assert final == result_frame(job_id)
+    assert exit_code == 0
+
+
+async def test_a_worker_stopped_with_sigterm_past_its_grace_requeues_the_job_for_another_worker(
+    redis_url: str, http: httpx.AsyncClient
+) -> None:
+    impatient = {**SETTINGS, "worker_shutdown_grace": "0"}
+    first, second = WorkerProcess(redis_url, **impatient), WorkerProcess(redis_url, **impatient)
+    server = ServerProcess(redis_url, **impatient)
+    with running(first, server):
+        async with JobSocket(http, server.ws_url) as ws:
+            job_id = await start_generate_job(ws, first)
+            first.signal(signal.SIGTERM)
+            assert first.wait_exit(timeout=15) == 0
+            assert f"{job_id}:generate cancelled, will be run again" in first.log()
+            with running(second):
+                final = (await ws.receive_until(is_final(job_id), timeout=15))[-1]
+
+    assert final == result_frame(job_id)
