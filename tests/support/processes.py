@@ -142,7 +142,7 @@ class WorkerProcess(ManagedProcess):
 class ServerProcess(ManagedProcess):
     """``uvicorn src.main:app`` on a free port, as a separate process."""
 
-    def __init__(self, redis_url: str, port: int | None = None, **settings: str) -> None:
+    def __init__(self, redis_url: str, *, port: int | None = None, **settings: str) -> None:
         self.port = port or free_port()
         super().__init__(
             "server",
@@ -199,5 +199,5 @@ def running(*processes: "WorkerProcess | ServerProcess") -> Iterator[None]:
 async def wait_for_output(process: ManagedProcess, text: str, timeout: float, since: int = 0) -> None:
     """Wait (without blocking the loop) until ``process`` has written ``text`` after offset ``since``."""
     async with asyncio.timeout(timeout):
-        while text not in process.log()[since:]:
+        while text not in process.log()[since:]:  # noqa: ASYNC110 - another process's output has no event
             await asyncio.sleep(0.02)  # polling another process's output: there is no event to wait on
