@@ -39,7 +39,7 @@ async def test_a_job_whose_worker_is_killed_is_rerun_by_a_new_worker_and_its_soc
     redis_url: str, http: httpx.AsyncClient
 ) -> None:
     first, second = WorkerProcess(redis_url, **SETTINGS), WorkerProcess(redis_url, **SETTINGS)
-    server = ServerProcess(redis_url, **SETTINGS)
+    server = ServerProcess(redis_url, port=None, **SETTINGS)
     with running(first, server):
         async with JobSocket(http, server.ws_url) as ws:
             job_id = await start_generate_job(ws, first)
@@ -55,7 +55,7 @@ async def test_a_worker_stopped_with_sigterm_finishes_its_running_job_first(
     redis_url: str, http: httpx.AsyncClient
 ) -> None:
     worker = WorkerProcess(redis_url, **SETTINGS)
-    server = ServerProcess(redis_url, **SETTINGS)
+    server = ServerProcess(redis_url, port=None, **SETTINGS)
     with running(worker, server):
         async with JobSocket(http, server.ws_url) as ws:
             job_id = await start_generate_job(ws, worker)
@@ -72,7 +72,7 @@ async def test_a_worker_stopped_with_sigterm_past_its_grace_requeues_the_job_for
 ) -> None:
     impatient = {**SETTINGS, "worker_shutdown_grace": "0"}
     first, second = WorkerProcess(redis_url, **impatient), WorkerProcess(redis_url, **impatient)
-    server = ServerProcess(redis_url, **impatient)
+    server = ServerProcess(redis_url, port=None, **impatient)
     with running(first, server):
         async with JobSocket(http, server.ws_url) as ws:
             job_id = await start_generate_job(ws, first)
