@@ -1,0 +1,51 @@
+"""Scale-out: two app instances and two workers on one Redis; every client gets exactly its own results."""
+
+import asyncio
+from contextlib import AsyncExitStack
+
+import httpx
+
+from tests.integration.test_redis_restart import is_final, job
+from tests.support.processes import ServerProcess, WorkerProcess, running
+from tests.support.ws_driver import JobSocket
+
+PROMPT = 5.0
+CLIENTS_PER_SERVER = 3
+JOBS_PER_CLIENT = 4
+
+
+async def run_client(ws: JobSocket, name: str) -> dict[str, str]:
+    """Send this client's jobs at once; return each job's id → the result text it got."""
+    await ws.receive(timeout=PROMPT)
+    for n in range(JOBS_PER_CLIENT):
+        await ws.send(job("default", f"{name} job {n}"))
+    queuing = [await ws.receive(timeout=PROMPT) for _ in range(2 * JOBS_PER_CLIENT)]
+    job_ids = [f["payload"]["job_id"] for f in queuing if f["payload"]["status"] == "queuing"]
+    results = {}
+    for job_id in job_ids:
+        final = (await ws.receive_until(is_final(job_id), timeout=PROMPT))[-1]
+        results[job_id] = final["payload"]["message"]
+    assert await ws.receive_nothing(timeout=0.3)
+    return results
+
+
+async def test_clients_on_two_app_instances_each_receive_exactly_their_own_results(
+    redis_url: str, http: httpx.AsyncClient
+) -> None:
+    settings = {"job_time_scale": "0"}
+    servers = [ServerProcess(redis_url, port=None, **settings) for _ in range(2)]
+    workers = [WorkerProcess(redis_url, **settings) for _ in range(2)]
+    with running(*workers, *servers):
+        async with AsyncExitStack() as stack:
+            clients = {
+                f"client {s}.{c}": await stack.enter_async_context(JobSocket(http, server.ws_url))
+                for s, server in enumerate(servers)
+                for c in range(CLIENTS_PER_SERVER)
+            }
+            received = await asyncio.gather(*(run_client(ws, name) for name, ws in clients.items()))
+
+    for name, results in zip(clients, received, strict=True):
+        expected = {f"✅ Processed: {name.upper()} JOB {n}" for n in range(JOBS_PER_CLIENT)}
+        assert sorted(results.values()) == sorted(expected)
+    all_ids = [job_id for results in received for job_id in results]
+    assert len(set(all_ids)) == len(clients) * JOBS_PER_CLIENT
