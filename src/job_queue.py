@@ -45,9 +45,7 @@ class JobQueue:
     async def open(self) -> None:
         """Create the pool, unless one was handed in."""
         if self._pool is None:
-            self._pool = await create_pool(
-                self.settings.arq_redis, default_queue_name=self.settings.queue_name
-            )
+            self._pool = await create_pool(self.settings.arq_redis, default_queue_name=self.settings.queue_name)
 
     async def close(self) -> None:
         """Close the pool and its connections."""

@@ -186,9 +186,7 @@ class Supervisor:
                     return False
                 for child, process in (("uvicorn server", self.server), ("ARQ worker", self.worker)):
                     if process is not None and process.poll() is not None:
-                        logger.error(
-                            "The %s exited (exit code %s) before it was ready", child, process.returncode
-                        )
+                        logger.error("The %s exited (exit code %s) before it was ready", child, process.returncode)
                         return False
                 logger.error("The %s did not become ready within %gs", name, timeout)
                 return False

@@ -31,9 +31,7 @@ TRANSLATIONS = {
     "thank you": "gracias",
 }
 
-AI_RESPONSE = (
-    "That's an interesting point... Based on my analysis, I would suggest exploring this topic further."
-)
+AI_RESPONSE = "That's an interesting point... Based on my analysis, I would suggest exploring this topic further."
 
 #: Extra seconds ARQ allows over our own timeout, so a timed-out task can still report itself.
 REPORT_GRACE = 1.0
@@ -50,12 +48,7 @@ def analyze_text(content: str) -> str:
     word_count = len(content.split())
     char_count = len(content)
     vowel_count = sum(1 for char in content.lower() if char in "aeiou")
-    return (
-        f"📊 Analysis of '{content}':\n"
-        f"• Characters: {char_count}\n"
-        f"• Words: {word_count}\n"
-        f"• Vowels: {vowel_count}"
-    )
+    return f"📊 Analysis of '{content}':\n• Characters: {char_count}\n• Words: {word_count}\n• Vowels: {vowel_count}"
 
 
 def generate_text(content: str) -> str:

@@ -80,9 +80,7 @@ async def stage(redis_server: RedisServerProcess, server: ServerProcess, worker:
             await after.receive(timeout=PROMPT)
             await after.send(job("translate", "world"))
             queuing = await after.receive(timeout=PROMPT)
-            seen.new_socket_final = (await after.receive_until(is_final(queuing["payload"]["job_id"]), HEAL))[
-                -1
-            ]
+            seen.new_socket_final = (await after.receive_until(is_final(queuing["payload"]["job_id"]), HEAL))[-1]
     seen.worker_alive = worker.is_running()
     return seen
 

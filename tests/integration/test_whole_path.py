@@ -81,6 +81,4 @@ async def test_jobs_of_one_type_sent_in_the_same_instant_all_run_and_each_result
     assert sorted(r["payload"]["job_id"] for r in results) == sorted(queued)
     for result in results:
         job_id = result["payload"]["job_id"]
-        assert result == job_status(
-            "result", job_id, "default", f"✅ Processed: {queuing_content[job_id].upper()}"
-        )
+        assert result == job_status("result", job_id, "default", f"✅ Processed: {queuing_content[job_id].upper()}")

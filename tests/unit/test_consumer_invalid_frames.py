@@ -51,18 +51,14 @@ async def test_invalid_frame_gets_an_error_frame_and_queues_nothing(
     await assert_still_serving(ws)
 
 
-async def test_binary_frame_gets_an_error_frame_and_queues_nothing(
-    ws: WebsocketCommunicator, pool: ArqRedis
-) -> None:
+async def test_binary_frame_gets_an_error_frame_and_queues_nothing(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
     await ws.send_to(bytes_data=b'{"action": "ping"}')
 
     reply = await ws.receive_json_from(timeout=1)
 
     assert reply == {
         "action": "error",
-        "payload": [
-            {"type": "json_invalid", "loc": [], "msg": "Invalid JSON: binary frames are not supported"}
-        ],
+        "payload": [{"type": "json_invalid", "loc": [], "msg": "Invalid JSON: binary frames are not supported"}],
     }
     assert await pool.queued_jobs() == []
     await assert_still_serving(ws)

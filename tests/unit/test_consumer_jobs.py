@@ -40,9 +40,7 @@ async def test_ping_gets_pong(ws: WebsocketCommunicator) -> None:
     assert await ws.receive_json_from(timeout=1) == {"action": "pong", "payload": None}
 
 
-async def test_job_reports_queuing_then_queued_with_one_job_id(
-    ws: WebsocketCommunicator, pool: ArqRedis
-) -> None:
+async def test_job_reports_queuing_then_queued_with_one_job_id(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
     await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
 
     frames = await receive_frames(ws, 2)
@@ -68,9 +66,7 @@ async def test_job_is_enqueued_under_its_id_with_content_and_channel_name(
     assert job.args == (job_id, "two words", IsStr(regex=r"specific\..+"))
 
 
-async def test_unknown_job_type_runs_default_and_the_frames_say_so(
-    ws: WebsocketCommunicator, pool: ArqRedis
-) -> None:
+async def test_unknown_job_type_runs_default_and_the_frames_say_so(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
     await ws.send_json_to({"action": "job", "payload": {"type": "summarize", "content": "hi"}})
 
     queuing, queued = await receive_frames(ws, 2)
@@ -102,9 +98,7 @@ async def test_jobs_of_one_type_sent_in_the_same_instant_get_distinct_ids(
     assert sorted(str(job.job_id) for job in await pool.queued_jobs()) == sorted(queued_ids)
 
 
-async def test_result_event_becomes_the_result_frame_for_that_job(
-    ws: WebsocketCommunicator, pool: ArqRedis
-) -> None:
+async def test_result_event_becomes_the_result_frame_for_that_job(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
     await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
     await receive_frames(ws, 2)
     job = await only_queued_job(pool)

@@ -66,9 +66,7 @@ def test_job_message_round_trips_any_content(job_type: str, content: str) -> Non
 @given(st.sampled_from(["queuing", "queued", "result", "error"]), job_ids, any_content)
 def test_job_status_message_round_trips_any_text(status: str, job_id: str, text: str) -> None:
     message = JobStatusMessage(
-        payload=JobStatus.model_validate(
-            {"status": status, "job_id": job_id, "job_type": "default", "message": text}
-        )
+        payload=JobStatus.model_validate({"status": status, "job_id": job_id, "job_type": "default", "message": text})
     )
 
     assert JobStatusMessage.model_validate_json(message.model_dump_json()) == message
@@ -77,9 +75,7 @@ def test_job_status_message_round_trips_any_text(status: str, job_id: str, text:
 @given(st.sampled_from(["result", "error"]), job_ids, any_content)
 def test_job_result_event_round_trips_any_text(status: str, job_id: str, text: str) -> None:
     event = JobResult(
-        payload=JobOutcome.model_validate(
-            {"status": status, "job_id": job_id, "job_type": "analyze", "message": text}
-        )
+        payload=JobOutcome.model_validate({"status": status, "job_id": job_id, "job_type": "analyze", "message": text})
     )
 
     assert JobResult.model_validate_json(event.model_dump_json()) == event

@@ -109,9 +109,7 @@ async def test_a_task_over_its_timeout_reports_a_timeout_error_with_its_job_id(
         (0.0, {"default": 0.0, "translate": 0.0, "analyze": 0.0, "generate": 0.0}),
     ],
 )
-def test_simulated_work_is_the_seeds_duration_times_job_time_scale(
-    scale: float, expected: dict[str, float]
-) -> None:
+def test_simulated_work_is_the_seeds_duration_times_job_time_scale(scale: float, expected: dict[str, float]) -> None:
     settings = Settings(job_time_scale=scale)
 
     assert {t: work_seconds(settings, t) for t in JOB_DURATIONS} == pytest.approx(expected)

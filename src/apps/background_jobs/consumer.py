@@ -177,9 +177,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
         """Send one job's status; False when the client has already gone."""
         if self._closed:
             return False
-        frame = JobStatusMessage(
-            payload=JobStatus(status=status, job_id=job_id, job_type=job_type, message=text)
-        )
+        frame = JobStatusMessage(payload=JobStatus(status=status, job_id=job_id, job_type=job_type, message=text))
         try:
             await self.send_message(frame)
         except OSError:

@@ -1,0 +1,106 @@
+"""An outcome whose channel-layer event is lost (pub/sub keeps nothing) reaches its socket anyway, once."""
+
+from typing import Any
+
+import pytest
+from chanx.fast_channels.testing import WebsocketCommunicator
+from fastapi import FastAPI
+
+from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.apps.background_jobs.messages import JobOutcome
+from src.job_queue import JobQueue
+from src.main import WS_PATH, create_app
+from src.settings import Settings
+from tests.integration.conftest import CONNECTED_FRAME, run_burst_worker
+from tests.integration.test_whole_path import job_status
+
+
+class LostEvents:
+    """A notifier whose events never arrive, as when pub/sub publishes to nobody."""
+
+    async def notify(self, outcome: JobOutcome, channel_name: str) -> None:
+        """Drop the outcome."""
+
+
+async def startup_losing_events(ctx: dict[str, Any]) -> None:
+    """Worker start-up whose outcome events are all lost."""
+    ctx["notifier"] = LostEvents()
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    """Recovery looks for stored outcomes at once and often, to keep the tests short."""
+    return Settings(
+        redis_url=redis_url,
+        job_time_scale=0.0,
+        worker_poll_delay=0.01,
+        result_recovery_grace=0.0,
+        result_recovery_interval=0.05,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, jobs: JobQueue) -> FastAPI:
+    """The app with fast recovery."""
+    return create_app(settings, jobs=jobs)
+
+
+async def queue(ws: WebsocketCommunicator, job_type: str, content: str) -> str:
+    """Queue a job over the socket; its id once it is reported queued."""
+    await ws.send_json_to({"action": "job", "payload": {"type": job_type, "content": content}})
+    job_id: str = (await ws.receive_json_from(timeout=2))["payload"]["job_id"]
+    await ws.receive_json_from(timeout=2)
+    return job_id
+
+
+async def test_a_result_whose_event_was_lost_is_recovered_from_arqs_stored_result(
+    ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_id = await queue(ws, "translate", "thank you")
+
+    await run_burst_worker(settings, on_startup=startup_losing_events)
+
+    assert await ws.receive_json_from(timeout=2) == job_status(
+        "result", job_id, "translate", "🌍 Translated: 'thank you' → 'gracias'"
+    )
+    assert await ws.receive_nothing(timeout=0.3)
+
+
+async def test_a_failure_whose_event_was_lost_is_recovered_with_the_same_error_text(
+    ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_id = await queue(ws, "generate", "slow")
+    slow = settings.model_copy(update={"job_time_scale": 1.0, "task_timeouts": {"generate": 0.1}})
+
+    await run_burst_worker(slow, on_startup=startup_losing_events)
+
+    assert await ws.receive_json_from(timeout=2) == job_status(
+        "error", job_id, "generate", f"❌ Job {job_id} timed out after 0.1s"
+    )
+
+
+async def test_an_outcome_delivered_by_its_event_is_not_sent_again_by_recovery(
+    ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_id = await queue(ws, "default", "once")
+
+    await run_burst_worker(settings)
+
+    assert await ws.receive_json_from(timeout=2) == job_status("result", job_id, "default", "✅ Processed: ONCE")
+    assert await ws.receive_nothing(timeout=0.3)
+
+
+async def test_outcomes_for_another_sockets_jobs_are_not_relayed(app: FastAPI, settings: Settings) -> None:
+    owner = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    stranger = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    for ws in (owner, stranger):
+        assert (await ws.connect())[0]
+        assert await ws.receive_json_from(timeout=2) == CONNECTED_FRAME
+    job_id = await queue(owner, "default", "mine")
+
+    await run_burst_worker(settings)
+
+    assert await owner.receive_json_from(timeout=2) == job_status("result", job_id, "default", "✅ Processed: MINE")
+    assert await stranger.receive_nothing(timeout=0.3)
+    for ws in (owner, stranger):
+        await ws.disconnect()
