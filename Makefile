@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TOX := $(BIN)/tox
 # Debian packages the suite needs: a redis-server binary for private test servers, Chromium for the browser tests.
-SYSTEM_PACKAGES := redis-server chromium
+SYSTEM_PACKAGES := redis-server chromium fonts-noto-color-emoji
 
 .PHONY: venv run test system-deps lint type unit integration e2e stop-redis clean distclean
 

@@ -5,7 +5,7 @@ from contextlib import AsyncExitStack
 
 import httpx
 
-from tests.integration.test_redis_restart import is_final, job
+from tests.integration.test_redis_restart import job
 from tests.support.processes import ServerProcess, WorkerProcess, running
 from tests.support.ws_driver import JobSocket
 
@@ -19,14 +19,15 @@ async def run_client(ws: JobSocket, name: str) -> dict[str, str]:
     await ws.receive(timeout=PROMPT)
     for n in range(JOBS_PER_CLIENT):
         await ws.send(job("default", f"{name} job {n}"))
-    queuing = [await ws.receive(timeout=PROMPT) for _ in range(2 * JOBS_PER_CLIENT)]
-    job_ids = [f["payload"]["job_id"] for f in queuing if f["payload"]["status"] == "queuing"]
-    results = {}
-    for job_id in job_ids:
-        final = (await ws.receive_until(is_final(job_id), timeout=PROMPT))[-1]
-        results[job_id] = final["payload"]["message"]
+    frames = [await ws.receive(timeout=PROMPT) for _ in range(3 * JOBS_PER_CLIENT)]
     assert await ws.receive_nothing(timeout=0.3)
-    return results
+    by_status: dict[str, dict[str, str]] = {}
+    for frame in frames:
+        payload = frame["payload"]
+        by_status.setdefault(payload["status"], {})[payload["job_id"]] = payload["message"]
+    assert by_status.keys() == {"queuing", "queued", "result"}
+    assert by_status["queuing"].keys() == by_status["queued"].keys() == by_status["result"].keys()
+    return by_status["result"]
 
 
 async def test_clients_on_two_app_instances_each_receive_exactly_their_own_results(

@@ -96,9 +96,7 @@ class RedisServerProcess:
             raise RuntimeError("redis-server is not on the PATH")
         # Persistent: an append-only file synced on every write, as a production Redis keeps a
         # queue across its own restarts. Otherwise nothing touches the disk.
-        durability = (
-            ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
-        )
+        durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         self._process = subprocess.Popen(
             [
                 binary,
@@ -175,6 +173,4 @@ def provide_redis(provider: str) -> Iterator[ProvidedRedis]:
         with redis_server_process() as server:
             yield ProvidedRedis(server.url, provider)
     else:
-        raise RuntimeError(
-            "No Redis for the tests: set TEST_REDIS_URL, run a Docker engine, or install redis-server"
-        )
+        raise RuntimeError("No Redis for the tests: set TEST_REDIS_URL, run a Docker engine, or install redis-server")

@@ -1,0 +1,53 @@
+"""A client that goes away mid-job: the server and the worker carry on, and log no error for it."""
+
+import re
+
+import httpx
+
+from tests.e2e.conftest import Stack, wait_for_log
+from tests.e2e.protocol import CONNECTED, PROMPT, has_status, job, seed_job_frames
+from tests.support.ws_driver import JobSocket
+
+#: What a log must not contain: a traceback, or a record at error level (uvicorn's or structlog's style).
+TROUBLE = re.compile(r"Traceback|ERROR|\[error|CRITICAL|\[critical")
+#: chanx's line once it has handled a socket's disconnect.
+DISCONNECT_HANDLED = "Disconnecting websocket"
+
+
+async def run_a_job_on_a_new_socket(stack: Stack, http: httpx.AsyncClient) -> None:
+    """Evidence the server is past whatever came before: a fresh socket's job runs to its result."""
+    async with JobSocket(http, stack.ws_url) as ws:
+        assert await ws.receive(timeout=PROMPT) == CONNECTED
+        await ws.send(job("translate"))
+        frames = await ws.receive_until(has_status("result"), timeout=5)
+    assert frames == seed_job_frames("translate", frames[0]["payload"]["job_id"])
+
+
+async def test_client_closing_right_after_sending_a_job_leaves_no_traceback_in_the_server_log(
+    scaled_stack: Stack, http: httpx.AsyncClient
+) -> None:
+    mark = scaled_stack.server.log_size()
+    async with JobSocket(http, scaled_stack.ws_url) as ws:
+        await ws.receive(timeout=PROMPT)
+        await ws.send(job("translate"))
+    await wait_for_log(scaled_stack.server, mark, DISCONNECT_HANDLED)
+    await run_a_job_on_a_new_socket(scaled_stack, http)
+
+    assert TROUBLE.findall(scaled_stack.server.log_since(mark)) == []
+
+
+async def test_client_leaving_while_its_job_runs_leaves_no_traceback_in_the_server_or_worker_log(
+    scaled_stack: Stack, http: httpx.AsyncClient
+) -> None:
+    server_mark, worker_mark = scaled_stack.server.log_size(), scaled_stack.worker.log_size()
+    async with JobSocket(http, scaled_stack.ws_url) as ws:
+        await ws.receive(timeout=PROMPT)
+        await ws.send(job("generate"))
+        queued = (await ws.receive_until(has_status("queued"), timeout=PROMPT))[-1]
+    job_id = queued["payload"]["job_id"]
+    await wait_for_log(scaled_stack.server, server_mark, DISCONNECT_HANDLED)
+    await wait_for_log(scaled_stack.worker, worker_mark, f"{job_id}:generate ●")  # arq: the job completed
+    await run_a_job_on_a_new_socket(scaled_stack, http)
+
+    assert TROUBLE.findall(scaled_stack.server.log_since(server_mark)) == []
+    assert TROUBLE.findall(scaled_stack.worker.log_since(worker_mark)) == []

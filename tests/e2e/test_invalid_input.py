@@ -1,0 +1,194 @@
+"""Bad input over a real socket gets chanx's error frame, and the socket goes on serving; a frame above
+the server's size limit closes that one socket (1009), and the server goes on serving."""
+
+import contextlib
+import json
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from httpx_ws import WebSocketNetworkError
+
+from tests.e2e.conftest import Stack
+from tests.e2e.protocol import (
+    CONNECTED,
+    PING,
+    PONG,
+    PROMPT,
+    error,
+    has_status,
+    is_pong,
+    job,
+    job_frames,
+    seed_job_frames,
+)
+from tests.support.ws_driver import JobSocket
+
+#: The server's default ``MAX_CONTENT_LENGTH``.
+MAX_CONTENT_LENGTH = 10_000
+#: uvicorn's default WebSocket message size limit (``--ws-max-size``): 16 MiB.
+WS_MAX_SIZE = 16 * 1024 * 1024
+#: RFC 6455's close code for a message too big to process.
+MESSAGE_TOO_BIG = 1009
+
+
+@dataclass(frozen=True)
+class BadFrame:
+    """A frame the server must refuse: sent as text, or as bytes when ``binary``."""
+
+    data: str
+    binary: bool = False
+
+    async def send_to(self, ws: JobSocket) -> None:
+        """Send the frame on ``ws``."""
+        if self.binary:
+            await ws.send_bytes(self.data.encode())
+        else:
+            await ws.send_text(self.data)
+
+
+BAD_FRAMES = {
+    "invalid JSON": (
+        BadFrame("{not json"),
+        error(
+            {
+                "type": "json_invalid",
+                "loc": [],
+                "msg": "Invalid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+            }
+        ),
+    ),
+    "unknown action": (
+        BadFrame(json.dumps({"action": "explode", "payload": {}})),
+        error(
+            {
+                "type": "union_tag_invalid",
+                "loc": [],
+                "msg": "Input tag 'explode' found using 'action' does not match any of the expected tags: "
+                "'job', 'ping'",
+            }
+        ),
+    ),
+    "missing action": (
+        BadFrame(json.dumps({"payload": {"content": "hello"}})),
+        error(
+            {
+                "type": "union_tag_not_found",
+                "loc": [],
+                "msg": "Unable to extract tag using discriminator 'action'",
+            }
+        ),
+    ),
+    "missing payload": (
+        BadFrame(json.dumps({"action": "job"})),
+        error({"type": "missing", "loc": ["job", "payload"], "msg": "Field required"}),
+    ),
+    "missing content": (
+        BadFrame(json.dumps({"action": "job", "payload": {"type": "translate"}})),
+        error({"type": "missing", "loc": ["job", "payload", "content"], "msg": "Field required"}),
+    ),
+    "binary frame": (
+        BadFrame(json.dumps(PING), binary=True),
+        error({"type": "json_invalid", "loc": [], "msg": "Invalid JSON: binary frames are not supported"}),
+    ),
+    "content over MAX_CONTENT_LENGTH": (
+        BadFrame(json.dumps(job("translate", "x" * (MAX_CONTENT_LENGTH + 1)))),
+        error(
+            {
+                "type": "string_too_long",
+                "loc": ["job", "payload", "content"],
+                "msg": f"String should have at most {MAX_CONTENT_LENGTH} characters",
+            }
+        ),
+    ),
+}
+
+
+async def assert_serves(ws: JobSocket) -> None:
+    """``ws`` answers a ping, and a job sent on it runs to its result."""
+    await ws.send(PING)
+    assert await ws.receive_until(is_pong, timeout=PROMPT) == [PONG]
+
+    await ws.send(job("default"))
+    frames = await ws.receive_until(has_status("result"), timeout=5)
+    assert frames == seed_job_frames("default", frames[0]["payload"]["job_id"])
+
+
+@pytest.mark.parametrize(("bad", "reply"), BAD_FRAMES.values(), ids=BAD_FRAMES)
+async def test_bad_frame_gets_the_documented_error_frame(
+    bad: BadFrame, reply: dict[str, object], scaled_stack: Stack, http: httpx.AsyncClient
+) -> None:
+    async with JobSocket(http, scaled_stack.ws_url) as ws:
+        await ws.receive(timeout=PROMPT)
+        await bad.send_to(ws)
+
+        assert await ws.receive(timeout=PROMPT) == reply
+        assert await ws.receive_nothing()
+
+
+@pytest.mark.parametrize(("bad", "reply"), BAD_FRAMES.values(), ids=BAD_FRAMES)
+async def test_socket_keeps_serving_after_a_bad_frame(
+    bad: BadFrame, reply: dict[str, object], scaled_stack: Stack, http: httpx.AsyncClient
+) -> None:
+    async with JobSocket(http, scaled_stack.ws_url) as ws:
+        await ws.receive(timeout=PROMPT)
+        await bad.send_to(ws)
+        await ws.receive(timeout=PROMPT)
+
+        await assert_serves(ws)
+
+
+async def test_content_of_exactly_max_content_length_runs(scaled_stack: Stack, http: httpx.AsyncClient) -> None:
+    content = "y" * MAX_CONTENT_LENGTH
+    async with JobSocket(http, scaled_stack.ws_url) as ws:
+        await ws.receive(timeout=PROMPT)
+        await ws.send(job("default", content))
+
+        frames = await ws.receive_until(has_status("result"), timeout=5)
+
+    job_id = frames[0]["payload"]["job_id"]
+    assert frames == job_frames("default", job_id, content, f"✅ Processed: {content.upper()}")
+
+
+async def send_oversize_frame(ws: JobSocket) -> None:
+    """Send a text frame 1 MiB above the server's limit."""
+    # The server may close the socket before the whole frame is written: the write then fails,
+    # and the close frame the server sent first is still there to receive.
+    with contextlib.suppress(WebSocketNetworkError):
+        await ws.send_text("x" * (WS_MAX_SIZE + 1024 * 1024))
+
+
+async def test_frame_above_the_servers_size_limit_closes_that_socket_with_1009(
+    scaled_stack: Stack, http: httpx.AsyncClient
+) -> None:
+    async with JobSocket(http, scaled_stack.ws_url) as ws:
+        await ws.receive(timeout=PROMPT)
+
+        await send_oversize_frame(ws)
+
+        assert await ws.receive_close(timeout=5) == MESSAGE_TOO_BIG
+
+
+async def test_other_sockets_keep_serving_after_a_frame_above_the_size_limit(
+    scaled_stack: Stack, http: httpx.AsyncClient
+) -> None:
+    async with JobSocket(http, scaled_stack.ws_url) as bystander, JobSocket(http, scaled_stack.ws_url) as ws:
+        await bystander.receive(timeout=PROMPT)
+        await ws.receive(timeout=PROMPT)
+        await send_oversize_frame(ws)
+        await ws.receive_close(timeout=5)
+
+        await assert_serves(bystander)
+
+
+async def test_new_sockets_are_served_after_a_frame_above_the_size_limit(
+    scaled_stack: Stack, http: httpx.AsyncClient
+) -> None:
+    async with JobSocket(http, scaled_stack.ws_url) as ws:
+        await ws.receive(timeout=PROMPT)
+        await send_oversize_frame(ws)
+        await ws.receive_close(timeout=5)
+
+    async with JobSocket(http, scaled_stack.ws_url) as fresh:
+        assert await fresh.receive(timeout=PROMPT) == CONNECTED
+        await assert_serves(fresh)

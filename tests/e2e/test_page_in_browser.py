@@ -1,0 +1,117 @@
+"""The Background Jobs page in a real browser (Playwright driving Chromium) against the scaled stack."""
+
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Dialog, Page, async_playwright, expect
+
+from tests.e2e.conftest import Stack
+from tests.support.processes import PROJECT_ROOT
+
+pytestmark = pytest.mark.browser
+
+#: Debian's ``chromium`` by default; CI points this at the Chrome it installs.
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # needed as root, and in containers
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = PROJECT_ROOT / "artifacts" / "e2e-page.png"
+#: Milliseconds Playwright waits for an element or a state.
+WAIT_MS = 5_000
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Chromium's executable; without one, the test is skipped here and fails under CI=true."""
+    if not Path(CHROMIUM_PATH).exists():
+        reason = f"no Chromium at {CHROMIUM_PATH} (install Debian's chromium, or set CHROMIUM_PATH)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return CHROMIUM_PATH
+
+
+@pytest_asyncio.fixture
+async def page(chromium: str, scaled_stack: Stack) -> AsyncIterator[Page]:
+    """The page at ``/``, its socket connected."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(WAIT_MS)
+            await page.goto(scaled_stack.http_url + "/")
+            await expect(page.locator("#connection-status")).to_have_attribute("data-state", "connected")
+            yield page
+        finally:
+            await browser.close()
+
+
+async def submit_job(page: Page, job_type: str, content: str) -> None:
+    """Choose ``job_type``, type ``content`` and press Enter."""
+    await page.select_option("#job-type", job_type)
+    await page.fill("#job-content", content)
+    await page.press("#job-content", "Enter")
+
+
+async def test_translate_job_shows_queuing_queued_and_its_result_on_one_job_card(page: Page) -> None:
+    await submit_job(page, "translate", "hello")
+
+    card = page.locator("#jobs > .job")
+    await expect(card.locator(".job-event")).to_have_count(3, timeout=WAIT_MS)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    await page.screenshot(path=SCREENSHOT, full_page=True)
+
+    await expect(card).to_have_count(1)
+    job_id = await card.get_attribute("data-job-id")
+    assert job_id is not None
+    assert re.fullmatch(r"translate_[0-9a-f]{32}", job_id)
+    events = card.locator(".job-event")
+    assert [await event.get_attribute("data-status") for event in await events.all()] == [
+        "queuing",
+        "queued",
+        "result",
+    ]
+    assert await events.locator(".job-event-message").all_text_contents() == [
+        "⏳ Queuing translate job: hello",
+        f"📋 Job {job_id} queued successfully!",
+        "🌍 Translated: 'hello' → 'hola'",
+    ]
+
+
+async def test_markup_in_the_content_is_shown_as_text_and_never_run(page: Page) -> None:
+    dialogs: list[str] = []
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+
+    page.on("dialog", record)
+    await submit_job(page, "translate", XSS)
+
+    card = page.locator("#jobs > .job")
+    await expect(card.locator(".job-event")).to_have_count(3, timeout=WAIT_MS)
+    assert await card.locator(".job-event-message").all_text_contents() == [
+        f"⏳ Queuing translate job: {XSS}",
+        f"📋 Job {await card.get_attribute('data-job-id')} queued successfully!",
+        f"🌍 Translated: '{XSS}' → '[TRANSLATED: {XSS}]'",
+    ]
+    assert await page.locator("#jobs img").count() == 0
+    assert dialogs == []
+
+
+async def test_over_long_content_is_listed_under_errors(page: Page) -> None:
+    await submit_job(page, "translate", "x" * 10_001)
+
+    entry = page.locator("#errors > .error-entry")
+    await expect(entry).to_have_count(1)
+    await expect(entry).to_contain_text("String should have at most 10000 characters")
+    await expect(page.locator("#jobs > .job")).to_have_count(0)
