@@ -5,7 +5,6 @@ faster. A stack starts on first use, is shared by the session, and is stopped at
 A failing test's report carries the logs its stacks wrote since its module began.
 """
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import contextmanager
@@ -116,18 +115,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the test's sockets and requests."""
     async with httpx.AsyncClient(timeout=5.0) as client:
         yield client
-
-
-async def wait_for_log(process: ManagedProcess, since: int, text: str, timeout: float = LOG_TIMEOUT) -> str:
-    """Wait until ``process`` has logged ``text`` after the mark ``since``; return the log since then."""
-    try:
-        async with asyncio.timeout(timeout):
-            # Polling another process's log: there is no event to wait on.
-            while text not in (logged := process.log_since(since)):  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"the {process.name} did not log {text!r} within {timeout}s") from None
-    return logged
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

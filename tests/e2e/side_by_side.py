@@ -6,7 +6,7 @@ from contextlib import AsyncExitStack
 
 import httpx
 
-from tests.e2e.protocol import PROMPT, has_status, job
+from tests.support.protocol import PROMPT, has_status, job
 from tests.support.ws_driver import Frame, JobSocket
 
 

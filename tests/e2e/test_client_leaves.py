@@ -4,8 +4,9 @@ import re
 
 import httpx
 
-from tests.e2e.conftest import Stack, wait_for_log
-from tests.e2e.protocol import CONNECTED, PROMPT, has_status, job, seed_job_frames
+from tests.e2e.conftest import LOG_TIMEOUT, Stack
+from tests.support.processes import wait_for_output
+from tests.support.protocol import CONNECTED, PROMPT, has_status, job, seed_job_frames
 from tests.support.ws_driver import JobSocket
 
 #: What a log must not contain: a traceback, or a record at error level (uvicorn's or structlog's style).
@@ -30,7 +31,7 @@ async def test_client_closing_right_after_sending_a_job_leaves_no_traceback_in_t
     async with JobSocket(http, scaled_stack.ws_url) as ws:
         await ws.receive(timeout=PROMPT)
         await ws.send(job("translate"))
-    await wait_for_log(scaled_stack.server, mark, DISCONNECT_HANDLED)
+    await wait_for_output(scaled_stack.server, DISCONNECT_HANDLED, timeout=LOG_TIMEOUT, since=mark)
     await run_a_job_on_a_new_socket(scaled_stack, http)
 
     assert TROUBLE.findall(scaled_stack.server.log_since(mark)) == []
@@ -45,8 +46,10 @@ async def test_client_leaving_while_its_job_runs_leaves_no_traceback_in_the_serv
         await ws.send(job("generate"))
         queued = (await ws.receive_until(has_status("queued"), timeout=PROMPT))[-1]
     job_id = queued["payload"]["job_id"]
-    await wait_for_log(scaled_stack.server, server_mark, DISCONNECT_HANDLED)
-    await wait_for_log(scaled_stack.worker, worker_mark, f"{job_id}:generate ●")  # arq: the job completed
+    await wait_for_output(scaled_stack.server, DISCONNECT_HANDLED, timeout=LOG_TIMEOUT, since=server_mark)
+    await wait_for_output(
+        scaled_stack.worker, f"{job_id}:generate ●", timeout=LOG_TIMEOUT, since=worker_mark
+    )  # arq: the job completed
     await run_a_job_on_a_new_socket(scaled_stack, http)
 
     assert TROUBLE.findall(scaled_stack.server.log_since(server_mark)) == []

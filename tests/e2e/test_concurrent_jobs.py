@@ -8,7 +8,7 @@ import httpx
 import pytest_asyncio
 
 from tests.e2e.conftest import Stack
-from tests.e2e.protocol import (
+from tests.support.protocol import (
     CONNECTED,
     JOB_TYPES,
     PROMPT,

@@ -10,7 +10,7 @@ import pytest
 from httpx_ws import WebSocketNetworkError
 
 from tests.e2e.conftest import Stack
-from tests.e2e.protocol import (
+from tests.support.protocol import (
     CONNECTED,
     PING,
     PONG,

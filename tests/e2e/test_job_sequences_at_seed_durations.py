@@ -8,7 +8,8 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e.conftest import Stack
-from tests.e2e.protocol import (
+from tests.e2e.side_by_side import run_side_by_side
+from tests.support.protocol import (
     CONNECTED,
     JOB_TYPES,
     SEED_DURATIONS,
@@ -16,7 +17,6 @@ from tests.e2e.protocol import (
     job_id_of,
     seed_job_frames,
 )
-from tests.e2e.side_by_side import run_side_by_side
 from tests.support.ws_driver import Frame
 
 #: How late a frame may be: ``queued`` after the send, a result after the type's duration.

@@ -15,16 +15,14 @@ from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.apps.background_jobs.messages import ConnectedStatus, JobStatusMessage
 from src.job_queue import JobQueue
 from src.layers import setup_layers, teardown_layers
 from src.main import WS_PATH, create_app
 from src.notifier import consumer_notifier
 from src.settings import Settings
 from src.tasks import build_worker_settings
+from tests.support.protocol import CONNECTED
 from tests.support.redis_provider import ProvidedRedis
-
-CONNECTED_FRAME = JobStatusMessage(payload=ConnectedStatus()).model_dump(mode="json")
 
 
 @pytest.fixture
@@ -74,7 +72,7 @@ async def ws(app: FastAPI) -> AsyncIterator[WebsocketCommunicator]:
     communicator = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
     connected, _ = await communicator.connect()
     assert connected
-    assert await communicator.receive_json_from(timeout=2) == CONNECTED_FRAME
+    assert await communicator.receive_json_from(timeout=2) == CONNECTED
     yield communicator
     await communicator.disconnect()
 

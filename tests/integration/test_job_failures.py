@@ -8,7 +8,7 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from src.settings import Settings
 from src.tasks import run_reported
 from tests.integration.conftest import run_burst_worker
-from tests.integration.test_whole_path import job_status
+from tests.support.protocol import job_status
 
 
 async def test_a_job_that_raises_gets_an_error_frame_with_its_job_id(

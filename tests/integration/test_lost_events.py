@@ -11,8 +11,8 @@ from src.apps.background_jobs.messages import JobOutcome
 from src.job_queue import JobQueue
 from src.main import WS_PATH, create_app
 from src.settings import Settings
-from tests.integration.conftest import CONNECTED_FRAME, run_burst_worker
-from tests.integration.test_whole_path import job_status
+from tests.integration.conftest import run_burst_worker
+from tests.support.protocol import CONNECTED, job_status
 
 
 class LostEvents:
@@ -95,7 +95,7 @@ async def test_outcomes_for_another_sockets_jobs_are_not_relayed(app: FastAPI, s
     stranger = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
     for ws in (owner, stranger):
         assert (await ws.connect())[0]
-        assert await ws.receive_json_from(timeout=2) == CONNECTED_FRAME
+        assert await ws.receive_json_from(timeout=2) == CONNECTED
     job_id = await queue(owner, "default", "mine")
 
     await run_burst_worker(settings)

@@ -14,27 +14,13 @@ import httpx
 import pytest
 
 from tests.support.processes import ServerProcess, WorkerProcess, running
+from tests.support.protocol import has_status, is_final, job
 from tests.support.redis_provider import RedisServerProcess
 from tests.support.ws_driver import JobSocket
 
 TIME_SCALE = 0.5  # generate runs 2 s: long enough to be running while Redis is away
 PROMPT = 5.0
 HEAL = 20.0
-
-
-def job(job_type: str, content: str) -> dict[str, Any]:
-    """A ``job`` frame."""
-    return {"action": "job", "payload": {"type": job_type, "content": content}}
-
-
-def is_final(job_id: str) -> Any:
-    """A predicate for the ``result`` or ``error`` frame of ``job_id``."""
-    return lambda f: f["payload"].get("job_id") == job_id and f["payload"]["status"] in {"result", "error"}
-
-
-def is_status(status: str) -> Any:
-    """A predicate for the next ``job_status`` frame with ``status``."""
-    return lambda f: f["action"] == "job_status" and f["payload"]["status"] == status
 
 
 @dataclass
@@ -59,13 +45,13 @@ async def stage(redis_server: RedisServerProcess, server: ServerProcess, worker:
     async with httpx.AsyncClient() as http, JobSocket(http, server.ws_url) as before:
         await before.receive(timeout=PROMPT)
         await before.send(job("generate", "queued before the outage"))
-        queued = (await before.receive_until(is_status("queued"), timeout=PROMPT))[-1]
+        queued = (await before.receive_until(has_status("queued"), timeout=PROMPT))[-1]
         seen.pending_job_id = queued["payload"]["job_id"]
 
         redis_server.stop()
         started = time.monotonic()
         await before.send(job("default", "during the outage"))
-        seen.error_during = (await before.receive_until(is_status("error"), timeout=PROMPT))[-1]
+        seen.error_during = (await before.receive_until(has_status("error"), timeout=PROMPT))[-1]
         seen.error_after = time.monotonic() - started
         async with JobSocket(http, server.ws_url) as refused:
             seen.refused_close_code = await refused.receive_close(timeout=PROMPT)

@@ -5,8 +5,8 @@ from contextlib import AsyncExitStack
 
 import httpx
 
-from tests.integration.test_redis_restart import job
 from tests.support.processes import ServerProcess, WorkerProcess, running
+from tests.support.protocol import job
 from tests.support.ws_driver import JobSocket
 
 PROMPT = 5.0

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.integration.test_redis_restart import is_final, job
 from tests.support.processes import ManagedProcess, app_env, wait_for_output
+from tests.support.protocol import is_final, job
 from tests.support.redis_provider import free_port
 from tests.support.ws_driver import JobSocket
 

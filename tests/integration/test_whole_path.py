@@ -1,21 +1,12 @@
 """The whole path on a real Redis: app pool → ARQ queue → a real worker → Redis channel layer → the socket."""
 
-from typing import Any
-
 from arq import ArqRedis
 from chanx.fast_channels.testing import WebsocketCommunicator
 
 from src.settings import Settings
 from tests.integration.conftest import run_burst_worker
 from tests.support.processes import WorkerProcess
-
-
-def job_status(status: str, job_id: str, job_type: str, message: str) -> dict[str, Any]:
-    """A ``job_status`` frame about one job."""
-    return {
-        "action": "job_status",
-        "payload": {"status": status, "job_id": job_id, "job_type": job_type, "message": message},
-    }
+from tests.support.protocol import job_status
 
 
 async def queue_translate_hello(ws: WebsocketCommunicator) -> str:

@@ -5,8 +5,8 @@ from typing import Any
 
 import httpx
 
-from tests.integration.test_redis_restart import is_final, is_status, job
 from tests.support.processes import ServerProcess, WorkerProcess, running, wait_for_output
+from tests.support.protocol import has_status, is_final, job
 from tests.support.ws_driver import JobSocket
 
 PROMPT = 5.0
@@ -22,7 +22,7 @@ async def start_generate_job(ws: JobSocket, worker: WorkerProcess) -> str:
     """Queue a generate job and wait until ``worker`` has started it; return its id."""
     await ws.receive(timeout=PROMPT)
     await ws.send(job("generate", "survive"))
-    job_id: str = (await ws.receive_until(is_status("queued"), timeout=PROMPT))[-1]["payload"]["job_id"]
+    job_id: str = (await ws.receive_until(has_status("queued"), timeout=PROMPT))[-1]["payload"]["job_id"]
     await wait_for_output(worker, f"→ {job_id}:generate", timeout=PROMPT)
     return job_id
 

@@ -196,8 +196,12 @@ def running(*processes: "WorkerProcess | ServerProcess") -> Iterator[None]:
             process.stop()
 
 
-async def wait_for_output(process: ManagedProcess, text: str, timeout: float, since: int = 0) -> None:
-    """Wait (without blocking the loop) until ``process`` has written ``text`` after offset ``since``."""
+async def wait_for_output(process: ManagedProcess, text: str, timeout: float, since: int = 0) -> str:
+    """Wait (without blocking the loop) until ``process`` has written ``text`` after offset ``since``.
+
+    Returns what it wrote since then.
+    """
     async with asyncio.timeout(timeout):
-        while text not in process.log()[since:]:  # noqa: ASYNC110 - another process's output has no event
-            await asyncio.sleep(0.02)  # polling another process's output: there is no event to wait on
+        while text not in (written := process.log_since(since)):  # noqa: ASYNC110 - no event to wait on
+            await asyncio.sleep(0.02)  # polling another process's output
+    return written

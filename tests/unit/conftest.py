@@ -11,12 +11,12 @@ from fast_channels.layers import InMemoryChannelLayer, channel_layers, register_
 from fastapi import FastAPI
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.apps.background_jobs.messages import ConnectedStatus, JobStatusMessage
 from src.job_queue import JobQueue
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import WS_PATH, create_app
 from src.settings import Settings
 from tests.support.fake_arq import fake_arq_pool
+from tests.support.protocol import CONNECTED
 
 
 @pytest.fixture(autouse=True)
@@ -61,15 +61,12 @@ def app(settings: Settings, jobs: JobQueue) -> FastAPI:
     return create_app(settings, jobs=jobs)
 
 
-CONNECTED_FRAME = JobStatusMessage(payload=ConnectedStatus()).model_dump(mode="json")
-
-
 @pytest_asyncio.fixture
 async def ws(app: FastAPI) -> AsyncIterator[WebsocketCommunicator]:
     """A socket on ``/ws/background_jobs``, its connected frame already read and checked."""
     communicator = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
     connected, _ = await communicator.connect()
     assert connected
-    assert await communicator.receive_json_from() == CONNECTED_FRAME
+    assert await communicator.receive_json_from() == CONNECTED
     yield communicator
     await communicator.disconnect()

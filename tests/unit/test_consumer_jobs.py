@@ -11,16 +11,9 @@ from fakeredis import FakeServer
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
+from tests.support.protocol import job_status
 
 JOB_ID = IsStr(regex=r"translate_[0-9a-f]{32}")
-
-
-def status(status: str, job_id: Any, job_type: str, message: Any) -> dict[str, Any]:
-    """A ``job_status`` frame about one job."""
-    return {
-        "action": "job_status",
-        "payload": {"status": status, "job_id": job_id, "job_type": job_type, "message": message},
-    }
 
 
 async def receive_frames(ws: WebsocketCommunicator, count: int) -> list[dict[str, Any]]:
@@ -47,8 +40,8 @@ async def test_job_reports_queuing_then_queued_with_one_job_id(ws: WebsocketComm
 
     job_id = frames[0]["payload"]["job_id"]
     assert frames == [
-        status("queuing", JOB_ID, "translate", "⏳ Queuing translate job: hello"),
-        status("queued", job_id, "translate", f"📋 Job {job_id} queued successfully!"),
+        job_status("queuing", JOB_ID, "translate", "⏳ Queuing translate job: hello"),
+        job_status("queued", job_id, "translate", f"📋 Job {job_id} queued successfully!"),
     ]
     assert await ws.receive_nothing()
 
@@ -71,7 +64,7 @@ async def test_unknown_job_type_runs_default_and_the_frames_say_so(ws: Websocket
 
     queuing, queued = await receive_frames(ws, 2)
 
-    assert queuing == status("queuing", IsStr(regex="default_.+"), "default", "⏳ Queuing default job: hi")
+    assert queuing == job_status("queuing", IsStr(regex="default_.+"), "default", "⏳ Queuing default job: hi")
     assert queued["payload"]["job_type"] == "default"
     assert (await only_queued_job(pool)).function == "default"
 
@@ -107,7 +100,7 @@ async def test_result_event_becomes_the_result_frame_for_that_job(ws: WebsocketC
     outcome = JobOutcome(status="result", job_id=job_id, job_type="translate", message="🌍 done")
     await BackgroundJobConsumer.send_event(JobResult(payload=outcome), channel_name)
 
-    assert await ws.receive_json_from(timeout=1) == status("result", job_id, "translate", "🌍 done")
+    assert await ws.receive_json_from(timeout=1) == job_status("result", job_id, "translate", "🌍 done")
 
 
 async def test_worker_error_event_becomes_an_error_frame_for_that_job(
@@ -120,7 +113,7 @@ async def test_worker_error_event_becomes_an_error_frame_for_that_job(
     outcome = JobOutcome(status="error", job_id=job_id, job_type="generate", message="❌ boom")
     await BackgroundJobConsumer.send_event(JobResult(payload=outcome), channel_name)
 
-    assert await ws.receive_json_from(timeout=1) == status("error", job_id, "generate", "❌ boom")
+    assert await ws.receive_json_from(timeout=1) == job_status("error", job_id, "generate", "❌ boom")
 
 
 async def test_lost_redis_gives_an_error_frame_and_the_socket_keeps_serving(
@@ -131,7 +124,7 @@ async def test_lost_redis_gives_an_error_frame_and_the_socket_keeps_serving(
     await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
     queuing, error = await receive_frames(ws, 2)
 
-    assert error == status(
+    assert error == job_status(
         "error",
         queuing["payload"]["job_id"],
         "translate",
@@ -166,7 +159,7 @@ async def test_a_result_arriving_during_the_enqueue_waits_for_the_queued_frame(
     release.set()
 
     assert [queuing, *await receive_frames(ws, 2)] == [
-        status("queuing", job_id, "default", "⏳ Queuing default job: fast"),
-        status("queued", job_id, "default", f"📋 Job {job_id} queued successfully!"),
-        status("result", job_id, "default", "✅ Processed: FAST"),
+        job_status("queuing", job_id, "default", "⏳ Queuing default job: fast"),
+        job_status("queued", job_id, "default", f"📋 Job {job_id} queued successfully!"),
+        job_status("result", job_id, "default", "✅ Processed: FAST"),
     ]

@@ -11,16 +11,7 @@ from src.job_types import JOB_DURATIONS, work_seconds
 from src.notifier import consumer_notifier
 from src.settings import Settings
 from src.tasks import TASKS, run_reported
-
-SEED_RESULTS = {
-    "translate": "🌍 Translated: 'hello' → 'hola'",
-    "analyze": "📊 Analysis of 'hello':\n• Characters: 5\n• Words: 1\n• Vowels: 2",
-    "generate": (
-        "🤖 AI Response to 'hello':\nThat's an interesting point... Based on my analysis, "
-        "I would suggest exploring this topic further."
-    ),
-    "default": "✅ Processed: HELLO",
-}
+from tests.support.protocol import SEED_RESULTS_FOR_HELLO
 
 
 def worker_ctx(settings: Settings) -> dict[str, Any]:
@@ -39,7 +30,7 @@ def result_event(status: str, job_id: str, job_type: str, message: str) -> dict[
     }
 
 
-@pytest.mark.parametrize("job_type", sorted(SEED_RESULTS))
+@pytest.mark.parametrize("job_type", sorted(SEED_RESULTS_FOR_HELLO))
 async def test_task_sends_its_seed_result_event_to_the_given_channel(
     job_type: str, settings: Settings, channel_layer: InMemoryChannelLayer
 ) -> None:
@@ -49,10 +40,10 @@ async def test_task_sends_its_seed_result_event_to_the_given_channel(
     await TASKS[job_type](worker_ctx(settings), job_id, "hello", channel)
 
     event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
-    assert event == result_event("result", job_id, job_type, SEED_RESULTS[job_type])
+    assert event == result_event("result", job_id, job_type, SEED_RESULTS_FOR_HELLO[job_type])
 
 
-@pytest.mark.parametrize("job_type", sorted(SEED_RESULTS))
+@pytest.mark.parametrize("job_type", sorted(SEED_RESULTS_FOR_HELLO))
 async def test_task_returns_the_seeds_result_dict(
     job_type: str, settings: Settings, channel_layer: InMemoryChannelLayer
 ) -> None:
@@ -60,7 +51,7 @@ async def test_task_returns_the_seeds_result_dict(
 
     returned = await TASKS[job_type](worker_ctx(settings), "job-1", "hello", channel)
 
-    assert returned == {"status": "completed", "result": SEED_RESULTS[job_type], "job_id": "job-1"}
+    assert returned == {"status": "completed", "result": SEED_RESULTS_FOR_HELLO[job_type], "job_id": "job-1"}
 
 
 async def test_a_task_that_raises_reports_an_error_with_its_job_id_and_reraises(

@@ -112,3 +112,12 @@ def nth_result(count: int) -> FramePredicate:
         return seen == count
 
     return is_nth_result
+
+
+def is_final(job_id: str) -> FramePredicate:
+    """Matches the ``result`` or ``error`` frame of ``job_id``."""
+    return lambda frame: (
+        frame.get("action") == "job_status"
+        and frame["payload"].get("job_id") == job_id
+        and frame["payload"]["status"] in {"result", "error"}
+    )
