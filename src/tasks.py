@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, cast
 
 import structlog
+from arq import ArqRedis
 from arq.connections import RedisSettings
 from arq.typing import StartupShutdown, WorkerCoroutine
 from arq.worker import Function, func
@@ -21,6 +22,7 @@ from src.layers import setup_layers, teardown_layers
 from src.logging_setup import configure_logging
 from src.notifier import Notifier, consumer_notifier
 from src.settings import Settings, get_settings
+from src.worker_pool import worker_pool
 
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -32,6 +34,9 @@ TRANSLATIONS = {
 }
 
 AI_RESPONSE = "That's an interesting point... Based on my analysis, I would suggest exploring this topic further."
+
+#: ARQ's poll delay under a wakeable pool: the pause between loop iterations that found work.
+WAKEABLE_PACE = 0.001
 
 #: Extra seconds ARQ allows over our own timeout, so a timed-out task can still report itself.
 REPORT_GRACE = 1.0
@@ -164,6 +169,7 @@ class ArqWorkerSettings:
     on_shutdown: ClassVar[StartupShutdown]
     ctx: ClassVar[dict[str, Any]]
     redis_settings: ClassVar[RedisSettings]
+    redis_pool: ClassVar[ArqRedis | None]
     queue_name: ClassVar[str]
     max_jobs: ClassVar[int]
     poll_delay: ClassVar[float]
@@ -185,9 +191,12 @@ def build_worker_settings(settings: Settings) -> type[ArqWorkerSettings]:
             "on_shutdown": shutdown,
             "ctx": {"settings": settings},
             "redis_settings": settings.worker_arq_redis,
+            "redis_pool": worker_pool(settings) if settings.worker_wakeup else None,
             "queue_name": settings.queue_name,
             "max_jobs": settings.worker_max_jobs,
-            "poll_delay": settings.worker_poll_delay,
+            # A wakeable pool waits in its own polls; ARQ's sleep between iterations then only paces
+            # a worker whose every job slot is busy (it does not poll then).
+            "poll_delay": WAKEABLE_PACE if settings.worker_wakeup else settings.worker_poll_delay,
             "job_timeout": settings.job_timeout + REPORT_GRACE,
             "keep_result": settings.keep_result,
             "job_completion_wait": settings.worker_shutdown_grace,

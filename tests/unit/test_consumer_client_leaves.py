@@ -9,6 +9,7 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from chanx.utils.asyncio import global_background_tasks
 from uvicorn.protocols.utils import ClientDisconnected
 
+from src import job_queue
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 
 
@@ -58,13 +59,13 @@ async def test_client_that_leaves_during_the_enqueue_still_gets_its_job_run(
     ws: WebsocketCommunicator, pool: ArqRedis, caplog: pytest.LogCaptureFixture, monkeypatch: Any
 ) -> None:
     release = asyncio.Event()
-    real_enqueue = pool.enqueue_job
+    real_enqueue = job_queue.queue_job
 
     async def slow_enqueue(*args: Any, **kwargs: Any) -> Any:
         await release.wait()
         return await real_enqueue(*args, **kwargs)
 
-    monkeypatch.setattr(pool, "enqueue_job", slow_enqueue)
+    monkeypatch.setattr(job_queue, "queue_job", slow_enqueue)
     await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
     queuing = await ws.receive_json_from(timeout=1)
     await ws.disconnect()

@@ -9,6 +9,7 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from dirty_equals import IsStr
 from fakeredis import FakeServer
 
+from src import job_queue
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
 from tests.support.protocol import job_status
@@ -139,15 +140,14 @@ async def test_a_result_arriving_during_the_enqueue_waits_for_the_queued_frame(
 ) -> None:
     enqueued = asyncio.Event()
     release = asyncio.Event()
-    real_enqueue = pool.enqueue_job
+    real_enqueue = job_queue.queue_job
 
-    async def slow_enqueue(*args: Any, **kwargs: Any) -> Any:
-        job = await real_enqueue(*args, **kwargs)
+    async def slow_enqueue(*args: Any, **kwargs: Any) -> None:
+        await real_enqueue(*args, **kwargs)
         enqueued.set()
         await release.wait()
-        return job
 
-    monkeypatch.setattr(pool, "enqueue_job", slow_enqueue)
+    monkeypatch.setattr(job_queue, "queue_job", slow_enqueue)
     await ws.send_json_to({"action": "job", "payload": {"type": "default", "content": "fast"}})
     queuing = await ws.receive_json_from(timeout=1)
     await asyncio.wait_for(enqueued.wait(), timeout=1)

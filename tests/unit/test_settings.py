@@ -8,7 +8,8 @@ from pydantic import ValidationError
 from src.job_types import JOB_DURATIONS, resolve_job_type
 from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
 from src.settings import Settings, get_settings
-from src.tasks import REPORT_GRACE, build_worker_settings, shutdown, startup
+from src.tasks import REPORT_GRACE, WAKEABLE_PACE, build_worker_settings, shutdown, startup
+from src.worker_pool import WakeableArqRedis
 
 
 def test_defaults_match_the_seed_and_the_readme(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,9 +73,11 @@ def test_worker_settings_are_built_from_the_settings_object() -> None:
     assert (worker.queue_name, worker.max_jobs, worker.poll_delay, worker.keep_result) == (
         "q:test",
         7,
-        0.01,
+        WAKEABLE_PACE,
         60,
     )
+    assert isinstance(worker.redis_pool, WakeableArqRedis)
+    assert (worker.redis_pool.wake_channel, worker.redis_pool.wake_wait) == ("q:test:wake", 0.01)
     assert worker.ctx == {"settings": settings}
     assert worker.job_completion_wait == settings.worker_shutdown_grace
     assert (worker.redis_settings.host, worker.redis_settings.port) == (
@@ -91,6 +94,12 @@ def test_only_the_worker_rides_out_a_lost_redis_the_web_side_fails_fast() -> Non
     assert worker_retry is not None
     assert worker_retry._retries == 42
     assert issubclass(ConnectionRefusedError, worker_retry._supported_errors)
+
+
+def test_without_wake_ups_the_worker_polls_every_poll_delay_on_arqs_own_pool() -> None:
+    worker = build_worker_settings(Settings(worker_wakeup=False, worker_poll_delay=0.25))
+
+    assert (worker.poll_delay, worker.redis_pool) == (0.25, None)
 
 
 def test_unknown_job_types_resolve_to_default_and_known_ones_to_themselves() -> None:

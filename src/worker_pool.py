@@ -1,0 +1,101 @@
+"""The worker's Redis pool: an empty poll of the queue waits for an enqueue's wake-up instead of sleeping."""
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from arq import ArqRedis
+from arq.utils import timestamp_ms
+from redis.asyncio import ConnectionPool
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
+
+logger = structlog.stdlib.get_logger(__name__)
+
+
+class WakeableArqRedis(ArqRedis):
+    """ARQ's pool, given to the worker as ``redis_pool``; only its polls of the queue change.
+
+    ARQ's worker polls its queue every ``poll_delay`` and sleeps in between, so a job waits for the
+    next poll. Here a poll that finds the queue empty waits up to ``wait`` seconds for a message on
+    ``wake_channel`` (every enqueue publishes one) and polls again at once, and the worker's own
+    ``poll_delay`` is set to a millisecond (``tasks.WAKEABLE_PACE``): an idle worker blocks here, a
+    busy one loops at once. Waking is an optimisation: without wake-ups the worker still finds every
+    job, polling every ``wait`` seconds.
+    """
+
+    def __init__(self, *args: Any, wake_channel: str, wait: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wake_channel = wake_channel
+        self.wake_wait = wait
+        self._woken = asyncio.Event()
+        self._pubsub: PubSub | None = None
+        self._listener: asyncio.Task[None] | None = None
+
+    async def zrangebyscore(self, name: Any, *args: Any, **kwargs: Any) -> Any:
+        """Poll; if the queue is empty, wait for a wake-up (or ``wait`` seconds) and poll once more."""
+        if name != self.default_queue_name:
+            return await super().zrangebyscore(name, *args, **kwargs)
+        await self._listen()
+        self._woken.clear()  # before polling: a wake-up from here on is not missed
+        found = await super().zrangebyscore(name, *args, **kwargs)
+        if found:
+            return found
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.wake_wait):
+                await self._woken.wait()
+        # ARQ asks for jobs due by the time it polled; the one that woke us was queued since.
+        if "max" in kwargs:
+            kwargs["max"] = timestamp_ms()
+        return await super().zrangebyscore(name, *args, **kwargs)
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        """Stop listening, then close as usual."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None
+        await super().aclose(close_connection_pool)
+
+    async def _listen(self) -> None:
+        """Subscribe to the wake channel once, and keep a task reading it."""
+        if self._listener is not None:
+            return
+        self._pubsub = self.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(self.wake_channel)
+        self._listener = asyncio.create_task(self._read_wakeups(self._pubsub), name="worker wake-ups")
+
+    async def _read_wakeups(self, pubsub: PubSub) -> None:
+        """Set the wake event for every message (the connection's retry rides out a Redis restart)."""
+        while True:
+            try:
+                message = await pubsub.get_message(timeout=None)
+            except (RedisError, OSError) as exc:
+                logger.warning("wake-ups interrupted; polling meanwhile", error=str(exc))
+                await asyncio.sleep(self.wake_wait)
+                continue
+            if message is not None:
+                self._woken.set()
+
+
+def worker_pool(settings: Settings) -> WakeableArqRedis:
+    """The worker's pool for ``settings``: wakeable, and riding out Redis restarts like ``worker_arq_redis``."""
+    connections = ConnectionPool.from_url(
+        settings.redis_url,
+        retry=reconnecting_retry(settings.redis_reconnect_attempts),
+        retry_on_error=list(RECONNECT_ERRORS),
+        socket_connect_timeout=1.0,
+    )
+    return WakeableArqRedis(
+        connections,
+        default_queue_name=settings.queue_name,
+        wake_channel=settings.wake_channel,
+        wait=settings.worker_poll_delay,
+    )
