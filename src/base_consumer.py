@@ -8,7 +8,9 @@ Event = TypeVar("Event", bound=BaseMessage, default=BaseMessage)
 
 
 class BaseConsumer(AsyncJsonWebsocketConsumer[Event]):
-    """Base for this project's consumers: no completion frames, no per-frame logging."""
+    """Base for this project's consumers: no completion frames, no per-frame logging, no yield per send."""
 
     send_completion = False
     log_websocket_message = False
+    # Frames go straight to the transport; no extra turn of the loop after each send.
+    send_message_immediately = False
