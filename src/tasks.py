@@ -177,6 +177,7 @@ class ArqWorkerSettings:
     keep_result: ClassVar[int]
     job_completion_wait: ClassVar[int]
     max_tries: ClassVar[int]
+    allow_abort_jobs: ClassVar[bool]
 
 
 def build_worker_settings(settings: Settings) -> type[ArqWorkerSettings]:
@@ -201,6 +202,8 @@ def build_worker_settings(settings: Settings) -> type[ArqWorkerSettings]:
             "keep_result": settings.keep_result,
             "job_completion_wait": settings.worker_shutdown_grace,
             "max_tries": settings.max_tries,
+            # A client's cancel records ARQ's abort; the worker drops or cancels the job.
+            "allow_abort_jobs": True,
         },
     )
 

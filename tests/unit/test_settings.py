@@ -129,3 +129,7 @@ async def test_worker_startup_puts_a_notifier_in_ctx_and_shutdown_removes_the_la
     assert channel_layers.list_aliases() == [JOBS_LAYER_ALIAS]
     await shutdown(ctx)
     assert channel_layers.list_aliases() == []
+
+
+def test_the_worker_honours_arqs_abort_so_jobs_can_be_cancelled() -> None:
+    assert build_worker_settings(Settings()).allow_abort_jobs is True
