@@ -1,0 +1,308 @@
+"""``python -m bench``: the performance benchmark of issue 5 on a private stack.
+
+Starts its own Redis, ARQ worker and uvicorn server for each configuration (``tuned``: the app's
+defaults; ``seed``: the tutorial's settings), runs the scenarios, prints a table, writes the figures
+as JSON and the latency distribution as PNG, and stops everything it started.
+
+Exit status: 0 when every job got its result; 1 when a result was lost, a frame reached the wrong
+socket, or a scenario crashed. Time figures never fail a run: they are benchmarks, not tests.
+"""
+
+import argparse
+import asyncio
+import dataclasses
+import importlib.metadata
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report, scenarios
+from bench.report import ConfigResult
+from bench.scenarios import Sizes
+from bench.stack import CONFIGS, Stack, raise_open_files_limit
+
+logger = logging.getLogger("bench")
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+#: Sizes per configuration. The seed polls every 0.5 s, so its latency and sockets runs are smaller.
+DEFAULT_SIZES = {
+    "tuned": Sizes(
+        latency_jobs=200,
+        warmup_jobs=20,
+        burst_sockets=50,
+        jobs_per_socket=40,
+        sockets=5000,
+        socket_batch=200,
+        idle_seconds=10.0,
+        stall_timeout=30.0,
+    ),
+    "seed": Sizes(
+        latency_jobs=40,
+        warmup_jobs=4,
+        burst_sockets=50,
+        jobs_per_socket=40,
+        sockets=500,
+        socket_batch=200,
+        idle_seconds=10.0,
+        stall_timeout=30.0,
+    ),
+}
+SMOKE_SIZES = {
+    "latency_jobs": 20,
+    "warmup_jobs": 3,
+    "burst_sockets": 5,
+    "jobs_per_socket": 5,
+    "sockets": 50,
+    "idle_seconds": 2.0,
+}
+SCENARIOS = ("latency", "burst", "closed_loop", "sockets", "idle")
+#: Seconds of quiet before the idle measurement, so the last scenario's stragglers are done.
+IDLE_SETTLE = 2.0
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number above 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark the app on a private stack (Redis, one worker, one server): latency, "
+        "throughput, concurrent sockets, idle CPU.",
+    )
+    parser.add_argument(
+        "--config",
+        choices=[*CONFIGS, "both"],
+        default="tuned",
+        help="tuned: the app's defaults; seed: the tutorial's settings; both: one after the other, with ratios",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenarios to run (default: all of {','.join(SCENARIOS)})",
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the benchmark works")
+    parser.add_argument("--latency-jobs", type=positive_int, help="sequential jobs on one socket (tuned 200, seed 40)")
+    parser.add_argument(
+        "--warmup-jobs", type=non_negative_int, help="uncounted jobs before the latency run (tuned 20, seed 4)"
+    )
+    parser.add_argument("--burst-sockets", type=positive_int, help="sockets of the burst and closed-loop runs (50)")
+    parser.add_argument(
+        "--jobs-per-socket", type=positive_int, help="jobs per socket in the burst and closed-loop runs (40)"
+    )
+    parser.add_argument(
+        "--sockets", type=positive_int, help="concurrent sockets held on the server (tuned 5000, seed 500)"
+    )
+    parser.add_argument(
+        "--socket-batch",
+        type=positive_int,
+        help="handshakes in flight at once, and jobs per wave, for many sockets (200)",
+    )
+    parser.add_argument(
+        "--sockets-send",
+        choices=["waves", "all"],
+        help="held sockets send their jobs in waves of --socket-batch (default) or all at once",
+    )
+    parser.add_argument("--idle-seconds", type=positive_float, help="window of the idle-CPU measurement (10)")
+    parser.add_argument(
+        "--stall-timeout", type=positive_float, help="seconds without any result before pending jobs count as lost (30)"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to write the results ({DEFAULT_OUT})")
+    parser.add_argument("--publish", action="store_true", help="also copy the JSON and the PNG to docs/perf/")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def sizes_for(config: str, args: argparse.Namespace) -> Sizes:
+    """The configuration's default sizes, then ``--smoke``'s, then each size given on the command line."""
+    sizes = DEFAULT_SIZES[config]
+    if args.smoke:
+        sizes = dataclasses.replace(sizes, **SMOKE_SIZES)  # type: ignore[arg-type]
+    given = {name: getattr(args, name) for name in Sizes.__dataclass_fields__ if getattr(args, name, None) is not None}
+    return dataclasses.replace(sizes, **given)
+
+
+async def run_scenarios(stack: Stack, result: ConfigResult, selected: Sequence[str]) -> None:
+    """Run each selected scenario in turn; a crash is recorded and the next scenario still runs."""
+    sizes, url = result.sizes, stack.ws_url
+    runs: dict[str, Callable[[], Coroutine[Any, Any, Any]]] = {
+        "latency": lambda: scenarios.latency(url, sizes.latency_jobs, sizes.warmup_jobs, sizes.stall_timeout),
+        "burst": lambda: scenarios.burst(
+            url, sizes.burst_sockets, sizes.jobs_per_socket, sizes.socket_batch, sizes.stall_timeout
+        ),
+        "closed_loop": lambda: scenarios.closed_loop(
+            url, sizes.burst_sockets, sizes.jobs_per_socket, sizes.socket_batch, sizes.stall_timeout
+        ),
+        "sockets": lambda: scenarios.many_sockets(
+            url, sizes.sockets, sizes.socket_batch, stack.server_pid, sizes.stall_timeout, sizes.sockets_send
+        ),
+        "idle": lambda: scenarios.idle(stack.worker_pid, stack.server_pid, sizes.idle_seconds),
+    }
+    for name, run in runs.items():
+        if name not in selected:
+            continue
+        if name == "idle" and len(selected) > 1:
+            await asyncio.sleep(IDLE_SETTLE)  # let the last scenario's closes and bookkeeping finish first
+        logger.info("[%s] %s ...", result.name, name)
+        began, cpu_before = time.perf_counter(), stack.cpu_seconds()
+        try:
+            setattr(result, name, await run())
+        except Exception as exc:
+            logger.exception("[%s] %s crashed", result.name, name)
+            result.crashes[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        finally:
+            elapsed = time.perf_counter() - began
+            cpu_after = stack.cpu_seconds()
+            result.timings[name] = {"wall": round(elapsed, 3)} | {
+                process: round(cpu_after[process] - cpu_before[process], 3) for process in cpu_after
+            }
+        logger.info("[%s] %s done in %.1f s", result.name, name, elapsed)
+        dead = [process for process, alive in stack.alive().items() if not alive]
+        if dead:
+            result.crashes[name] = f"the {' and the '.join(dead)} exited during the scenario"
+            logger.error("[%s] %s", result.name, result.crashes[name])
+
+
+def new_runner() -> asyncio.Runner:
+    """The client's event loop: uvloop where installed (a leaner client leaves more CPU to the stack)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
+def client_loop_name() -> str:
+    """Which event loop ``new_runner`` gives the client."""
+    try:
+        return f"uvloop {importlib.metadata.version('uvloop')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "asyncio"
+
+
+def run_config(name: str, sizes: Sizes, selected: Sequence[str], out_dir: Path) -> tuple[ConfigResult, str | None]:
+    """Start a fresh stack for configuration ``name``, run every scenario on it, stop it."""
+    result = ConfigResult(name=name, settings=CONFIGS[name], sizes=sizes, scenarios=list(selected))
+    redis_version = None
+    began = time.perf_counter()
+    stack = Stack(name, CONFIGS[name], out_dir / "logs")
+    try:
+        with stack:
+            result.settings = stack.settings
+            redis_version = stack.redis_version()
+            with new_runner() as runner:
+                runner.run(run_scenarios(stack, result, selected))
+    except Exception as exc:
+        logger.exception("[%s] the stack failed", name)
+        result.crashes["stack"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        result.logs = stack.logs
+        result.seconds = round(time.perf_counter() - began, 1)
+    for process, log in stack.logs.items():
+        if log.tracebacks or log.errors:
+            logger.warning(
+                "[%s] the %s logged %d errors and %d tracebacks (%s), e.g. %s",
+                name,
+                process,
+                log.errors,
+                log.tracebacks,
+                log.path,
+                log.samples[:2],
+            )
+    return result, redis_version
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("websockets", "httpx", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    names = list(CONFIGS) if args.config == "both" else [args.config]
+    selected = [scenario.strip().replace("-", "_") for scenario in args.scenarios.split(",")]
+    unknown = set(selected) - set(SCENARIOS)
+    if unknown:
+        logger.error("unknown scenarios %s: choose among %s", sorted(unknown), ", ".join(SCENARIOS))
+        return 2
+    out_dir: Path = args.out
+    started = datetime.now(UTC)
+    began = time.perf_counter()
+    open_files = raise_open_files_limit()
+    # SIGTERM (a CI timeout, say) stops the stack as Ctrl+C does, instead of orphaning it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+    results: list[ConfigResult] = []
+    redis_version: str | None = None
+    try:
+        for name in names:
+            sizes = sizes_for(name, args)
+            logger.info("[%s] sizes: %s", name, sizes)
+            result, version = run_config(name, sizes, selected, out_dir)
+            redis_version = redis_version or version
+            results.append(result)
+    except KeyboardInterrupt:
+        logger.error("interrupted: every process the benchmark started has been stopped")
+        return 130
+
+    machine = report.machine_info(redis_version)
+    run = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - began, 1),
+        "argv": sys.argv[1:] if argv is None else argv,
+        "open_files_limit": open_files,
+        "client_loop": client_loop_name(),
+    }
+    sys.stdout.write(report.format_table(results, machine))
+    sys.stdout.flush()
+    paths = [report.write_json(report.to_json(results, machine, run), out_dir)]
+    plot = report.plot_latency(results, machine, out_dir)
+    if plot is not None:
+        paths.append(plot)
+    logger.info("wrote %s", ", ".join(str(path) for path in paths))
+    if args.publish:
+        logger.info("published %s", ", ".join(str(path) for path in report.publish(paths)))
+
+    failed = [result for result in results if result.failed]
+    for result in failed:
+        logger.error(
+            "[%s] FAILED: %d results lost, %d frames on the wrong socket, crashes: %s",
+            result.name,
+            result.lost,
+            result.unmatched_frames,
+            result.crashes or "none",
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

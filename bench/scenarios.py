@@ -1,0 +1,329 @@
+"""The scenarios of issue 5, each against a running stack: latency, burst, closed-loop, sockets, idle worker."""
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bench.client import Job, JobSocket, Tracker
+from bench.stack import cpu_seconds, rss_kb
+
+logger = logging.getLogger(__name__)
+
+#: How many connect errors a sockets run keeps as examples.
+ERROR_SAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each scenario is for one configuration."""
+
+    latency_jobs: int
+    warmup_jobs: int
+    burst_sockets: int
+    jobs_per_socket: int
+    sockets: int
+    socket_batch: int
+    idle_seconds: float
+    #: Seconds without any result before the jobs still pending count as lost.
+    stall_timeout: float
+    #: How the held sockets send their jobs: "waves" of ``socket_batch`` (each wave's results awaited
+    #: before the next) or "all" at once (a burst of ``sockets`` jobs).
+    sockets_send: str = "waves"
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) of sorted values, interpolated linearly between closest ranks."""
+    if not ordered:
+        return math.nan
+    rank = (len(ordered) - 1) * q / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass
+class JobCounts:
+    """How the jobs of a scenario ended."""
+
+    jobs: int = 0
+    results: int = 0
+    errors: int = 0
+    unmatched_frames: int = 0
+    #: A few distinct messages of ``error`` outcomes.
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def lost(self) -> int:
+        """Jobs planned that got no ``result`` frame (an ``error`` outcome, a timeout, a failed connect or send)."""
+        return self.jobs - self.results
+
+    def count(self, jobs: Sequence[Job]) -> None:
+        """Add the outcomes of ``jobs`` (``self.jobs`` counts the jobs planned, set by the scenario)."""
+        for job in jobs:
+            if job.status == "result":
+                self.results += 1
+            elif job.status is not None:
+                self.errors += 1
+                text = f"{job.status}: {job.error}"
+                if len(self.error_samples) < ERROR_SAMPLES and text not in self.error_samples:
+                    self.error_samples.append(text)
+
+
+@dataclass
+class LatencyResult:
+    """Sequential jobs on one socket: send → result latency."""
+
+    counts: JobCounts
+    warmup_jobs: int
+    samples_ms: list[float]
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float
+
+
+@dataclass
+class ThroughputResult:
+    """Many sockets, many jobs: results per second from the first send to the last result."""
+
+    counts: JobCounts
+    sockets: int
+    jobs_per_socket: int
+    seconds: float
+    jobs_per_s: float
+    #: Latency percentiles under this load, for context.
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass
+class SocketsResult:
+    """Many concurrent sockets on one server, one job each; the server's memory growth per socket."""
+
+    counts: JobCounts
+    sockets: int
+    #: "waves" or "all": how the sockets sent their jobs.
+    send: str
+    opened: int
+    failed_connects: int
+    connect_errors: list[str] = field(default_factory=list)
+    open_seconds: float = math.nan
+    results_seconds: float = math.nan
+    rss_before_kb: int = 0
+    rss_open_kb: int = 0
+    rss_after_kb: int = 0
+    #: (RSS with every socket open and answered − RSS before) / sockets opened.
+    kb_per_socket: float = math.nan
+    #: The same, measured once the sockets were open but before any job was sent.
+    kb_per_idle_socket: float = math.nan
+
+
+@dataclass
+class IdleResult:
+    """CPU used by processes with nothing to do, in % of one core."""
+
+    seconds: float
+    worker_cpu_percent: float
+    server_cpu_percent: float
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+async def latency(url: str, jobs: int, warmup: int, stall_timeout: float) -> LatencyResult:
+    """``warmup`` uncounted jobs, then ``jobs`` sequential ones on one socket: each sent once the previous ended."""
+    tracker = Tracker()
+    counts = JobCounts(jobs=jobs)
+    sock = await JobSocket.open(url, tracker)
+    measured: list[Job] = []
+    try:
+        for index in range(warmup + jobs):
+            job = await sock.send_job()
+            try:
+                async with asyncio.timeout(stall_timeout):
+                    await job.done
+            except TimeoutError:
+                logger.warning("latency: job %s got no outcome within %.0f s", job.job_id, stall_timeout)
+            if index >= warmup:
+                measured.append(job)
+    finally:
+        await sock.close()
+        counts.unmatched_frames = sock.unmatched
+    counts.count(measured)
+    samples = sorted(job.latency for job in measured if job.status == "result" and job.latency is not None)
+    return LatencyResult(
+        counts=counts,
+        warmup_jobs=warmup,
+        samples_ms=[_ms(sample) for sample in samples],
+        p50_ms=_ms(percentile(samples, 50)),
+        p95_ms=_ms(percentile(samples, 95)),
+        p99_ms=_ms(percentile(samples, 99)),
+        max_ms=_ms(samples[-1]) if samples else math.nan,
+        mean_ms=_ms(sum(samples) / len(samples)) if samples else math.nan,
+    )
+
+
+async def _open_many(url: str, count: int, batch: int, tracker: Tracker) -> tuple[list[JobSocket], list[str], int]:
+    """Open ``count`` sockets, ``batch`` handshakes at a time; return them, sample errors and the failure count."""
+    sockets: list[JobSocket] = []
+    errors: list[str] = []
+    failed = 0
+    for start in range(0, count, batch):
+        size = min(batch, count - start)
+        opened = await asyncio.gather(*(JobSocket.open(url, tracker) for _ in range(size)), return_exceptions=True)
+        for outcome in opened:
+            if isinstance(outcome, JobSocket):
+                sockets.append(outcome)
+            elif isinstance(outcome, Exception):
+                failed += 1
+                text = f"{type(outcome).__name__}: {outcome}"
+                if len(errors) < ERROR_SAMPLES and text not in errors:
+                    errors.append(text)
+            else:
+                raise outcome
+    return sockets, errors, failed
+
+
+async def _close_many(sockets: Sequence[JobSocket], batch: int) -> None:
+    for start in range(0, len(sockets), batch):
+        await asyncio.gather(*(sock.close() for sock in sockets[start : start + batch]), return_exceptions=True)
+
+
+def _throughput(
+    counts: JobCounts, jobs: Sequence[Job], sockets: int, per_socket: int, unmatched: int
+) -> ThroughputResult:
+    counts.count(jobs)
+    counts.unmatched_frames = unmatched
+    delivered = [job for job in jobs if job.status == "result" and job.finished_at is not None]
+    if delivered:
+        first_send = min(job.sent_at for job in jobs)
+        last_result = max(job.finished_at for job in delivered if job.finished_at is not None)
+        seconds = last_result - first_send
+    else:
+        seconds = math.nan
+    latencies = sorted(job.latency for job in delivered if job.latency is not None)
+    return ThroughputResult(
+        counts=counts,
+        sockets=sockets,
+        jobs_per_socket=per_socket,
+        seconds=round(seconds, 4),
+        jobs_per_s=round(len(delivered) / seconds, 1) if delivered and seconds > 0 else math.nan,
+        p50_ms=_ms(percentile(latencies, 50)),
+        p99_ms=_ms(percentile(latencies, 99)),
+    )
+
+
+async def burst(url: str, sockets: int, per_socket: int, batch: int, stall_timeout: float) -> ThroughputResult:
+    """``sockets`` sockets each send ``per_socket`` jobs at once, as fast as they can; every result must come."""
+    tracker = Tracker()
+    counts = JobCounts(jobs=sockets * per_socket)
+    opened, _, _ = await _open_many(url, sockets, batch, tracker)
+    jobs: list[Job] = []
+    start = asyncio.Event()
+
+    async def send_all(sock: JobSocket) -> None:
+        await start.wait()
+        for _ in range(per_socket):
+            jobs.append(await sock.send_job())
+
+    try:
+        senders = [asyncio.create_task(send_all(sock)) for sock in opened]
+        await asyncio.sleep(0)  # let every sender reach the start line
+        start.set()
+        await asyncio.gather(*senders, return_exceptions=True)
+        if not await tracker.wait(stall_timeout):
+            logger.warning(
+                "burst: no result for %.0f s; %d jobs pending", stall_timeout, tracker.expected - tracker.finished
+            )
+    finally:
+        await _close_many(opened, batch)
+    return _throughput(counts, jobs, sockets, per_socket, sum(sock.unmatched for sock in opened))
+
+
+async def closed_loop(url: str, sockets: int, per_socket: int, batch: int, stall_timeout: float) -> ThroughputResult:
+    """``sockets`` sockets each send ``per_socket`` jobs, each only after the previous one's result."""
+    tracker = Tracker()
+    counts = JobCounts(jobs=sockets * per_socket)
+    opened, _, _ = await _open_many(url, sockets, batch, tracker)
+    jobs: list[Job] = []
+    start = asyncio.Event()
+
+    async def loop(sock: JobSocket) -> None:
+        await start.wait()
+        for _ in range(per_socket):
+            job = await sock.send_job()
+            jobs.append(job)
+            try:
+                async with asyncio.timeout(stall_timeout):
+                    await job.done
+            except TimeoutError:
+                logger.warning("closed-loop: job %s got no outcome within %.0f s", job.job_id, stall_timeout)
+
+    try:
+        senders = [asyncio.create_task(loop(sock)) for sock in opened]
+        await asyncio.sleep(0)  # let every sender reach the start line
+        start.set()
+        await asyncio.gather(*senders, return_exceptions=True)
+    finally:
+        await _close_many(opened, batch)
+    return _throughput(counts, jobs, sockets, per_socket, sum(sock.unmatched for sock in opened))
+
+
+async def many_sockets(
+    url: str, count: int, batch: int, server_pid: int, stall_timeout: float, send: str = "waves"
+) -> SocketsResult:
+    """Hold ``count`` sockets open on the server, one job each; each must get its own result.
+
+    The sockets are opened ``batch`` at a time; once all are open they send their jobs in waves of
+    ``batch`` (``send="waves"``) or all at once (``send="all"``), and stay open until every result is in.
+    """
+    tracker = Tracker()
+    result = SocketsResult(counts=JobCounts(jobs=count), sockets=count, send=send, opened=0, failed_connects=0)
+    result.rss_before_kb = rss_kb(server_pid)
+    began = time.perf_counter()
+    opened, result.connect_errors, result.failed_connects = await _open_many(url, count, batch, tracker)
+    result.open_seconds = round(time.perf_counter() - began, 3)
+    result.opened = len(opened)
+    logger.info("sockets: %d open in %.1f s (%d failed)", len(opened), result.open_seconds, result.failed_connects)
+    jobs: list[Job] = []
+    try:
+        result.rss_open_kb = rss_kb(server_pid)
+        began = time.perf_counter()
+        wave = len(opened) if send == "all" else batch
+        for start in range(0, len(opened), wave):
+            sent = await asyncio.gather(
+                *(sock.send_job() for sock in opened[start : start + wave]), return_exceptions=True
+            )
+            jobs += [job for job in sent if isinstance(job, Job)]
+            if not await tracker.wait(stall_timeout):
+                logger.warning(
+                    "sockets: no result for %.0f s; %d jobs pending", stall_timeout, tracker.expected - tracker.finished
+                )
+        result.results_seconds = round(time.perf_counter() - began, 3)
+        result.rss_after_kb = rss_kb(server_pid)
+    finally:
+        await _close_many(opened, batch)
+    result.counts.count(jobs)
+    result.counts.unmatched_frames = sum(sock.unmatched for sock in opened)
+    if opened:
+        result.kb_per_socket = round((result.rss_after_kb - result.rss_before_kb) / len(opened), 2)
+        result.kb_per_idle_socket = round((result.rss_open_kb - result.rss_before_kb) / len(opened), 2)
+    return result
+
+
+async def idle(worker_pid: int, server_pid: int, seconds: float) -> IdleResult:
+    """CPU the worker (and the server) use over ``seconds`` with no job and no socket, in % of one core."""
+    worker_before, server_before = cpu_seconds(worker_pid), cpu_seconds(server_pid)
+    began = time.perf_counter()
+    await asyncio.sleep(seconds)  # the measurement window itself
+    elapsed = time.perf_counter() - began
+    return IdleResult(
+        seconds=round(elapsed, 3),
+        worker_cpu_percent=round((cpu_seconds(worker_pid) - worker_before) / elapsed * 100, 2),
+        server_cpu_percent=round((cpu_seconds(server_pid) - server_before) / elapsed * 100, 2),
+    )

@@ -1,0 +1,226 @@
+"""A private stack for one configuration: Redis, one ARQ worker, one uvicorn server; and /proc readings."""
+
+import logging
+import os
+import re
+import resource
+import shutil
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import redis
+
+from tests.support.processes import ManagedProcess, ServerProcess, WorkerProcess
+from tests.support.redis_provider import RedisServerProcess
+
+logger = logging.getLogger(__name__)
+
+#: Every configuration runs zero-work jobs: the benchmark measures the machinery, not the simulated work.
+COMMON_SETTINGS = {"job_time_scale": "0"}
+
+#: The settings (as environment, lower-case names) of each configuration the benchmark knows.
+CONFIGS: dict[str, dict[str, str]] = {
+    # The app as it ships: its own defaults.
+    "tuned": {},
+    # The tutorial's configuration: a new Redis pool per enqueue, ARQ's 0.5 s poll, 10 concurrent jobs, no wake-up.
+    "seed": {
+        "enqueue_pool_per_job": "true",
+        "worker_poll_delay": "0.5",
+        "worker_max_jobs": "10",
+        "worker_wakeup": "false",
+    },
+}
+
+_PROBLEM_LINE = re.compile(r"Traceback|\bERROR\b|\[error|\bCRITICAL\b|\[critical|\bWARNING\b|\[warning")
+_SAMPLE_LINES = 5
+#: Seconds a worker or server gets to exit on SIGTERM before SIGKILL; after Ctrl+C, less.
+STOP_TIMEOUT = 15.0
+INTERRUPTED_STOP_TIMEOUT = 3.0
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit (children inherit it); return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        logger.info("raised the open-files limit from %d to %d", soft, hard)
+    return hard
+
+
+def rss_kb(pid: int) -> int:
+    """The resident set size of ``pid`` in KB (``VmRSS`` of /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system, all threads) ``pid`` has used so far, in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name (field 2) may hold spaces: count fields from after its closing parenthesis.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class LogSummary:
+    """What a process logged that may explain a figure: tracebacks, errors and warnings, with samples."""
+
+    path: str
+    lines: int = 0
+    tracebacks: int = 0
+    errors: int = 0
+    warnings: int = 0
+    samples: list[str] = field(default_factory=list)
+
+
+def summarise_log(text: str, path: Path) -> LogSummary:
+    """Count the lines of ``text`` that are tracebacks, errors or warnings, keeping a few distinct ones."""
+    summary = LogSummary(path=str(path))
+    for line in text.splitlines():
+        summary.lines += 1
+        if not _PROBLEM_LINE.search(line):
+            continue
+        if "Traceback" in line:
+            summary.tracebacks += 1
+        elif re.search(r"\bERROR\b|\[error|\bCRITICAL\b|\[critical", line):
+            summary.errors += 1
+        else:
+            summary.warnings += 1
+        sample = line.strip()[:300]
+        if len(summary.samples) < _SAMPLE_LINES and sample not in summary.samples:
+            summary.samples.append(sample)
+    return summary
+
+
+class Stack:
+    """Redis, a worker and a server for one configuration; ``with Stack(...)`` starts them and stops them all.
+
+    On exit the worker's, server's and Redis's logs are copied to ``log_dir`` and summarised in ``logs``.
+    """
+
+    def __init__(self, config: str, settings: dict[str, str], log_dir: Path) -> None:
+        self.config = config
+        self.settings = {**COMMON_SETTINGS, **settings}
+        self.log_dir = log_dir
+        self.logs: dict[str, LogSummary] = {}
+        self._exit = ExitStack()
+        self._redis: RedisServerProcess | None = None
+        self._worker: WorkerProcess | None = None
+        self._server: ServerProcess | None = None
+        self._stop_timeout = STOP_TIMEOUT
+
+    def __enter__(self) -> Self:
+        try:
+            self._start()
+        except BaseException as exc:
+            self._stop(interrupted=isinstance(exc, KeyboardInterrupt))
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop(interrupted=isinstance(exc, KeyboardInterrupt))
+
+    def _start(self) -> None:
+        redis_server = RedisServerProcess()
+        self._redis = redis_server
+        self._exit.callback(redis_server.close)
+        self._exit.callback(self._collect_redis_log)
+        redis_server.start()
+        env: dict[str, Any] = dict(self.settings)
+        self._worker = WorkerProcess(redis_server.url, **env)
+        self._server = ServerProcess(redis_server.url, **env)
+        self._exit.callback(self._collect_logs)
+        logger.info("[%s] starting a worker and a server on Redis %s; settings %s", self.config, redis_server.url, env)
+        for process in (self._worker, self._server):
+            process.start()
+            self._exit.callback(self._stop_process, process)
+        for process in (self._worker, self._server):
+            process.wait_ready()
+        logger.info(
+            "[%s] ready: server pid %d on %s, worker pid %d", self.config, self.server_pid, self.ws_url, self.worker_pid
+        )
+
+    def _stop_process(self, process: ManagedProcess) -> None:
+        process.stop(timeout=self._stop_timeout)
+
+    def _stop(self, interrupted: bool = False) -> None:
+        # After Ctrl+C the terminal has signalled every child too (Redis is gone): no long grace then.
+        self._stop_timeout = INTERRUPTED_STOP_TIMEOUT if interrupted else STOP_TIMEOUT
+        self._exit.close()
+        logger.info("[%s] stack stopped", self.config)
+
+    def _collect_logs(self) -> None:
+        for process in (self._worker, self._server):
+            if process is not None:
+                self._collect(process.name, process)
+
+    def _collect_redis_log(self) -> None:
+        if self._redis is not None and self._redis.log_path.exists():
+            self._copy_log("redis", self._redis.log_path)
+
+    def _collect(self, name: str, process: ManagedProcess) -> None:
+        if process.log_path.exists():
+            self._copy_log(name, process.log_path)
+        # The process's own temporary folder (made for its log): the copy in log_dir is the one kept.
+        shutil.rmtree(process.log_path.parent, ignore_errors=True)
+
+    def _copy_log(self, name: str, source: Path) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        target = self.log_dir / f"{self.config}-{name}.log"
+        shutil.copyfile(source, target)
+        self.logs[name] = summarise_log(target.read_text(errors="replace"), target)
+
+    @property
+    def ws_url(self) -> str:
+        """The server's background-jobs socket URL."""
+        assert self._server is not None
+        return self._server.ws_url
+
+    @property
+    def server_pid(self) -> int:
+        """The uvicorn process's pid."""
+        assert self._server is not None
+        return self._server.pid
+
+    @property
+    def worker_pid(self) -> int:
+        """The ARQ worker process's pid."""
+        assert self._worker is not None
+        return self._worker.pid
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by this process (the client), the server and the worker (0 once exited)."""
+
+        def used(process: ManagedProcess | None) -> float:
+            if process is None or not process.is_running():
+                return 0.0
+            return cpu_seconds(process.pid)
+
+        return {"client": time.process_time(), "server": used(self._server), "worker": used(self._worker)}
+
+    def alive(self) -> dict[str, bool]:
+        """Whether the worker and the server are still running."""
+        return {
+            "worker": self._worker is not None and self._worker.is_running(),
+            "server": self._server is not None and self._server.is_running(),
+        }
+
+    def redis_version(self) -> str:
+        """The private Redis's version, as it reports it."""
+        assert self._redis is not None
+        client = redis.Redis.from_url(self._redis.url, socket_timeout=2)
+        try:
+            info = client.info("server")
+            assert isinstance(info, dict)
+            return str(info["redis_version"])
+        finally:
+            client.close()
