@@ -1,15 +1,14 @@
-"""The enqueue side: the web process's one ARQ pool and the bounded ``queue_job`` call."""
+"""The enqueue side: the web process's one ARQ pool, and enqueues that are batched and bounded."""
 
 import asyncio
 import uuid
 
 import structlog
 from arq import ArqRedis, create_pool
-from arq.constants import job_key_prefix
-from arq.jobs import serialize_job
-from arq.utils import timestamp_ms
+from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
+from src.enqueue_batcher import EnqueueBatcher, NewJob
 from src.settings import Settings
 
 logger = structlog.stdlib.get_logger(__name__)
@@ -24,25 +23,6 @@ def new_job_id(job_type: str) -> str:
     return f"{job_type}_{uuid.uuid4().hex}"
 
 
-async def queue_job(
-    pool: ArqRedis, job_type: str, job_id: str, content: str, channel_name: str, *, wake_channel: str | None
-) -> None:
-    """Enqueue one job under ``job_id`` (the task gets the seed's arguments) in one round trip.
-
-    ARQ's own ``enqueue_job`` spends three (WATCH, EXISTS, MULTI/EXEC) making sure the id is free;
-    ours are fresh uuid4s, so one MULTI/EXEC writes ARQ's job record and queue entry as it would,
-    and publishes the wake-up a waiting worker blocks on.
-    """
-    now = timestamp_ms()
-    job = serialize_job(job_type, (job_id, content, channel_name), {}, None, now, serializer=pool.job_serializer)
-    async with pool.pipeline(transaction=True) as pipe:
-        pipe.psetex(job_key_prefix + job_id, pool.expires_extra_ms, job)
-        pipe.zadd(pool.default_queue_name, {job_id: now})
-        if wake_channel is not None:
-            pipe.publish(wake_channel, b"")
-        await pipe.execute()
-
-
 async def queue_job_with_its_own_pool(
     settings: Settings, job_type: str, job_id: str, content: str, channel_name: str
 ) -> None:
@@ -54,12 +34,29 @@ async def queue_job_with_its_own_pool(
         await pool.aclose()
 
 
+def web_pool(settings: Settings) -> ArqRedis:
+    """The web process's ARQ pool: it fails fast when Redis is away, and gives up on a hung Redis."""
+    connections = ConnectionPool.from_url(
+        settings.redis_url, socket_connect_timeout=1.0, socket_timeout=settings.redis_socket_timeout
+    )
+    return ArqRedis(connections, default_queue_name=settings.queue_name)
+
+
 class JobQueue:
     """Owns the process's ARQ pool (opened at start-up, closed at shutdown) and bounds every enqueue."""
 
     def __init__(self, settings: Settings, pool: ArqRedis | None = None) -> None:
         self.settings = settings
         self._pool = pool
+        self._batcher: EnqueueBatcher | None = None
+
+    @property
+    def batcher(self) -> EnqueueBatcher:
+        """Writes this process's enqueues to Redis, batched."""
+        if self._batcher is None:
+            wake = self.settings.wake_channel if self.settings.worker_wakeup else None
+            self._batcher = EnqueueBatcher(self.pool, wake)
+        return self._batcher
 
     @property
     def pool(self) -> ArqRedis:
@@ -69,9 +66,9 @@ class JobQueue:
         return self._pool
 
     async def open(self) -> None:
-        """Create the pool, unless one was handed in."""
+        """Create the pool, unless one was handed in; it connects on first use, so Redis may be down now."""
         if self._pool is None:
-            self._pool = await create_pool(self.settings.arq_redis, default_queue_name=self.settings.queue_name)
+            self._pool = web_pool(self.settings)
 
     async def close(self) -> None:
         """Close the pool and its connections."""
@@ -91,12 +88,12 @@ class JobQueue:
     async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> None:
         """Queue a job within ``enqueue_timeout``, or raise ``QueueError`` saying why not."""
         try:
-            async with asyncio.timeout(self.settings.enqueue_timeout):
-                if self.settings.enqueue_pool_per_job:
+            if self.settings.enqueue_pool_per_job:
+                async with asyncio.timeout(self.settings.enqueue_timeout):
                     await queue_job_with_its_own_pool(self.settings, job_type, job_id, content, channel_name)
-                else:
-                    wake = self.settings.wake_channel if self.settings.worker_wakeup else None
-                    await queue_job(self.pool, job_type, job_id, content, channel_name, wake_channel=wake)
+            else:
+                job = NewJob(job_type, job_id, content, channel_name)
+                await self.batcher.enqueue(job, self.settings.enqueue_timeout)
         except TimeoutError:
             logger.warning("enqueue timed out", job_id=job_id)
             raise QueueError("the job queue did not answer in time") from None

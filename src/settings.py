@@ -1,10 +1,13 @@
 """The project's one settings object; the only module that reads the environment."""
 
+import json
 from functools import cached_property
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from arq.connections import RedisSettings
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -22,6 +25,8 @@ class Settings(BaseSettings):
 
     # Web side: every wait on Redis is bounded so a client hears about an outage at once.
     enqueue_timeout: float = Field(default=1.0, gt=0.0)
+    # A Redis that accepted a command but never answers is given up on after this long.
+    redis_socket_timeout: float = Field(default=10.0, gt=0.0)
     queue_name: str = "arq:queue"
     # A job's outcome normally arrives as a channel-layer event; if it is overdue by this grace,
     # the socket looks up what ARQ stored for it, every interval, until it has it.
@@ -52,6 +57,24 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
 
+    # Hardening (issue 6).
+    # Browser origins besides the app's own host that may open the socket: comma-separated or a JSON list.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Jobs one socket may have queued whose outcome it has not sent yet; the excess is refused.
+    max_jobs_in_flight: int = Field(default=100, ge=1)
+    # The largest WebSocket frame accepted, in bytes (start_dev passes it to uvicorn; the consumer enforces it too).
+    ws_max_size: int = Field(default=65_536, ge=1)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: Any) -> Any:
+        """Read a comma-separated or JSON list, each entry normalised like a browser's ``Origin``."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if not isinstance(value, list):
+            return value
+        return [normalized_origin(str(entry)) for entry in value if str(entry).strip()]
+
     @property
     def wake_channel(self) -> str:
         """The Redis pub/sub channel enqueues publish to and idle workers wait on."""
@@ -76,6 +99,21 @@ class Settings(BaseSettings):
 
 
 RECONNECT_ERRORS = (RedisConnectionError, RedisTimeoutError)
+
+#: The port a URL scheme implies when it names none.
+DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+def normalized_origin(origin: str) -> str:
+    """``scheme://host[:port]``, lower-cased, without a default port; ValueError if it is not an origin."""
+    parts = urlsplit(origin.strip().rstrip("/").lower())
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.username:
+        raise ValueError(f"{origin!r} is not an origin like https://example.com")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = parts.port
+    return (
+        f"{parts.scheme}://{host}" if port in (None, DEFAULT_PORTS[parts.scheme]) else f"{parts.scheme}://{host}:{port}"
+    )
 
 
 def reconnecting_retry(attempts: int) -> Retry:

@@ -9,8 +9,9 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from chanx.utils.asyncio import global_background_tasks
 from uvicorn.protocols.utils import ClientDisconnected
 
-from src import job_queue
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.enqueue_batcher import queue_jobs
+from src.job_queue import JobQueue
 
 
 async def handlers_finished() -> None:
@@ -56,16 +57,15 @@ async def test_job_whose_queuing_frame_cannot_be_delivered_is_not_queued(
 
 
 async def test_client_that_leaves_during_the_enqueue_still_gets_its_job_run(
-    ws: WebsocketCommunicator, pool: ArqRedis, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+    ws: WebsocketCommunicator, pool: ArqRedis, jobs: JobQueue, caplog: pytest.LogCaptureFixture
 ) -> None:
     release = asyncio.Event()
-    real_enqueue = job_queue.queue_job
 
-    async def slow_enqueue(*args: Any, **kwargs: Any) -> Any:
+    async def slow_enqueue(*args: Any, **kwargs: Any) -> None:
         await release.wait()
-        return await real_enqueue(*args, **kwargs)
+        await queue_jobs(*args, **kwargs)
 
-    monkeypatch.setattr(job_queue, "queue_job", slow_enqueue)
+    jobs.batcher.write = slow_enqueue
     await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
     queuing = await ws.receive_json_from(timeout=1)
     await ws.disconnect()

@@ -9,9 +9,10 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from dirty_equals import IsStr
 from fakeredis import FakeServer
 
-from src import job_queue
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
+from src.enqueue_batcher import queue_jobs
+from src.job_queue import JobQueue
 from tests.support.protocol import job_status
 
 JOB_ID = IsStr(regex=r"translate_[0-9a-f]{32}")
@@ -136,18 +137,17 @@ async def test_lost_redis_gives_an_error_frame_and_the_socket_keeps_serving(
 
 
 async def test_a_result_arriving_during_the_enqueue_waits_for_the_queued_frame(
-    ws: WebsocketCommunicator, pool: ArqRedis, monkeypatch: Any
+    ws: WebsocketCommunicator, pool: ArqRedis, jobs: JobQueue
 ) -> None:
     enqueued = asyncio.Event()
     release = asyncio.Event()
-    real_enqueue = job_queue.queue_job
 
     async def slow_enqueue(*args: Any, **kwargs: Any) -> None:
-        await real_enqueue(*args, **kwargs)
+        await queue_jobs(*args, **kwargs)
         enqueued.set()
         await release.wait()
 
-    monkeypatch.setattr(job_queue, "queue_job", slow_enqueue)
+    jobs.batcher.write = slow_enqueue
     await ws.send_json_to({"action": "job", "payload": {"type": "default", "content": "fast"}})
     queuing = await ws.receive_json_from(timeout=1)
     await asyncio.wait_for(enqueued.wait(), timeout=1)
