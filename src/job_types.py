@@ -6,6 +6,8 @@ from types import MappingProxyType
 from src.settings import Settings
 
 DEFAULT_JOB_TYPE = "default"
+#: The type a frame names for a job id whose prefix is no known type.
+UNKNOWN_JOB_TYPE = "unknown"
 
 #: Simulated work per type, in seconds at ``JOB_TIME_SCALE=1`` (the seed's figures).
 JOB_DURATIONS: Mapping[str, float] = MappingProxyType(
@@ -21,3 +23,9 @@ def resolve_job_type(requested: str) -> str:
 def work_seconds(settings: Settings, job_type: str) -> float:
     """Simulated work for ``job_type``: the seed's duration times ``JOB_TIME_SCALE``."""
     return JOB_DURATIONS[job_type] * settings.job_time_scale
+
+
+def job_type_of(job_id: str) -> str:
+    """The type a job id names (ids are ``<type>_<32 hex>``), or ``unknown``."""
+    prefix = job_id.partition("_")[0]
+    return prefix if prefix in JOB_DURATIONS else UNKNOWN_JOB_TYPE

@@ -48,7 +48,7 @@ def worker_command() -> list[str]:
 
 
 def server_command(settings: Settings) -> list[str]:
-    """The uvicorn server on the configured host and port, without reload."""
+    """The uvicorn server on the configured host and port, with ``WS_MAX_SIZE`` as its frame limit, without reload."""
     return [
         sys.executable,
         "-m",
@@ -58,6 +58,8 @@ def server_command(settings: Settings) -> list[str]:
         settings.host,
         "--port",
         str(settings.port),
+        "--ws-max-size",
+        str(settings.ws_max_size),
     ]
 
 

@@ -53,11 +53,16 @@ async def test_asyncapi_json_documents_the_background_jobs_channel_and_its_messa
     assert channel["address"] == WS_PATH
     assert set(spec["components"]["messages"]) == {
         "job_message",
+        "job_lookup_message",
+        "cancel_message",
         "job_status_message",
+        "error_message",
         "ping_message",
         "pong_message",
     }
-    assert {"handle_job", "handle_ping", "handle_job_result"} <= set(spec["operations"])
+    assert {"handle_job", "handle_job_lookup", "handle_cancel", "handle_ping", "handle_job_result"} <= set(
+        spec["operations"]
+    )
 
 
 async def test_asyncapi_page_renders_the_spec(http: httpx.AsyncClient) -> None:

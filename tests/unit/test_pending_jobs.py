@@ -98,3 +98,30 @@ async def test_an_outcome_for_a_job_never_reported_queued_is_not_relayed() -> No
     pending.release("job-1")  # the queued frame could not be sent: the client left
 
     assert not await pending.claim("job-1")
+
+
+async def test_jobs_in_flight_are_those_being_queued_and_those_owed_an_outcome() -> None:
+    recorder = Recorder({})
+    pending = PendingJobs(FAST.model_copy(update={"result_recovery_grace": 60.0}), recorder.lookup, recorder.deliver)
+    pending.queuing("job-1")
+    pending.queuing("job-2")
+    pending.queued("job-1", "default")
+    pending.release("job-1")
+
+    assert pending.in_flight == 2
+    assert await pending.claim("job-1")
+    assert pending.in_flight == 1
+    pending.close()
+
+
+async def test_a_withdrawn_job_is_neither_relayed_nor_recovered() -> None:
+    recorder = Recorder({"job-1": outcome("job-1")})
+    slow = FAST.model_copy(update={"result_recovery_interval": 0.05})
+    pending = PendingJobs(slow, recorder.lookup, recorder.deliver)
+    pending.queued("job-1", "default")
+
+    assert pending.withdraw("job-1") is not None
+    assert not await pending.claim("job-1")
+    await asyncio.wait_for(pending._recovery, timeout=1)  # type: ignore[arg-type]
+
+    assert (recorder.lookups, recorder.delivered, pending.in_flight) == ([], [], 0)

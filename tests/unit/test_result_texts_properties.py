@@ -1,6 +1,7 @@
 """Properties of the seed's result texts, and of the message models, for arbitrary content."""
 
 import re
+from typing import get_args
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -10,6 +11,7 @@ from src.apps.background_jobs.messages import (
     JobOutcome,
     JobPayload,
     JobResult,
+    JobState,
     JobStatus,
     JobStatusMessage,
 )
@@ -63,7 +65,7 @@ def test_job_message_round_trips_any_content(job_type: str, content: str) -> Non
     assert JobMessage.model_validate_json(message.model_dump_json()) == message
 
 
-@given(st.sampled_from(["queuing", "queued", "result", "error"]), job_ids, any_content)
+@given(st.sampled_from(get_args(JobState)), job_ids, any_content)
 def test_job_status_message_round_trips_any_text(status: str, job_id: str, text: str) -> None:
     message = JobStatusMessage(
         payload=JobStatus.model_validate({"status": status, "job_id": job_id, "job_type": "default", "message": text})
@@ -72,7 +74,7 @@ def test_job_status_message_round_trips_any_text(status: str, job_id: str, text:
     assert JobStatusMessage.model_validate_json(message.model_dump_json()) == message
 
 
-@given(st.sampled_from(["result", "error"]), job_ids, any_content)
+@given(st.sampled_from(["result", "error", "cancelled"]), job_ids, any_content)
 def test_job_result_event_round_trips_any_text(status: str, job_id: str, text: str) -> None:
     event = JobResult(
         payload=JobOutcome.model_validate({"status": status, "job_id": job_id, "job_type": "analyze", "message": text})

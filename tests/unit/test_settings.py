@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from src.job_types import JOB_DURATIONS, resolve_job_type
 from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
 from src.settings import Settings, get_settings
+from src.start_dev import server_command
 from src.tasks import REPORT_GRACE, WAKEABLE_PACE, build_worker_settings, shutdown, startup
 from src.worker_pool import WakeableArqRedis
 
@@ -133,3 +134,18 @@ async def test_worker_startup_puts_a_notifier_in_ctx_and_shutdown_removes_the_la
 
 def test_the_worker_honours_arqs_abort_so_jobs_can_be_cancelled() -> None:
     assert build_worker_settings(Settings()).allow_abort_jobs is True
+
+
+def test_start_dev_gives_uvicorn_ws_max_size_as_its_frame_limit() -> None:
+    command = server_command(Settings(ws_max_size=4096))
+
+    assert command[command.index("--ws-max-size") + 1] == "4096"
+
+
+def test_the_hardening_defaults_are_the_readmes(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ALLOWED_ORIGINS", "MAX_JOBS_IN_FLIGHT", "WS_MAX_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+
+    settings = get_settings()
+
+    assert (settings.allowed_origins, settings.max_jobs_in_flight, settings.ws_max_size) == ([], 100, 65_536)

@@ -7,32 +7,44 @@ import structlog
 from chanx.core.decorators import channel, event_handler, ws_handler
 from chanx.messages.base import BaseMessage
 from chanx.messages.incoming import PingMessage
-from chanx.messages.outgoing import PongMessage
+from chanx.messages.outgoing import ErrorMessage, PongMessage
 from pydantic import ValidationError
 
 from src.base_consumer import BaseConsumer
 from src.job_queue import JobQueue, QueueError, new_job_id
-from src.job_types import resolve_job_type
+from src.job_types import job_type_of, resolve_job_type
 from src.layers import JOBS_LAYER_ALIAS
 
+from .lookup import bounded, look_up, request_abort
 from .messages import (
+    CancelMessage,
     ConnectedStatus,
+    JobLookupMessage,
     JobMessage,
     JobOutcome,
     JobResult,
     JobState,
     JobStatus,
     JobStatusMessage,
+    already_cancelled_text,
+    already_finished_text,
+    cancel_error_text,
+    lookup_error_text,
+    no_job_to_cancel_text,
     queue_error_text,
     queued_text,
     queuing_text,
+    too_many_jobs_text,
 )
-from .outcomes import stored_outcome
+from .origin_check import header, origin_allowed
+from .outcomes import cancelled_outcome, stored_outcome
 from .pending import PendingJobs
 
 logger = structlog.stdlib.get_logger(__name__)
 
 TRY_AGAIN_LATER = 1013
+#: RFC 6455's close code for a message too big to process (what uvicorn sends over ``--ws-max-size``).
+MESSAGE_TOO_BIG = 1009
 UNAVAILABLE_TEXT = "The job queue is unavailable; try again shortly."
 
 
@@ -68,6 +80,22 @@ async def refuse_handshake(receive: Any, send: Any) -> None:
         await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": UNAVAILABLE_TEXT})
 
 
+async def refuse_origin(receive: Any, send: Any) -> None:
+    """Close before accepting: the server answers the handshake with HTTP 403."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": 1008})
+
+
+def frame_too_big(text_data: str | None, bytes_data: bytes | None, limit: int) -> bool:
+    """Whether the frame is over ``limit`` bytes (text counted as UTF-8, as on the wire)."""
+    if text_data is None:
+        return bytes_data is not None and len(bytes_data) > limit
+    if len(text_data) > limit:
+        return True
+    return len(text_data) * 4 > limit and len(text_data.encode(errors="surrogatepass")) > limit
+
+
 @channel(
     name="background_jobs",
     description="Background Jobs Consumer - Real background job processing with ARQ",
@@ -77,7 +105,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
     """Consumer for processing messages with real background jobs using ARQ."""
 
     channel_layer_alias = JOBS_LAYER_ALIAS
-    emits: ClassVar[list[type[BaseMessage]]] = [JobStatusMessage]
+    emits: ClassVar[list[type[BaseMessage]]] = [JobStatusMessage, ErrorMessage]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -96,12 +124,25 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
         return jobs_of(self.scope)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Serve the socket, or refuse the handshake cleanly while the job queue is unreachable."""
+        """Serve the socket; refuse a foreign origin (403), and a handshake while the job queue is unreachable."""
+        if not origin_allowed(scope, jobs_of(scope).settings.allowed_origins):
+            logger.warning("refusing a WebSocket from a foreign origin", origin=header(scope, b"origin"))
+            await refuse_origin(receive, send)
+            return
         if not await jobs_of(scope).is_available():
             logger.warning("refusing a WebSocket: the job queue is unavailable")
             await refuse_handshake(receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        """Close the socket (1009) on a frame over ``WS_MAX_SIZE``, as uvicorn does; decode any other."""
+        limit = self.jobs.settings.ws_max_size
+        if frame_too_big(text_data, bytes_data, limit):
+            logger.info("closing a socket that sent a frame over WS_MAX_SIZE", limit=limit)
+            await self.close(MESSAGE_TOO_BIG, f"frame over {limit} bytes")
+            return
+        await super().receive(text_data, bytes_data, **kwargs)
 
     async def post_authentication(self) -> None:
         """Send the connection-established status."""
@@ -132,12 +173,16 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
 
         job_type = resolve_job_type(message.payload.type)
         job_id = new_job_id(job_type)
-        if not await self._send_job_status("queuing", job_id, job_type, queuing_text(job_type, content)):
-            logger.info("client left before its job was queued; not queued", job_id=job_id)
+        limit = self.jobs.settings.max_jobs_in_flight
+        if self.pending.in_flight >= limit:
+            await self._send_job_status("error", job_id, job_type, too_many_jobs_text(limit))
             return
 
         self.pending.queuing(job_id)
         try:
+            if not await self._send_job_status("queuing", job_id, job_type, queuing_text(job_type, content)):
+                logger.info("client left before its job was queued; not queued", job_id=job_id)
+                return
             try:
                 # Shielded: a job whose enqueue has begun is not abandoned half-way.
                 await asyncio.shield(self.jobs.enqueue(job_type, job_id, content, self.channel_name))
@@ -150,6 +195,59 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
                 logger.info("client left after its job was queued; the job still runs", job_id=job_id)
         finally:
             self.pending.release(job_id)
+
+    @ws_handler(
+        summary="Look a job up",
+        description=(
+            "Where a job stands, from any socket, for as long as ARQ keeps it: job_status queued, "
+            "in_progress, result or error (as the live frame had it), cancelled, or not_found."
+        ),
+        output_type=JobStatusMessage,
+    )
+    async def handle_job_lookup(self, message: JobLookupMessage) -> JobStatusMessage:
+        """Answer with the job's status as ARQ knows it."""
+        job_id = message.payload.job_id
+        await self.pending.queuing_done(job_id)
+        try:
+            status = await bounded(look_up(self.jobs.pool, self.jobs.settings.queue_name, job_id), self._timeout)
+        except QueueError as exc:
+            return self._status("error", job_id, lookup_error_text(str(exc)))
+        return JobStatusMessage(payload=status)
+
+    @ws_handler(
+        summary="Cancel a job",
+        description=(
+            "Cancel a queued or running job (ARQ's abort): job_status cancelled, and no result frame for it "
+            "afterwards. Cancelling a finished or unknown job gets job_status error saying why."
+        ),
+        output_type=JobStatusMessage,
+    )
+    async def handle_cancel(self, message: CancelMessage) -> JobStatusMessage:
+        """Record the abort of a job that is queued or running; say why not otherwise."""
+        job_id = message.payload.job_id
+        await self.pending.queuing_done(job_id)
+        queue_name = self.jobs.settings.queue_name
+        try:
+            status = await bounded(look_up(self.jobs.pool, queue_name, job_id), self._timeout)
+        except QueueError as exc:
+            return self._status("error", job_id, cancel_error_text(str(exc)))
+        if status.status == "not_found":
+            return self._status("error", job_id, no_job_to_cancel_text(job_id))
+        if status.status == "cancelled":
+            return self._status("error", job_id, already_cancelled_text(job_id))
+        if status.status in ("result", "error"):
+            return self._status("error", job_id, already_finished_text(job_id))
+
+        withdrawn = self.pending.withdraw(job_id)  # from here on, its outcome is not sent
+        wake = self.jobs.settings.wake_channel if self.jobs.settings.worker_wakeup else None
+        try:
+            await bounded(request_abort(self.jobs.pool, job_id, wake), self._timeout)
+        except QueueError as exc:
+            if withdrawn is not None:
+                self.pending.restore(job_id, withdrawn)
+            return self._status("error", job_id, cancel_error_text(str(exc)))
+        logger.info("job cancelled", job_id=job_id, was=status.status)
+        return JobStatusMessage(payload=JobStatus(**cancelled_outcome(job_id, status.job_type).model_dump()))
 
     @event_handler
     async def handle_job_result(self, event: JobResult) -> JobStatusMessage | None:
@@ -164,6 +262,18 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
         if self._pending is not None:
             self._pending.close()
         await super().websocket_disconnect(message)
+
+    @property
+    def _timeout(self) -> float:
+        """Seconds the socket waits on Redis for a lookup or a cancel."""
+        return self.jobs.settings.enqueue_timeout
+
+    @staticmethod
+    def _status(status: JobState, job_id: str, text: str) -> JobStatusMessage:
+        """A job_status frame about ``job_id``, typed by its id's prefix."""
+        return JobStatusMessage(
+            payload=JobStatus(status=status, job_id=job_id, job_type=job_type_of(job_id), message=text)
+        )
 
     async def _stored_outcome(self, job_id: str, job_type: str) -> JobOutcome | None:
         """What ARQ stored for the job, if it has finished."""

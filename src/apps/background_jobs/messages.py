@@ -7,6 +7,9 @@ from pydantic import BaseModel, Field
 
 CONNECTED_TEXT = "🔄 Background Job Processor: Connected!"
 
+#: The longest job id a client may send; the server's ids are far shorter (``translate_<32 hex>``).
+MAX_JOB_ID_LENGTH = 100
+
 
 class JobPayload(BaseModel):
     """A job request: the type to run and the content to run it on."""
@@ -22,6 +25,26 @@ class JobMessage(BaseMessage):
     payload: JobPayload
 
 
+class JobRef(BaseModel):
+    """Names one job by the id the server gave it."""
+
+    job_id: str = Field(min_length=1, max_length=MAX_JOB_ID_LENGTH)
+
+
+class JobLookupMessage(BaseMessage):
+    """Client → server: where does this job stand? Answered from any socket while ARQ keeps the job."""
+
+    action: Literal["job_lookup"] = "job_lookup"
+    payload: JobRef
+
+
+class CancelMessage(BaseMessage):
+    """Client → server: cancel this queued or running job."""
+
+    action: Literal["cancel"] = "cancel"
+    payload: JobRef
+
+
 class ConnectedStatus(BaseModel):
     """Status sent once, when the socket is accepted."""
 
@@ -29,7 +52,7 @@ class ConnectedStatus(BaseModel):
     message: str = CONNECTED_TEXT
 
 
-JobState = Literal["queuing", "queued", "result", "error"]
+JobState = Literal["queuing", "queued", "in_progress", "result", "error", "cancelled", "not_found"]
 
 
 class JobStatus(BaseModel):
@@ -49,9 +72,9 @@ class JobStatusMessage(BaseMessage):
 
 
 class JobOutcome(BaseModel):
-    """What a worker reports when a job has finished: its result text or why it failed."""
+    """How a job ended: its result text, why it failed, or that it was cancelled (known from ARQ's store only)."""
 
-    status: Literal["result", "error"]
+    status: Literal["result", "error", "cancelled"]
     job_id: str
     job_type: str
     message: str
@@ -77,3 +100,48 @@ def queued_text(job_id: str) -> str:
 def queue_error_text(reason: str) -> str:
     """The seed's text for a job that could not be queued."""
     return f"❌ Error queuing job: {reason}"
+
+
+def lookup_queued_text(job_id: str) -> str:
+    """A looked-up job that waits on the queue."""
+    return f"📋 Job {job_id} is queued"
+
+
+def in_progress_text(job_id: str) -> str:
+    """A looked-up job that a worker is running."""
+    return f"⚙️ Job {job_id} is in progress"
+
+
+def not_found_text(job_id: str) -> str:
+    """A looked-up job that ARQ does not know (never queued, or its result has expired)."""
+    return f"❓ No job {job_id}: unknown, or its result has expired"
+
+
+def no_job_to_cancel_text(job_id: str) -> str:
+    """Cancelling a job that ARQ does not know."""
+    return f"❌ No job {job_id} to cancel"
+
+
+def already_finished_text(job_id: str) -> str:
+    """Cancelling a job whose result or error is stored."""
+    return f"❌ Job {job_id} has already finished"
+
+
+def already_cancelled_text(job_id: str) -> str:
+    """Cancelling a job that was cancelled before."""
+    return f"❌ Job {job_id} was already cancelled"
+
+
+def too_many_jobs_text(limit: int) -> str:
+    """A job over the socket's ``MAX_JOBS_IN_FLIGHT``."""
+    return f"❌ Too many jobs in flight ({limit}); wait for one to finish"
+
+
+def lookup_error_text(reason: str) -> str:
+    """A lookup that Redis could not answer."""
+    return f"❌ Error looking up job: {reason}"
+
+
+def cancel_error_text(reason: str) -> str:
+    """A cancel that Redis could not record."""
+    return f"❌ Error cancelling job: {reason}"

@@ -1,5 +1,6 @@
 """A job's outcome as the client sees it, built live by the task or later from what ARQ stored."""
 
+import asyncio
 from typing import Any
 
 from arq import ArqRedis
@@ -24,6 +25,11 @@ def failure_text(job_id: str, error: BaseException) -> str:
     return f"❌ Job {job_id} failed: {type(error).__name__}: {error}"
 
 
+def cancelled_text(job_id: str) -> str:
+    """The text for a cancelled job (the cancel's reply, and its lookup afterwards)."""
+    return f"🛑 Job {job_id} cancelled"
+
+
 def result_outcome(job_id: str, job_type: str, text: str) -> JobOutcome:
     """A job's result."""
     return JobOutcome(status="result", job_id=job_id, job_type=job_type, message=text)
@@ -34,6 +40,11 @@ def error_outcome(job_id: str, job_type: str, text: str) -> JobOutcome:
     return JobOutcome(status="error", job_id=job_id, job_type=job_type, message=text)
 
 
+def cancelled_outcome(job_id: str, job_type: str) -> JobOutcome:
+    """A job cancelled through ARQ's abort."""
+    return JobOutcome(status="cancelled", job_id=job_id, job_type=job_type, message=cancelled_text(job_id))
+
+
 async def stored_outcome(pool: ArqRedis, job_id: str, job_type: str) -> JobOutcome | None:
     """The outcome ARQ kept for a finished job (for ``keep_result`` seconds); None while there is none."""
     stored = await Job(job_id, pool).result_info()
@@ -42,4 +53,6 @@ async def stored_outcome(pool: ArqRedis, job_id: str, job_type: str) -> JobOutco
     if stored.success:
         result: dict[str, Any] = stored.result
         return result_outcome(job_id, job_type, str(result["result"]))
+    if isinstance(stored.result, asyncio.CancelledError):  # what ARQ stores for an aborted job
+        return cancelled_outcome(job_id, job_type)
     return error_outcome(job_id, job_type, failure_text(job_id, stored.result))

@@ -46,6 +46,11 @@ class PendingJobs:
     def __contains__(self, job_id: str) -> bool:
         return job_id in self._waiting
 
+    @property
+    def in_flight(self) -> int:
+        """Jobs being queued, or queued and still owed an outcome (what ``MAX_JOBS_IN_FLIGHT`` bounds)."""
+        return len(self._gates.keys() | self._waiting.keys())
+
     def queuing(self, job_id: str) -> None:
         """The job is being queued: hold any outcome for it until ``release``."""
         self._gates[job_id] = asyncio.Event()
@@ -64,11 +69,23 @@ class PendingJobs:
         if gate is not None:
             gate.set()
 
-    async def claim(self, job_id: str) -> bool:
-        """Whether the socket should send this job's outcome now (once its ``queued`` frame is out)."""
+    async def queuing_done(self, job_id: str) -> None:
+        """Wait until the job is no longer being queued by this socket (at once if it is not)."""
         gate = self._gates.get(job_id)
         if gate is not None:
             await gate.wait()
+
+    def withdraw(self, job_id: str) -> PendingJob | None:
+        """The job is being cancelled: its outcome is no longer owed, and will not be sent (None if it was not)."""
+        return self._waiting.pop(job_id, None)
+
+    def restore(self, job_id: str, job: PendingJob) -> None:
+        """Owe a withdrawn job's outcome again (its cancel could not be recorded)."""
+        self.queued(job_id, job.job_type)
+
+    async def claim(self, job_id: str) -> bool:
+        """Whether the socket should send this job's outcome now (once its ``queued`` frame is out)."""
+        await self.queuing_done(job_id)
         return self._waiting.pop(job_id, None) is not None
 
     def close(self) -> None:

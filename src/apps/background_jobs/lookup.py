@@ -1,0 +1,63 @@
+"""Where a job stands, read from what ARQ keeps in Redis, and its cancellation through ARQ's abort."""
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from arq import ArqRedis
+from arq.constants import abort_jobs_ss
+from arq.jobs import Job
+from arq.jobs import JobStatus as ArqJobStatus
+from arq.utils import timestamp_ms
+from redis.exceptions import RedisError
+
+from src.job_queue import QueueError
+from src.job_types import job_type_of
+
+from .messages import JobStatus, in_progress_text, lookup_queued_text, not_found_text
+from .outcomes import stored_outcome
+
+T = TypeVar("T")
+
+
+async def bounded(call: Awaitable[T], timeout: float) -> T:
+    """Await a Redis call for at most ``timeout`` seconds; ``QueueError`` saying why it did not answer."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await call
+    except TimeoutError:
+        raise QueueError("the job queue did not answer in time") from None
+    except RedisError as exc:
+        raise QueueError("the job queue is unavailable") from exc
+
+
+async def look_up(pool: ArqRedis, queue_name: str, job_id: str) -> JobStatus:
+    """The job's status as ARQ knows it: queued, in progress, its stored outcome, or not found.
+
+    The job type is the id's prefix (``unknown`` when that is no type), whatever the job's state.
+    """
+    job_type = job_type_of(job_id)
+    state = await Job(job_id, pool, _queue_name=queue_name).status()
+    if state is ArqJobStatus.complete:
+        outcome = await stored_outcome(pool, job_id, job_type)
+        if outcome is not None:
+            return JobStatus(**outcome.model_dump())
+        state = ArqJobStatus.not_found  # the result expired in between
+    if state in (ArqJobStatus.queued, ArqJobStatus.deferred):
+        return JobStatus(status="queued", job_id=job_id, job_type=job_type, message=lookup_queued_text(job_id))
+    if state is ArqJobStatus.in_progress:
+        return JobStatus(status="in_progress", job_id=job_id, job_type=job_type, message=in_progress_text(job_id))
+    return JobStatus(status="not_found", job_id=job_id, job_type=job_type, message=not_found_text(job_id))
+
+
+async def request_abort(pool: ArqRedis, job_id: str, wake_channel: str | None) -> None:
+    """Record ARQ's abort for the job without waiting for it to take effect.
+
+    A worker drops a queued job it picks up with an abort recorded, and cancels a running one at its
+    next poll; ``wake_channel`` (the enqueue's wake-up) makes an idle-polling worker look at once.
+    """
+    async with pool.pipeline(transaction=True) as pipe:
+        pipe.zadd(abort_jobs_ss, {job_id: timestamp_ms()})
+        if wake_channel is not None:
+            pipe.publish(wake_channel, b"")
+        await pipe.execute()

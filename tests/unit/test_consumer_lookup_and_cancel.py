@@ -1,0 +1,239 @@
+"""``job_lookup`` and ``cancel`` in-process, on ARQ's keys in fakeredis written as a worker would write them."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from arq import ArqRedis
+from arq.constants import abort_jobs_ss, in_progress_key_prefix, result_key_prefix
+from arq.jobs import serialize_result
+from arq.utils import timestamp_ms
+from chanx.fast_channels.testing import WebsocketCommunicator
+from dirty_equals import IsStr
+from fakeredis import FakeServer
+
+from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.apps.background_jobs.messages import JobOutcome, JobResult
+from src.settings import Settings
+from tests.support.protocol import PING, PONG, job_status
+
+
+def lookup(job_id: Any) -> dict[str, Any]:
+    """The frame that looks a job up."""
+    return {"action": "job_lookup", "payload": {"job_id": job_id}}
+
+
+def cancel(job_id: Any) -> dict[str, Any]:
+    """The frame that cancels a job."""
+    return {"action": "cancel", "payload": {"job_id": job_id}}
+
+
+async def queue_job(ws: WebsocketCommunicator, job_type: str = "translate", content: str = "hello") -> str:
+    """Queue a job over the socket; its id once it is reported queued."""
+    await ws.send_json_to({"action": "job", "payload": {"type": job_type, "content": content}})
+    job_id: str = (await ws.receive_json_from(timeout=1))["payload"]["job_id"]
+    assert (await ws.receive_json_from(timeout=1))["payload"]["status"] == "queued"
+    return job_id
+
+
+async def store_result(pool: ArqRedis, settings: Settings, job_id: str, success: bool, result: Any) -> None:
+    """Finish the job as ARQ's worker does: its result stored, off the queue."""
+    now = timestamp_ms()
+    data = serialize_result(
+        job_id.partition("_")[0], (), {}, 1, now, success, result, now, now, job_id, settings.queue_name, job_id=job_id
+    )
+    assert data is not None
+    await pool.set(result_key_prefix + job_id, data)
+    await pool.zrem(settings.queue_name, job_id)
+
+
+async def start_running(pool: ArqRedis, job_id: str) -> None:
+    """Mark the job as running, as ARQ's worker does when it takes it."""
+    await pool.set(in_progress_key_prefix + job_id, b"1")
+
+
+async def ask(ws: WebsocketCommunicator, frame: dict[str, Any]) -> Any:
+    """Send ``frame`` and return the one reply."""
+    await ws.send_json_to(frame)
+    return await ws.receive_json_from(timeout=1)
+
+
+async def test_lookup_of_a_queued_job_says_it_is_queued(ws: WebsocketCommunicator) -> None:
+    job_id = await queue_job(ws)
+
+    assert await ask(ws, lookup(job_id)) == job_status("queued", job_id, "translate", f"📋 Job {job_id} is queued")
+
+
+async def test_lookup_of_a_running_job_says_it_is_in_progress(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
+    job_id = await queue_job(ws)
+    await start_running(pool, job_id)
+
+    assert await ask(ws, lookup(job_id)) == job_status(
+        "in_progress", job_id, "translate", f"⚙️ Job {job_id} is in progress"
+    )
+
+
+async def test_lookup_of_a_finished_job_gives_its_result_text(
+    ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
+) -> None:
+    job_id = await queue_job(ws)
+    result = {"status": "completed", "result": "🌍 Translated: 'hello' → 'hola'", "job_id": job_id}
+    await store_result(pool, settings, job_id, True, result)
+
+    assert await ask(ws, lookup(job_id)) == job_status("result", job_id, "translate", "🌍 Translated: 'hello' → 'hola'")
+
+
+async def test_lookup_of_a_failed_job_gives_its_error_text(
+    ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
+) -> None:
+    job_id = await queue_job(ws)
+    await store_result(pool, settings, job_id, False, KeyError("dictionary"))
+
+    assert await ask(ws, lookup(job_id)) == job_status(
+        "error", job_id, "translate", f"❌ Job {job_id} failed: KeyError: 'dictionary'"
+    )
+
+
+async def test_lookup_of_an_aborted_job_says_it_was_cancelled(
+    ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
+) -> None:
+    job_id = await queue_job(ws)
+    await store_result(pool, settings, job_id, False, asyncio.CancelledError())
+
+    assert await ask(ws, lookup(job_id)) == job_status("cancelled", job_id, "translate", f"🛑 Job {job_id} cancelled")
+
+
+@pytest.mark.parametrize(
+    ("job_id", "job_type"),
+    [("analyze_0123456789abcdef0123456789abcdef", "analyze"), ("summarize_0123", "unknown"), ("nonsense", "unknown")],
+)
+async def test_lookup_of_an_unknown_job_says_not_found_typed_by_its_ids_prefix(
+    job_id: str, job_type: str, ws: WebsocketCommunicator
+) -> None:
+    assert await ask(ws, lookup(job_id)) == job_status(
+        "not_found", job_id, job_type, f"❓ No job {job_id}: unknown, or its result has expired"
+    )
+
+
+async def test_lookup_of_another_sockets_job_gives_the_same_answer(app: Any, ws: WebsocketCommunicator) -> None:
+    job_id = await queue_job(ws)
+    other = WebsocketCommunicator(app, "/ws/background_jobs", consumer=BackgroundJobConsumer)
+    assert (await other.connect())[0]
+    await other.receive_json_from(timeout=1)
+
+    assert await ask(other, lookup(job_id)) == job_status("queued", job_id, "translate", f"📋 Job {job_id} is queued")
+    await other.disconnect()
+
+
+async def test_cancel_of_a_queued_job_records_arqs_abort_and_says_cancelled(
+    ws: WebsocketCommunicator, pool: ArqRedis
+) -> None:
+    job_id = await queue_job(ws)
+
+    reply = await ask(ws, cancel(job_id))
+
+    assert reply == job_status("cancelled", job_id, "translate", f"🛑 Job {job_id} cancelled")
+    assert await pool.zscore(abort_jobs_ss, job_id) is not None
+
+
+async def test_cancel_of_a_running_job_records_arqs_abort_and_says_cancelled(
+    ws: WebsocketCommunicator, pool: ArqRedis
+) -> None:
+    job_id = await queue_job(ws)
+    await start_running(pool, job_id)
+
+    reply = await ask(ws, cancel(job_id))
+
+    assert reply == job_status("cancelled", job_id, "translate", f"🛑 Job {job_id} cancelled")
+    assert await pool.zscore(abort_jobs_ss, job_id) is not None
+
+
+async def test_cancel_wakes_an_idle_worker_so_it_sees_the_abort_at_once(
+    ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
+) -> None:
+    job_id = await queue_job(ws)
+    wake_ups = pool.pubsub()
+    await wake_ups.subscribe(settings.wake_channel)
+    await wake_ups.get_message(timeout=1)  # the subscription's confirmation
+
+    await ask(ws, cancel(job_id))
+
+    message = await wake_ups.get_message(ignore_subscribe_messages=True, timeout=1)
+    assert message is not None
+    assert message["channel"] == settings.wake_channel.encode()
+    await wake_ups.aclose()  # type: ignore[no-untyped-call]
+
+
+async def test_no_result_frame_is_sent_for_a_job_after_its_cancel(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
+    job_id = await queue_job(ws)
+    (job,) = await pool.queued_jobs()
+    await ask(ws, cancel(job_id))
+
+    outcome = JobOutcome(status="result", job_id=job_id, job_type="translate", message="🌍 too late")
+    await BackgroundJobConsumer.send_event(JobResult(payload=outcome), job.args[2])
+
+    assert await ws.receive_nothing(timeout=0.2)
+
+
+async def test_cancel_of_a_finished_job_gets_an_error_frame_saying_it_has_finished(
+    ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
+) -> None:
+    job_id = await queue_job(ws)
+    await store_result(pool, settings, job_id, True, {"result": "🌍 done"})
+
+    assert await ask(ws, cancel(job_id)) == job_status(
+        "error", job_id, "translate", f"❌ Job {job_id} has already finished"
+    )
+    assert await pool.zscore(abort_jobs_ss, job_id) is None
+
+
+async def test_cancel_of_a_cancelled_job_gets_an_error_frame_saying_so(
+    ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
+) -> None:
+    job_id = await queue_job(ws)
+    await store_result(pool, settings, job_id, False, asyncio.CancelledError())
+
+    assert await ask(ws, cancel(job_id)) == job_status(
+        "error", job_id, "translate", f"❌ Job {job_id} was already cancelled"
+    )
+
+
+async def test_cancel_of_an_unknown_job_gets_an_error_frame_saying_there_is_none(ws: WebsocketCommunicator) -> None:
+    assert await ask(ws, cancel("generate_feed")) == job_status(
+        "error", "generate_feed", "generate", "❌ No job generate_feed to cancel"
+    )
+
+
+@pytest.mark.parametrize("frame", [lookup, cancel], ids=["job_lookup", "cancel"])
+async def test_lookup_and_cancel_while_redis_is_down_get_an_error_frame_and_the_socket_keeps_serving(
+    frame: Any, ws: WebsocketCommunicator, redis_server: FakeServer
+) -> None:
+    redis_server.connected = False
+    action = "looking up" if frame is lookup else "cancelling"
+
+    assert await ask(ws, frame("default_0a")) == job_status(
+        "error", "default_0a", "default", f"❌ Error {action} job: the job queue is unavailable"
+    )
+    assert await ask(ws, PING) == PONG
+
+
+INVALID_JOB_IDS = {
+    "empty": ("", "string_too_short"),
+    "over 100 characters": ("x" * 101, "string_too_long"),
+    "a number": (42, "string_type"),
+    "null": (None, "string_type"),
+}
+
+
+@pytest.mark.parametrize(("job_id", "error_type"), INVALID_JOB_IDS.values(), ids=INVALID_JOB_IDS)
+@pytest.mark.parametrize("frame", [lookup, cancel], ids=["job_lookup", "cancel"])
+async def test_lookup_and_cancel_of_an_invalid_job_id_get_chanxs_error_frame_and_the_socket_keeps_serving(
+    frame: Any, job_id: Any, error_type: str, ws: WebsocketCommunicator
+) -> None:
+    sent = frame(job_id)
+
+    assert await ask(ws, sent) == {
+        "action": "error",
+        "payload": [{"type": error_type, "loc": [sent["action"], "payload", "job_id"], "msg": IsStr()}],
+    }
+    assert await ask(ws, PING) == PONG

@@ -1,0 +1,117 @@
+"""The handshake's Origin check: the rule, ALLOWED_ORIGINS as read from the environment, and the refusal."""
+
+import pytest
+from chanx.fast_channels.testing import WebsocketCommunicator
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.apps.background_jobs.origin_check import origin_allowed
+from src.main import WS_PATH
+from src.settings import Settings, get_settings
+from tests.support.protocol import CONNECTED
+
+ALLOWED = ["https://partner.example", "http://localhost:3000"]
+
+
+def handshake(origin: str | None, host: str | None = "app.example:8000") -> dict[str, object]:
+    """A WebSocket scope with the given ``Origin`` and ``Host`` headers (None: absent)."""
+    headers = [(name, value.encode()) for name, value in ((b"origin", origin), (b"host", host)) if value is not None]
+    return {"type": "websocket", "headers": headers}
+
+
+def test_a_handshake_without_an_origin_header_is_allowed() -> None:
+    assert origin_allowed(handshake(None), ALLOWED)
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://app.example:8000", "app.example:8000"),
+        ("https://app.example", "app.example"),
+        ("https://app.example", "app.example:443"),
+        ("HTTP://App.Example:8000", "app.example:8000"),
+        ("http://[::1]:8000", "[::1]:8000"),
+    ],
+)
+def test_an_origin_on_the_requests_own_host_and_port_is_allowed(origin: str, host: str) -> None:
+    assert origin_allowed(handshake(origin, host), [])
+
+
+@pytest.mark.parametrize("origin", ["https://partner.example", "https://partner.example:443", "http://localhost:3000"])
+def test_an_origin_listed_in_allowed_origins_is_allowed(origin: str) -> None:
+    assert origin_allowed(handshake(origin), ALLOWED)
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("https://evil.example", "app.example:8000"),
+        ("http://app.example:8001", "app.example:8000"),
+        ("http://app.example.evil.example:8000", "app.example:8000"),
+        ("http://partner.example", "app.example:8000"),
+        ("http://localhost:3001", "app.example:8000"),
+        ("null", "app.example:8000"),
+        ("not an origin", "app.example:8000"),
+        ("https://app.example", None),
+    ],
+)
+def test_an_origin_neither_on_the_own_host_nor_listed_is_refused(origin: str, host: str | None) -> None:
+    assert not origin_allowed(handshake(origin, host), ALLOWED)
+
+
+@pytest.mark.parametrize(
+    "value", ["https://partner.example, http://localhost:3000", '["https://partner.example/", "http://LOCALHOST:3000"]']
+)
+def test_allowed_origins_are_read_comma_separated_or_as_a_json_list(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOWED_ORIGINS", value)
+
+    assert get_settings().allowed_origins == ALLOWED
+
+
+def test_allowed_origins_default_to_none_but_the_own_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALLOWED_ORIGINS", raising=False)
+
+    assert get_settings().allowed_origins == []
+
+
+@pytest.mark.parametrize("value", ["example.com", "https://example.com/path", "ftp://example.com"])
+def test_an_allowed_origin_that_is_not_an_origin_is_refused_at_start_up(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOWED_ORIGINS", value)
+
+    with pytest.raises(ValidationError, match=r"is not an origin like https://example\.com"):
+        get_settings()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The unit layer's settings, with one origin allowed besides the app's own host."""
+    return Settings(
+        redis_url="redis://unit-tests-use-no-redis:1", job_time_scale=0.0, allowed_origins=["https://partner.example"]
+    )
+
+
+async def test_a_handshake_from_a_foreign_origin_is_closed_before_it_is_accepted(app: FastAPI) -> None:
+    ws = WebsocketCommunicator(
+        app,
+        WS_PATH,
+        headers=[(b"host", b"app.example"), (b"origin", b"https://evil.example")],
+        consumer=BackgroundJobConsumer,
+    )
+
+    assert await ws.connect() == (False, 1008)
+
+
+@pytest.mark.parametrize("origin", [b"https://partner.example", b"http://app.example"])
+async def test_a_handshake_from_an_allowed_origin_is_accepted(origin: bytes, app: FastAPI) -> None:
+    ws = WebsocketCommunicator(
+        app, WS_PATH, headers=[(b"host", b"app.example"), (b"origin", origin)], consumer=BackgroundJobConsumer
+    )
+
+    assert await ws.connect() == (True, None)
+    assert await ws.receive_json_from(timeout=1) == CONNECTED
+    await ws.disconnect()
