@@ -1,0 +1,185 @@
+"""``job_lookup`` and ``cancel`` against real ARQ workers: what a worker stored, and ARQ's abort taking effect."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from arq import ArqRedis
+from arq.constants import in_progress_key_prefix, result_key_prefix
+from arq.jobs import Job
+from arq.jobs import JobStatus as ArqJobStatus
+from chanx.fast_channels.testing import WebsocketCommunicator
+from fastapi import FastAPI
+
+from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.job_queue import JobQueue
+from src.main import WS_PATH, create_app
+from src.settings import Settings
+from tests.integration.conftest import run_burst_worker
+from tests.support.processes import WorkerProcess
+from tests.support.protocol import CONNECTED, job_status
+
+#: Seconds a slow job's simulated work takes here: far longer than any test waits for it.
+SLOW_SCALE = 10.0
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    """Instant jobs, and outcomes recovered from ARQ's store at once (a cancel from elsewhere ends that way)."""
+    return Settings(
+        redis_url=redis_url,
+        job_time_scale=0.0,
+        worker_poll_delay=0.01,
+        result_recovery_grace=0.0,
+        result_recovery_interval=0.05,
+        keep_result=120,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, jobs: JobQueue) -> FastAPI:
+    """The app with these settings."""
+    return create_app(settings, jobs=jobs)
+
+
+async def open_socket(app: FastAPI) -> WebsocketCommunicator:
+    """Another socket on the app, its connected frame read."""
+    ws = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    assert (await ws.connect())[0]
+    assert await ws.receive_json_from(timeout=2) == CONNECTED
+    return ws
+
+
+async def queue(ws: WebsocketCommunicator, job_type: str, content: str) -> str:
+    """Queue a job over the socket; its id once it is reported queued."""
+    await ws.send_json_to({"action": "job", "payload": {"type": job_type, "content": content}})
+    job_id: str = (await ws.receive_json_from(timeout=2))["payload"]["job_id"]
+    assert (await ws.receive_json_from(timeout=2))["payload"]["status"] == "queued"
+    return job_id
+
+
+async def ask(ws: WebsocketCommunicator, action: str, job_id: str) -> Any:
+    """Send a ``job_lookup`` or ``cancel`` frame and return the reply."""
+    await ws.send_json_to({"action": action, "payload": {"job_id": job_id}})
+    return await ws.receive_json_from(timeout=2)
+
+
+async def wait_for_key(pool: ArqRedis, key: str, timeout: float = 5.0) -> None:
+    """Wait until ``key`` exists in Redis (ARQ's worker writes it; there is no event to wait on)."""
+    async with asyncio.timeout(timeout):
+        while not await pool.exists(key):  # noqa: ASYNC110 - polling another process's writes
+            await asyncio.sleep(0.01)
+
+
+async def test_a_result_can_be_looked_up_from_a_new_socket_after_the_asking_socket_left(
+    app: FastAPI, ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_id = await queue(ws, "translate", "good morning")
+    await ws.disconnect()
+
+    await run_burst_worker(settings)
+    fresh = await open_socket(app)
+
+    assert await ask(fresh, "job_lookup", job_id) == job_status(
+        "result", job_id, "translate", "🌍 Translated: 'good morning' → 'buenos días'"
+    )
+    await fresh.disconnect()
+
+
+async def test_a_failed_job_looks_up_with_the_error_text_its_live_frame_had(
+    ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_id = await queue(ws, "generate", "slow")
+    await run_burst_worker(settings.model_copy(update={"job_time_scale": 1.0, "task_timeouts": {"generate": 0.1}}))
+    live = await ws.receive_json_from(timeout=2)
+
+    assert (
+        await ask(ws, "job_lookup", job_id)
+        == live
+        == job_status("error", job_id, "generate", f"❌ Job {job_id} timed out after 0.1s")
+    )
+
+
+async def test_a_result_is_kept_for_keep_result_seconds(
+    ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
+) -> None:
+    job_id = await queue(ws, "default", "kept")
+
+    await run_burst_worker(settings)
+
+    assert 0 < await pool.pttl(result_key_prefix + job_id) <= settings.keep_result * 1000
+
+
+async def test_a_queued_job_cancelled_before_a_worker_takes_it_never_runs_and_looks_up_cancelled(
+    ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_id = await queue(ws, "translate", "hello")
+
+    assert await ask(ws, "cancel", job_id) == job_status("cancelled", job_id, "translate", f"🛑 Job {job_id} cancelled")
+    worker = await run_burst_worker(settings)
+
+    assert (worker.jobs_complete, worker.jobs_failed) == (0, 1)
+    assert await ws.receive_nothing(timeout=0.3)
+    assert await ask(ws, "job_lookup", job_id) == job_status(
+        "cancelled", job_id, "translate", f"🛑 Job {job_id} cancelled"
+    )
+
+
+async def test_a_running_job_cancelled_is_stopped_by_the_arq_cli_worker_and_sends_no_result(
+    ws: WebsocketCommunicator, pool: ArqRedis, redis_url: str, settings: Settings
+) -> None:
+    worker = WorkerProcess(redis_url, job_time_scale=str(SLOW_SCALE))
+    worker.start()
+    try:
+        worker.wait_ready()
+        job_id = await queue(ws, "analyze", "a long text")
+        await wait_for_key(pool, in_progress_key_prefix + job_id)
+        assert await ask(ws, "job_lookup", job_id) == job_status(
+            "in_progress", job_id, "analyze", f"⚙️ Job {job_id} is in progress"
+        )
+
+        assert await ask(ws, "cancel", job_id) == job_status(
+            "cancelled", job_id, "analyze", f"🛑 Job {job_id} cancelled"
+        )
+
+        await wait_for_key(pool, result_key_prefix + job_id)  # long before its 30 s of work would end
+        assert await Job(job_id, pool, _queue_name=settings.queue_name).status() is ArqJobStatus.complete
+        assert await ask(ws, "job_lookup", job_id) == job_status(
+            "cancelled", job_id, "analyze", f"🛑 Job {job_id} cancelled"
+        )
+        assert await ws.receive_nothing(timeout=0.3)
+    finally:
+        worker.stop()
+    assert "aborted" in worker.log()
+    assert "Traceback" not in worker.log()
+
+
+async def test_a_job_cancelled_from_another_socket_ends_on_its_own_socket_with_a_cancelled_frame(
+    app: FastAPI, ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_id = await queue(ws, "default", "mine")
+    other = await open_socket(app)
+
+    assert await ask(other, "cancel", job_id) == job_status(
+        "cancelled", job_id, "default", f"🛑 Job {job_id} cancelled"
+    )
+    await run_burst_worker(settings)
+
+    assert await ws.receive_json_from(timeout=2) == job_status(
+        "cancelled", job_id, "default", f"🛑 Job {job_id} cancelled"
+    )
+    assert await other.receive_nothing(timeout=0.3)
+    await other.disconnect()
+
+
+async def test_cancelling_a_job_a_worker_has_finished_gets_an_error_frame_and_keeps_its_result(
+    ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_id = await queue(ws, "default", "done")
+    await run_burst_worker(settings)
+    result = await ws.receive_json_from(timeout=2)
+
+    assert await ask(ws, "cancel", job_id) == job_status(
+        "error", job_id, "default", f"❌ Job {job_id} has already finished"
+    )
+    assert await ask(ws, "job_lookup", job_id) == result
