@@ -10,7 +10,7 @@ TOX := $(BIN)/tox
 # Debian packages the suite needs: a redis-server binary for private test servers, Chromium for the browser tests.
 SYSTEM_PACKAGES := redis-server chromium fonts-noto-color-emoji
 
-.PHONY: venv run test system-deps lint type unit integration e2e stop-redis clean distclean
+.PHONY: venv run test system-deps lint type unit integration e2e client stop-redis clean distclean
 
 venv: $(STAMP)
 
@@ -37,6 +37,10 @@ test: venv system-deps
 
 lint type unit integration e2e: venv
 	$(TOX) -e $@
+
+# Regenerate the typed client (clients/background_jobs_client) from the app's AsyncAPI spec, after a protocol change.
+client: venv
+	$(BIN)/python -m clients.generate
 
 stop-redis:
 	@if test -f .run/redis.pid; then kill "$$(cat .run/redis.pid)" 2>/dev/null || true; rm -f .run/redis.pid; fi
