@@ -4,7 +4,7 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
@@ -40,9 +40,10 @@ class _Ended:
 class JobSocket:
     """An open socket to the server: send frames, receive them with timeouts, read them back with times."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, url: str, headers: Mapping[str, str] | None = None) -> None:
         self._client = client
         self._url = url
+        self._headers = dict(headers or {})
         self._stack = AsyncExitStack()
         self._session: AsyncWebSocketSession | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -54,7 +55,7 @@ class JobSocket:
 
     async def __aenter__(self) -> Self:
         session: AsyncWebSocketSession = await self._stack.enter_async_context(
-            aconnect_ws(self._url, self._client, keepalive_ping_interval_seconds=None)
+            aconnect_ws(self._url, self._client, keepalive_ping_interval_seconds=None, headers=self._headers)
         )
         self._session = session
         self._sent_at = time.monotonic()
