@@ -14,7 +14,7 @@ from typing import Any, Self
 
 import redis
 
-from tests.support.processes import ManagedProcess, ServerProcess, WorkerProcess
+from tests.support.processes import ManagedProcess, ServerProcess, UvloopWorkerProcess, WorkerProcess
 from tests.support.redis_provider import RedisServerProcess
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,9 @@ CONFIGS: dict[str, dict[str, str]] = {
         "worker_wakeup": "false",
     },
 }
+
+#: Configurations whose worker runs as ``python -m src.worker`` (on uvloop) rather than the ``arq`` command.
+UVLOOP_WORKER = {"tuned"}
 
 _PROBLEM_LINE = re.compile(r"Traceback|\bERROR\b|\[error|\bCRITICAL\b|\[critical|\bWARNING\b|\[warning")
 _SAMPLE_LINES = 5
@@ -136,7 +139,8 @@ class Stack:
         self._exit.callback(self._collect_redis_log)
         redis_server.start()
         env: dict[str, Any] = dict(self.settings)
-        self._worker = WorkerProcess(redis_server.url, **env)
+        worker_class = UvloopWorkerProcess if self.config in UVLOOP_WORKER else WorkerProcess
+        self._worker = worker_class(redis_server.url, **env)
         self._server = ServerProcess(redis_server.url, **env)
         self._exit.callback(self._collect_logs)
         logger.info("[%s] starting a worker and a server on Redis %s; settings %s", self.config, redis_server.url, env)

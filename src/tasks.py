@@ -1,6 +1,7 @@
 """The task side: the seed's four tasks, the wrapper that reports their outcome, and ``WorkerSettings``."""
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, cast
 
@@ -139,6 +140,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     """Worker start-up: logging, the channel layer, and the notifier tasks report through."""
     settings: Settings = ctx["settings"]
     configure_logging(settings)
+    # After ARQ's "Starting worker" line: per-job lines only when asked for.
+    logging.getLogger("arq.worker").setLevel(logging.INFO if settings.worker_log_jobs else logging.WARNING)
     setup_layers(settings, reconnect_attempts=settings.redis_reconnect_attempts)
     ctx["notifier"] = consumer_notifier()
 

@@ -74,6 +74,7 @@ def running_stack(name: str, redis_url: str, db: int, time_scale: float) -> Iter
         "job_time_scale": str(time_scale),
         "queue_name": f"e2e:{name}:queue",
         "channel_layer_prefix": f"e2e-{name}",
+        "worker_log_jobs": "true",  # some tests wait for ARQ's line saying a job completed
     }
     stack = Stack(name, time_scale, ServerProcess(url, port=None, **settings), WorkerProcess(url, **settings))
     try:

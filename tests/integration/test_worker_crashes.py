@@ -11,7 +11,7 @@ from tests.support.ws_driver import JobSocket
 
 PROMPT = 5.0
 # A 4 s job; its worker's in-progress lock lasts the longest task timeout + 1 s grace + 10 s.
-SETTINGS = {"job_time_scale": "1", "job_timeout": "5"}
+SETTINGS = {"job_time_scale": "1", "job_timeout": "5", "worker_log_jobs": "true"}
 GENERATE_RESULT = (
     "🤖 AI Response to 'survive':\nThat's an interesting point... "
     "Based on my analysis, I would suggest exploring this topic further."

@@ -111,12 +111,10 @@ class ManagedProcess:
 class WorkerProcess(ManagedProcess):
     """``arq src.tasks.WorkerSettings`` as a separate process."""
 
+    entry: tuple[str, ...] = ("-m", "arq", "src.tasks.WorkerSettings")
+
     def __init__(self, redis_url: str, **settings: str) -> None:
-        super().__init__(
-            "worker",
-            [sys.executable, "-m", "arq", "src.tasks.WorkerSettings"],
-            app_env(redis_url, **settings),
-        )
+        super().__init__("worker", [sys.executable, *self.entry], app_env(redis_url, **settings))
         self.redis_url = redis_url
         self.health_key = settings.get("queue_name", "arq:queue") + ":health-check"
 
@@ -137,6 +135,12 @@ class WorkerProcess(ManagedProcess):
             return False
         finally:
             client.close()
+
+
+class UvloopWorkerProcess(WorkerProcess):
+    """``python -m src.worker``: the same worker, on uvloop."""
+
+    entry = ("-m", "src.worker")
 
 
 class ServerProcess(ManagedProcess):
