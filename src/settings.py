@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # The tutorial's way, for the benchmark's comparison only: a new Redis pool for every enqueue.
     enqueue_pool_per_job: bool = False
 
+    # ARQ logs two lines per job at INFO; off by default, since they cost the worker on every job.
+    worker_log_jobs: bool = False
+
     # Worker knobs. A lost Redis is retried (backoff capped at 1 s) this many times before the worker exits.
     redis_reconnect_attempts: int = Field(default=300, ge=0)
     worker_max_jobs: int = Field(default=500, ge=1)
