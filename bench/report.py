@@ -322,12 +322,12 @@ def plot_latency(results: list[ConfigResult], machine: dict[str, Any], out_dir: 
     """The latency scenario's distribution (a CDF, log x-axis), one series per configuration, as PNG."""
     # matplotlib comes with the `bench` extra only: where mypy runs without it (tox's type env), it is untyped.
     try:
-        import matplotlib  # type: ignore[import-not-found, unused-ignore]
+        import matplotlib
     except ImportError:
         logger.error("matplotlib is not installed (pip install -e '.[bench]'): no latency plot")
         return None
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
+    import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(8, 4.5), dpi=120)
     for result in results:
