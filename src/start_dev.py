@@ -43,8 +43,8 @@ def base_url(host: str, port: int) -> str:
 
 
 def worker_command() -> list[str]:
-    """The ARQ worker, as a child process."""
-    return [sys.executable, "-m", "arq", "src.tasks.WorkerSettings"]
+    """The ARQ worker, as a child process: ``python -m src.worker`` (``arq src.tasks.WorkerSettings`` on uvloop)."""
+    return [sys.executable, "-m", "src.worker"]
 
 
 def server_command(settings: Settings) -> list[str]:
