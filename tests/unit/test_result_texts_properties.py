@@ -14,6 +14,7 @@ from src.apps.background_jobs.messages import (
     JobState,
     JobStatus,
     JobStatusMessage,
+    job_status_frame,
 )
 from src.tasks import TRANSLATIONS, analyze_text, default_text, translate_text
 
@@ -81,3 +82,10 @@ def test_job_result_event_round_trips_any_text(status: str, job_id: str, text: s
     )
 
     assert JobResult.model_validate_json(event.model_dump_json()) == event
+
+
+@given(st.sampled_from(list(get_args(JobState))), job_ids, any_content)
+def test_the_hot_path_job_status_frame_is_exactly_the_models_json(status: JobState, job_id: str, text: str) -> None:
+    model = JobStatusMessage(payload=JobStatus(status=status, job_id=job_id, job_type="translate", message=text))
+
+    assert job_status_frame(status, job_id, "translate", text) == model.model_dump(mode="json")

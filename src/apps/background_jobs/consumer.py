@@ -29,6 +29,7 @@ from .messages import (
     already_cancelled_text,
     already_finished_text,
     cancel_error_text,
+    job_status_frame,
     lookup_error_text,
     no_job_to_cancel_text,
     queue_error_text,
@@ -249,13 +250,12 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
         logger.info("job cancelled", job_id=job_id, was=status.status)
         return JobStatusMessage(payload=JobStatus(**cancelled_outcome(job_id, status.job_type).model_dump()))
 
-    @event_handler
-    async def handle_job_result(self, event: JobResult) -> JobStatusMessage | None:
+    @event_handler(output_type=JobStatusMessage)
+    async def handle_job_result(self, event: JobResult) -> None:
         """Relay a worker's outcome after the job's ``queued`` frame, once (it may have been recovered)."""
         outcome = event.payload
-        if not await self.pending.claim(outcome.job_id):
-            return None
-        return JobStatusMessage(payload=JobStatus(**outcome.model_dump()))
+        if await self.pending.claim(outcome.job_id):
+            await self._send_outcome(outcome)
 
     async def websocket_disconnect(self, message: Any) -> None:
         """Stop recovering outcomes for a socket that is gone."""
@@ -287,9 +287,8 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
         """Send one job's status; False when the client has already gone."""
         if self._closed:
             return False
-        frame = JobStatusMessage(payload=JobStatus(status=status, job_id=job_id, job_type=job_type, message=text))
         try:
-            await self.send_message(frame)
+            await self.send_json(job_status_frame(status, job_id, job_type, text))
         except OSError:
             return False
         return True

@@ -1,6 +1,6 @@
 """Message types of the background jobs consumer: what clients send, what they get, what workers report."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from chanx.messages.base import BaseMessage
 from pydantic import BaseModel, Field
@@ -85,6 +85,14 @@ class JobResult(BaseMessage):
 
     action: Literal["job_result"] = "job_result"
     payload: JobOutcome
+
+
+def job_status_frame(status: JobState, job_id: str, job_type: str, message: str) -> dict[str, Any]:
+    """The JSON of ``JobStatusMessage(payload=JobStatus(...))``, built without pydantic on the hot path."""
+    return {
+        "action": "job_status",
+        "payload": {"status": status, "job_id": job_id, "job_type": job_type, "message": message},
+    }
 
 
 def queuing_text(job_type: str, content: str) -> str:
