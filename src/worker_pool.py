@@ -6,6 +6,7 @@ from typing import Any
 
 import structlog
 from arq import ArqRedis
+from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
 from redis.asyncio import ConnectionPool
 from redis.asyncio.client import PubSub
@@ -36,14 +37,15 @@ class WakeableArqRedis(ArqRedis):
         self._listener: asyncio.Task[None] | None = None
 
     async def zrangebyscore(self, name: Any, *args: Any, **kwargs: Any) -> Any:
-        """Poll; if the queue is empty, wait for a wake-up (or ``wait`` seconds) and poll once more."""
+        """Poll; if nothing there can start, wait for a wake-up (or ``wait`` seconds) and poll once more."""
         if name != self.default_queue_name:
             return await super().zrangebyscore(name, *args, **kwargs)
         await self._listen()
         self._woken.clear()  # before polling: a wake-up from here on is not missed
         found = await super().zrangebyscore(name, *args, **kwargs)
-        if found:
+        if found and not await self._all_in_progress(found):
             return found
+        # Nothing to start (running jobs stay on ARQ's queue until they finish): wait, do not spin.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.wake_wait):
                 await self._woken.wait()
@@ -51,6 +53,11 @@ class WakeableArqRedis(ArqRedis):
         if "max" in kwargs:
             kwargs["max"] = timestamp_ms()
         return await super().zrangebyscore(name, *args, **kwargs)
+
+    async def _all_in_progress(self, job_ids: list[bytes]) -> bool:
+        """Whether every one of ``job_ids`` is already running (here or on another worker)."""
+        running = await self.exists(*(in_progress_key_prefix + job_id.decode() for job_id in job_ids))
+        return bool(running == len(job_ids))
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         """Stop listening, then close as usual."""

@@ -1,0 +1,84 @@
+"""The worker's wakeable pool: an idle poll waits for an enqueue's wake-up instead of sleeping, and never spins."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest_asyncio
+from arq.constants import in_progress_key_prefix
+from arq.utils import timestamp_ms
+from fakeredis import FakeServer
+
+from src.enqueue_batcher import NewJob, queue_jobs
+from src.worker_pool import WakeableArqRedis
+from tests.support.fake_arq import fake_arq_pool
+
+QUEUE = "arq:queue"
+WAKE = "arq:queue:wake"
+FALLBACK = 0.5
+
+
+@pytest_asyncio.fixture
+async def server() -> FakeServer:
+    """One fakeredis server for the worker's pool and the web side's."""
+    return FakeServer()
+
+
+@pytest_asyncio.fixture
+async def worker_pool(server: FakeServer) -> AsyncIterator[WakeableArqRedis]:
+    """The worker's pool, falling back to polling every ``FALLBACK`` seconds."""
+    connections = fake_arq_pool(server).connection_pool
+    pool = WakeableArqRedis(connections, wake_channel=WAKE, wait=FALLBACK, default_queue_name=QUEUE)
+    yield pool
+    await pool.aclose()
+
+
+async def poll(pool: WakeableArqRedis) -> Any:
+    """Poll the queue the way ARQ's worker does."""
+    return await pool.zrangebyscore(QUEUE, min=float("-inf"), start=0, num=100, max=timestamp_ms())
+
+
+async def enqueue(server: FakeServer, job_id: str, wake: bool = True) -> None:
+    """Enqueue as the web side does, with (or without) its wake-up."""
+    web = fake_arq_pool(server)
+    try:
+        await queue_jobs(web, [NewJob("default", job_id, "x", "channel")], WAKE if wake else None)
+    finally:
+        await web.aclose()
+
+
+async def test_a_poll_that_finds_a_job_returns_it_at_once(worker_pool: WakeableArqRedis, server: FakeServer) -> None:
+    await enqueue(server, "default_1", wake=False)
+
+    started = time.monotonic()
+    assert await poll(worker_pool) == [b"default_1"]
+    assert time.monotonic() - started < FALLBACK / 2
+
+
+async def test_an_idle_poll_returns_the_job_whose_enqueue_woke_it(
+    worker_pool: WakeableArqRedis, server: FakeServer
+) -> None:
+    await poll(worker_pool)  # subscribes; the queue is empty, so this waited the fallback
+    waiting = asyncio.create_task(poll(worker_pool))
+    await asyncio.sleep(0.05)  # let the poll reach its wait: a pause, not an assertion's timing
+
+    started = time.monotonic()
+    await enqueue(server, "default_2")
+    found = await asyncio.wait_for(waiting, timeout=FALLBACK)
+
+    assert found == [b"default_2"]
+    assert time.monotonic() - started < FALLBACK / 2
+
+
+async def test_a_poll_that_finds_only_running_jobs_waits_instead_of_spinning(
+    worker_pool: WakeableArqRedis, server: FakeServer
+) -> None:
+    await enqueue(server, "default_3", wake=False)
+    await worker_pool.set(in_progress_key_prefix + "default_3", b"1")
+
+    started = time.monotonic()
+    found = await poll(worker_pool)
+
+    assert found == [b"default_3"]
+    assert time.monotonic() - started >= FALLBACK * 0.9
