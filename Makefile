@@ -17,7 +17,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint]' 'tox>=4.20'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,bench]' 'tox>=4.20'
 	touch $@
 
 run: venv
