@@ -82,9 +82,9 @@ async def in_process_startup(ctx: dict[str, Any]) -> None:
     ctx["notifier"] = consumer_notifier()
 
 
-async def run_burst_worker(settings: Settings, **overrides: Any) -> Worker:
+async def run_burst_worker(settings: Settings, worker_class: type[Worker] = Worker, **overrides: Any) -> Worker:
     """Run an ARQ worker in this process until the queue is empty (arq's own tests' habit)."""
-    worker = Worker(
+    worker = worker_class(
         **{
             **get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(settings))),
             **overrides,

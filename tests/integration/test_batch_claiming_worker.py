@@ -1,0 +1,60 @@
+"""``python -m src.worker``'s worker claims a poll's jobs in one round trip: every job still runs exactly once."""
+
+import asyncio
+from collections import Counter
+
+from chanx.fast_channels.testing import WebsocketCommunicator
+
+from src.batch_worker import BatchClaimWorker
+from src.settings import Settings
+from tests.integration.conftest import run_burst_worker
+
+
+async def queue_jobs(ws: WebsocketCommunicator, count: int) -> list[str]:
+    """Queue ``count`` default jobs over the socket; their ids, once all are reported queued."""
+    for n in range(count):
+        await ws.send_json_to({"action": "job", "payload": {"type": "default", "content": f"job {n}"}})
+    frames = [await ws.receive_json_from(timeout=2) for _ in range(2 * count)]
+    return [f["payload"]["job_id"] for f in frames if f["payload"]["status"] == "queued"]
+
+
+async def results(ws: WebsocketCommunicator, count: int) -> Counter[str]:
+    """How many result frames each job got, over the next ``count`` frames."""
+    frames = [await ws.receive_json_from(timeout=2) for _ in range(count)]
+    return Counter(f["payload"]["job_id"] for f in frames if f["payload"]["status"] == "result")
+
+
+async def test_the_batch_claiming_worker_runs_every_job_of_a_burst(
+    ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_ids = await queue_jobs(ws, 30)
+
+    worker = await run_burst_worker(settings, worker_class=BatchClaimWorker)
+
+    assert (worker.jobs_complete, worker.jobs_failed) == (30, 0)
+    assert await results(ws, 30) == Counter(job_ids)
+    assert await ws.receive_nothing()
+
+
+async def test_two_batch_claiming_workers_racing_for_one_queue_never_run_a_job_twice(
+    ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_ids = await queue_jobs(ws, 40)
+
+    workers = await asyncio.gather(*(run_burst_worker(settings, worker_class=BatchClaimWorker) for _ in range(2)))
+
+    assert sum(w.jobs_complete for w in workers) == 40
+    assert await results(ws, 40) == Counter(job_ids)
+    assert await ws.receive_nothing()
+
+
+async def test_the_batch_claiming_worker_claims_no_more_jobs_than_it_has_slots(
+    ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_ids = await queue_jobs(ws, 12)
+    narrow = settings.model_copy(update={"worker_max_jobs": 5})
+
+    worker = await run_burst_worker(narrow, worker_class=BatchClaimWorker)
+
+    assert worker.jobs_complete == 12
+    assert await results(ws, 12) == Counter(job_ids)
