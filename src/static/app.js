@@ -1,6 +1,8 @@
 // Background Jobs page: one WebSocket to /ws/background_jobs, a form that sends
 // {"action":"job","payload":{"type","content"}}, and one card per job id listing
-// every job_status frame of that job in arrival order.
+// every job_status frame of that job in arrival order. Each card has a Cancel button
+// ({"action":"cancel"}), disabled once its job is final; a second form sends {"action":"job_lookup"},
+// whose answer lands on that job's card (made if this page has none, e.g. after a reload).
 //
 // Safety rule for this file: text that comes from the server (or the user) is only
 // ever put in the page with textContent / createTextNode, never as HTML.
@@ -10,6 +12,8 @@
   var WS_URL = (location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws/background_jobs";
   var BACKOFF_START_MS = 500;
   var BACKOFF_MAX_MS = 10000;
+  // A job with one of these statuses will get no more frames about it: nothing left to cancel.
+  var FINAL_STATUSES = ["result", "error", "cancelled"];
 
   var el = {
     status: document.getElementById("connection-status"),
@@ -19,6 +23,9 @@
     type: document.getElementById("job-type"),
     content: document.getElementById("job-content"),
     submit: document.getElementById("submit-job"),
+    lookupForm: document.getElementById("lookup-form"),
+    lookupId: document.getElementById("lookup-id"),
+    lookupSubmit: document.getElementById("lookup-submit"),
     jobs: document.getElementById("jobs"),
     jobsEmpty: document.getElementById("jobs-empty"),
     errors: document.getElementById("errors"),
@@ -28,7 +35,7 @@
   var socket = null;
   var backoffMs = BACKOFF_START_MS;
   var reconnectTimer = null;
-  var cards = new Map(); // job id -> {card, events}
+  var cards = new Map(); // job id -> {card, type, status, events, cancel, final, cancelling}
 
   // ---- small DOM helpers (text only) -------------------------------------------
 
@@ -54,10 +61,25 @@
 
   // ---- connection ---------------------------------------------------------------
 
+  function isConnected() {
+    return socket !== null && socket.readyState === WebSocket.OPEN;
+  }
+
   function setState(state, label) {
     el.status.dataset.state = state;
     el.label.textContent = label;
     el.submit.disabled = state !== "connected";
+    el.lookupSubmit.disabled = state !== "connected";
+    cards.forEach(function (entry) {
+      if (state !== "connected") entry.cancelling = false; // an answer lost with the socket
+      updateCancel(entry);
+    });
+  }
+
+  function send(action, payload) {
+    if (!isConnected()) return false;
+    socket.send(JSON.stringify({ action: action, payload: payload }));
+    return true;
   }
 
   function connect() {
@@ -144,16 +166,32 @@
     var type = make("span", "job-type", jobType || "job");
     var id = make("code", "job-id", jobId);
     var status = make("span", "job-status");
-    head.append(type, id, status);
+    var cancel = make("button", "job-cancel", "Cancel");
+    cancel.type = "button";
+    cancel.setAttribute("aria-label", "Cancel job " + jobId);
+    head.append(type, id, status, cancel);
 
     var events = make("ol", "job-events");
     card.append(head, events);
 
     el.jobs.append(card);
     el.jobsEmpty.hidden = true;
-    entry = { card: card, type: type, status: status, events: events };
+    entry = { card: card, type: type, status: status, events: events, cancel: cancel, final: false, cancelling: false };
     cards.set(jobId, entry);
+
+    cancel.addEventListener("click", function () {
+      if (entry.final || entry.cancelling) return;
+      if (send("cancel", { job_id: jobId })) {
+        entry.cancelling = true; // until its answer (or the socket's end): one click, one cancel
+        updateCancel(entry);
+      }
+    });
+    updateCancel(entry);
     return entry;
+  }
+
+  function updateCancel(entry) {
+    entry.cancel.disabled = entry.final || entry.cancelling || !isConnected();
   }
 
   function addJobEvent(payload) {
@@ -167,6 +205,9 @@
     }
     entry.card.dataset.status = status;
     entry.status.textContent = status;
+    // Final once, final for good (a cancel's answer is always final: cancelled, or error saying why).
+    if (FINAL_STATUSES.indexOf(status) !== -1) entry.final = true;
+    updateCancel(entry);
 
     var line = make("li", "job-event");
     line.dataset.status = status;
@@ -219,13 +260,16 @@
 
   el.form.addEventListener("submit", function (event) {
     event.preventDefault();
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    socket.send(JSON.stringify({
-      action: "job",
-      payload: { type: el.type.value, content: el.content.value },
-    }));
+    if (!send("job", { type: el.type.value, content: el.content.value })) return;
     el.content.value = "";
     el.content.focus();
+  });
+
+  el.lookupForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var jobId = el.lookupId.value.trim();
+    if (!jobId) return;
+    send("job_lookup", { job_id: jobId });
   });
 
   connect();

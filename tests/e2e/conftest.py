@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 import redis
 
+from tests.support.browser import chromium_or_skip
 from tests.support.processes import ManagedProcess, ServerProcess, WorkerProcess
 from tests.support.redis_provider import ProvidedRedis
 
@@ -109,6 +110,12 @@ def scaled_stack(redis_service: ProvidedRedis) -> Iterator[Stack]:
             yield stack
         finally:
             del RUNNING["scaled_stack"]
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Chromium's executable for the browser tests (skipped without one; a failure under CI=true)."""
+    return chromium_or_skip()
 
 
 @pytest_asyncio.fixture

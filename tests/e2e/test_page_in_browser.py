@@ -1,66 +1,27 @@
 """The Background Jobs page in a real browser (Playwright driving Chromium) against the scaled stack."""
 
-import os
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Dialog, Page, async_playwright, expect
+from playwright.async_api import Dialog, Page, expect
 
 from tests.e2e.conftest import Stack
+from tests.support.browser import WAIT_MS, open_page, submit_job
 from tests.support.processes import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
 
-#: Debian's ``chromium`` by default; CI points this at the Chrome it installs.
-CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # needed as root, and in containers
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = PROJECT_ROOT / "artifacts" / "e2e-page.png"
-#: Milliseconds Playwright waits for an element or a state.
-WAIT_MS = 5_000
 XSS = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture
-def chromium() -> str:
-    """Chromium's executable; without one, the test is skipped here and fails under CI=true."""
-    if not Path(CHROMIUM_PATH).exists():
-        reason = f"no Chromium at {CHROMIUM_PATH} (install Debian's chromium, or set CHROMIUM_PATH)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return CHROMIUM_PATH
 
 
 @pytest_asyncio.fixture
 async def page(chromium: str, scaled_stack: Stack) -> AsyncIterator[Page]:
     """The page at ``/``, its socket connected."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(WAIT_MS)
-            await page.goto(scaled_stack.http_url + "/")
-            await expect(page.locator("#connection-status")).to_have_attribute("data-state", "connected")
-            yield page
-        finally:
-            await browser.close()
-
-
-async def submit_job(page: Page, job_type: str, content: str) -> None:
-    """Choose ``job_type``, type ``content`` and press Enter."""
-    await page.select_option("#job-type", job_type)
-    await page.fill("#job-content", content)
-    await page.press("#job-content", "Enter")
+    async with open_page(chromium, scaled_stack.http_url + "/") as page:
+        yield page
 
 
 async def test_translate_job_shows_queuing_queued_and_its_result_on_one_job_card(page: Page) -> None:
