@@ -18,6 +18,8 @@ TESTS_DIR = Path(__file__).parent / "tests"
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# `tox -e mutation` runs the property tests once per mutant of what they reach: fewer examples each time.
+settings.register_profile("mutation", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 

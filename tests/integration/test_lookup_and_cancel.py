@@ -125,6 +125,7 @@ async def test_a_queued_job_cancelled_before_a_worker_takes_it_never_runs_and_lo
     )
 
 
+@pytest.mark.processes
 async def test_a_running_job_cancelled_is_stopped_by_the_arq_cli_worker_and_sends_no_result(
     ws: WebsocketCommunicator, pool: ArqRedis, redis_url: str, settings: Settings
 ) -> None:

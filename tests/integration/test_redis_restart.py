@@ -18,6 +18,8 @@ from tests.support.protocol import has_status, is_final, job
 from tests.support.redis_provider import RedisServerProcess
 from tests.support.ws_driver import JobSocket
 
+pytestmark = pytest.mark.processes
+
 TIME_SCALE = 0.5  # generate runs 2 s: long enough to be running while Redis is away
 PROMPT = 5.0
 HEAL = 20.0

@@ -4,10 +4,13 @@ import asyncio
 from contextlib import AsyncExitStack
 
 import httpx
+import pytest
 
 from tests.support.processes import ServerProcess, WorkerProcess, running
 from tests.support.protocol import job
 from tests.support.ws_driver import JobSocket
+
+pytestmark = pytest.mark.processes
 
 PROMPT = 5.0
 CLIENTS_PER_SERVER = 3

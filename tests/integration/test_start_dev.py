@@ -14,6 +14,8 @@ from tests.support.protocol import is_final, job
 from tests.support.redis_provider import free_port
 from tests.support.ws_driver import JobSocket
 
+pytestmark = pytest.mark.processes
+
 BANNER_END = "Press Ctrl+C to stop both services"
 READY = 30.0
 

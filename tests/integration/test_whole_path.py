@@ -1,5 +1,6 @@
 """The whole path on a real Redis: app pool → ARQ queue → a real worker → Redis channel layer → the socket."""
 
+import pytest
 from arq import ArqRedis
 from chanx.fast_channels.testing import WebsocketCommunicator
 
@@ -34,6 +35,7 @@ async def test_job_runs_on_an_in_process_worker_and_its_result_reaches_the_socke
     assert await ws.receive_nothing()
 
 
+@pytest.mark.processes
 async def test_job_runs_on_the_arq_cli_worker_process_and_its_result_reaches_the_socket(
     ws: WebsocketCommunicator, redis_url: str
 ) -> None:

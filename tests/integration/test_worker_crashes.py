@@ -4,10 +4,13 @@ import signal
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.processes import ServerProcess, WorkerProcess, running, wait_for_output
 from tests.support.protocol import has_status, is_final, job
 from tests.support.ws_driver import JobSocket
+
+pytestmark = pytest.mark.processes
 
 PROMPT = 5.0
 # A 4 s job; its worker's in-progress lock lasts the longest task timeout + 1 s grace + 10 s.

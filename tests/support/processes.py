@@ -18,6 +18,8 @@ from tests.support.redis_provider import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 20.0
+#: Set (by `tox -e mutation`) where only in-process tests may run: starting a process then fails the test.
+NO_PROCESSES_ENV = "TESTS_START_NO_PROCESSES"
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -50,6 +52,8 @@ class ManagedProcess:
 
     def start(self) -> None:
         """Start the process (appending to its log)."""
+        if os.environ.get(NO_PROCESSES_ENV):
+            raise RuntimeError(f"{NO_PROCESSES_ENV} is set: a test that starts a {self.name} is marked `processes`")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.args, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT

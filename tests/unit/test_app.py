@@ -3,12 +3,18 @@
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 import pytest_asyncio
 from chanx.fast_channels.testing import WebsocketCommunicator
+from fakeredis import FakeServer
+from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
-from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.main import WS_PATH
+from src.apps.background_jobs.consumer import BackgroundJobConsumer, refuse_handshake
+from src.job_queue import JobQueue
+from src.layers import JOBS_LAYER_ALIAS
+from src.main import WS_PATH, create_app
+from src.settings import Settings
 
 
 @pytest_asyncio.fixture
@@ -71,3 +77,70 @@ async def test_asyncapi_page_renders_the_spec(http: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert "AsyncApiStandalone.render" in response.text
     assert "background_jobs" in response.text
+
+
+async def test_a_handshake_while_redis_is_unreachable_is_closed_with_1013_try_again_later(
+    app: FastAPI, redis_server: FakeServer
+) -> None:
+    redis_server.connected = False
+    ws = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+
+    connected, _ = await ws.connect()
+
+    assert connected  # accepted, to say why in the close frame
+    assert await ws.receive_output(timeout=1) == {
+        "type": "websocket.close",
+        "code": 1013,
+        "reason": "The job queue is unavailable; try again shortly.",
+    }
+
+
+async def test_a_handshake_refused_for_an_unreachable_redis_sends_nothing_if_the_client_already_left() -> None:
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "websocket.disconnect", "code": 1001}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await refuse_handshake(receive, send)
+
+    assert sent == []
+
+
+async def test_the_pages_script_and_styles_are_served_under_static(app: FastAPI, http: httpx.AsyncClient) -> None:
+    script, styles = await http.get("/static/app.js"), await http.get("/static/style.css")
+
+    assert (script.status_code, styles.status_code) == (200, 200)
+    assert styles.headers["content-type"].startswith("text/css")
+    assert app.url_path_for("static", path="app.js") == "/static/app.js"
+
+
+def test_the_app_is_built_for_the_settings_it_is_given_with_a_job_queue_of_its_own(settings: Settings) -> None:
+    app = create_app(settings)
+
+    assert app.state.settings is settings
+    assert isinstance(app.state.jobs, JobQueue)
+    assert app.state.jobs.settings is settings
+
+
+def test_without_settings_the_app_reads_them_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUEUE_NAME", "q:from-env")
+
+    app = create_app()
+
+    assert app.state.settings.queue_name == app.state.jobs.settings.queue_name == "q:from-env"
+
+
+async def test_the_apps_lifespan_opens_the_job_queue_and_the_layer_and_closes_both(settings: Settings) -> None:
+    channel_layers.clear()
+    app = create_app(settings)
+
+    async with app.router.lifespan_context(app):
+        assert app.state.jobs.pool is not None
+        assert channel_layers.list_aliases() == [JOBS_LAYER_ALIAS]
+
+    assert channel_layers.list_aliases() == []
+    with pytest.raises(RuntimeError):
+        _ = app.state.jobs.pool

@@ -76,3 +76,8 @@ async def test_client_that_leaves_during_the_enqueue_still_gets_its_job_run(
     (job,) = await pool.queued_jobs()
     assert job.job_id == queuing["payload"]["job_id"]
     assert errors_logged(caplog) == []
+    assert any(
+        "client left after its job was queued; the job still runs" in r.getMessage()
+        and f"job_id={job.job_id}" in r.getMessage()
+        for r in caplog.records
+    )

@@ -2,10 +2,11 @@
 
 import asyncio
 
+import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.apps.background_jobs.messages import JobOutcome
-from src.apps.background_jobs.pending import PendingJobs
+from src.apps.background_jobs.pending import PendingJob, PendingJobs
 from src.settings import Settings
 
 FAST = Settings(job_time_scale=0.0, result_recovery_grace=0.0, result_recovery_interval=0.01)
@@ -14,6 +15,15 @@ FAST = Settings(job_time_scale=0.0, result_recovery_grace=0.0, result_recovery_i
 def outcome(job_id: str) -> JobOutcome:
     """A result outcome for ``job_id``."""
     return JobOutcome(status="result", job_id=job_id, job_type="default", message="✅ Processed: X")
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What PendingJobs logged: each event with its key=value pairs, spaces collapsed."""
+    return [
+        " ".join(r.getMessage().split()).removeprefix("[info ] ")
+        for r in caplog.records
+        if r.name == "src.apps.background_jobs.pending"
+    ]
 
 
 class Recorder:
@@ -37,7 +47,7 @@ class Recorder:
         self.got_one.set()
 
 
-async def test_an_overdue_outcome_is_looked_up_and_delivered_once() -> None:
+async def test_an_overdue_outcome_is_looked_up_and_delivered_once(caplog: pytest.LogCaptureFixture) -> None:
     recorder = Recorder({"job-1": outcome("job-1")})
     pending = PendingJobs(FAST, recorder.lookup, recorder.deliver)
 
@@ -47,6 +57,7 @@ async def test_an_overdue_outcome_is_looked_up_and_delivered_once() -> None:
     assert recorder.delivered == [outcome("job-1")]
     assert "job-1" not in pending
     assert not await pending.claim("job-1"), "a late event for it is not relayed again"
+    assert logged(caplog) == ["recovered an outcome whose event was lost job_id=job-1"]
     pending.close()
 
 
@@ -62,7 +73,7 @@ async def test_a_claimed_outcome_is_not_recovered_again() -> None:
     assert (recorder.lookups, recorder.delivered) == ([], [])
 
 
-async def test_a_lookup_that_fails_is_tried_again_next_round() -> None:
+async def test_a_lookup_that_fails_is_tried_again_next_round(caplog: pytest.LogCaptureFixture) -> None:
     recorder = Recorder({"job-1": RedisConnectionError("down")})
     pending = PendingJobs(FAST, recorder.lookup, recorder.deliver)
     pending.queued("job-1", "default")
@@ -74,6 +85,7 @@ async def test_a_lookup_that_fails_is_tried_again_next_round() -> None:
     await asyncio.wait_for(recorder.got_one.wait(), timeout=1)
 
     assert recorder.delivered == [outcome("job-1")]
+    assert logged(caplog)[0] == "cannot look up overdue outcomes yet error=down"
     pending.close()
 
 
@@ -125,3 +137,69 @@ async def test_a_withdrawn_job_is_neither_relayed_nor_recovered() -> None:
     await asyncio.wait_for(pending._recovery, timeout=1)  # type: ignore[arg-type]
 
     assert (recorder.lookups, recorder.delivered, pending.in_flight) == ([], [], 0)
+
+
+async def test_a_withdrawn_job_whose_cancel_failed_is_owed_again_and_recovered() -> None:
+    recorder = Recorder({"job-1": outcome("job-1")})
+    pending = PendingJobs(FAST.model_copy(update={"result_recovery_grace": 60.0}), recorder.lookup, recorder.deliver)
+    pending.queued("job-1", "default")
+    withdrawn = pending.withdraw("job-1")
+    assert withdrawn is not None
+
+    pending.restore("job-1", withdrawn)
+
+    assert "job-1" in pending
+    assert pending.in_flight == 1
+    assert await pending.claim("job-1")
+    pending.close()
+
+
+async def test_releasing_a_job_that_is_not_being_queued_does_nothing() -> None:
+    pending = PendingJobs(FAST, Recorder({}).lookup, Recorder({}).deliver)
+
+    pending.release("job-1")
+
+    assert pending.in_flight == 0
+
+
+async def test_an_overdue_outcome_is_recovered_while_an_earlier_job_is_not_due_yet() -> None:
+    recorder = Recorder({"job-2": outcome("job-2")})
+    pending = PendingJobs(FAST, recorder.lookup, recorder.deliver)
+    pending._waiting["job-1"] = PendingJob("generate", due=float("inf"))  # owed first, never overdue
+
+    pending.queued("job-2", "default")
+    await asyncio.wait_for(recorder.got_one.wait(), timeout=1)
+
+    assert (recorder.lookups, recorder.delivered) == (["job-2"], [outcome("job-2")])
+    pending.close()
+
+
+async def test_an_outcome_claimed_while_its_lookup_is_in_flight_is_not_sent_again() -> None:
+    looking, answer = asyncio.Event(), asyncio.Event()
+
+    async def slow_lookup(job_id: str, job_type: str) -> JobOutcome | None:
+        looking.set()
+        await answer.wait()
+        return outcome(job_id)
+
+    recorder = Recorder({})
+    pending = PendingJobs(FAST, slow_lookup, recorder.deliver)
+    pending.queued("job-1", "default")
+    await asyncio.wait_for(looking.wait(), timeout=1)
+
+    assert await pending.claim("job-1")  # its event arrived meanwhile
+    answer.set()
+    await asyncio.wait_for(pending._recovery, timeout=1)  # type: ignore[arg-type]
+
+    assert recorder.delivered == []
+
+
+async def test_an_outcome_is_overdue_after_its_types_work_and_the_grace() -> None:
+    settings = Settings(job_time_scale=1.0, result_recovery_grace=2.5)
+    pending = PendingJobs(settings, Recorder({}).lookup, Recorder({}).deliver)
+    now = asyncio.get_running_loop().time()
+
+    pending.queued("job-1", "translate")  # 2 s of work
+
+    assert pending._waiting["job-1"].due == pytest.approx(now + 2.0 + 2.5, abs=0.05)
+    pending.close()

@@ -1,15 +1,10 @@
 """Settings come from the environment, once, and both processes are built from the one object."""
 
 import pytest
-from fast_channels.layers import channel_layers, get_channel_layer
-from fast_channels.layers.redis import RedisPubSubChannelLayer
 from pydantic import ValidationError
 
-from src.job_types import JOB_DURATIONS, resolve_job_type
-from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
 from src.settings import Settings, get_settings
-from src.start_dev import server_command
-from src.tasks import REPORT_GRACE, WAKEABLE_PACE, build_worker_settings, shutdown, startup
+from src.tasks import REPORT_GRACE, TASKS, WAKEABLE_PACE, build_worker_settings, shutdown, startup
 from src.worker_pool import WakeableArqRedis
 
 
@@ -61,6 +56,7 @@ def test_worker_settings_are_built_from_the_settings_object() -> None:
         job_timeout=9.0,
         task_timeouts={"analyze": 2.0},
         keep_result=60,
+        max_tries=3,
     )
 
     worker = build_worker_settings(settings)
@@ -71,6 +67,9 @@ def test_worker_settings_are_built_from_the_settings_object() -> None:
         "generate": 9.0 + REPORT_GRACE,
         "default": 9.0 + REPORT_GRACE,
     }
+    assert [(f.coroutine, f.max_tries) for f in worker.functions] == [(TASKS[f.name], 3) for f in worker.functions]
+    assert (worker.on_startup, worker.on_shutdown) == (startup, shutdown)
+    assert (worker.job_timeout, worker.max_tries) == (9.0 + REPORT_GRACE, 3)
     assert (worker.queue_name, worker.max_jobs, worker.poll_delay, worker.keep_result) == (
         "q:test",
         7,
@@ -87,59 +86,14 @@ def test_worker_settings_are_built_from_the_settings_object() -> None:
     )
 
 
-def test_only_the_worker_rides_out_a_lost_redis_the_web_side_fails_fast() -> None:
-    settings = Settings(redis_reconnect_attempts=42)
-
-    assert settings.arq_redis.retry is None
-    worker_retry = settings.worker_arq_redis.retry
-    assert worker_retry is not None
-    assert worker_retry._retries == 42
-    assert issubclass(ConnectionRefusedError, worker_retry._supported_errors)
-
-
 def test_without_wake_ups_the_worker_polls_every_poll_delay_on_arqs_own_pool() -> None:
     worker = build_worker_settings(Settings(worker_wakeup=False, worker_poll_delay=0.25))
 
     assert (worker.poll_delay, worker.redis_pool) == (0.25, None)
 
 
-def test_unknown_job_types_resolve_to_default_and_known_ones_to_themselves() -> None:
-    assert {t: resolve_job_type(t) for t in JOB_DURATIONS} == {t: t for t in JOB_DURATIONS}
-    assert resolve_job_type("summarize") == "default"
-    assert resolve_job_type("") == "default"
-
-
-async def test_setup_layers_registers_only_the_consumers_redis_layer() -> None:
-    channel_layers.clear()
-
-    setup_layers(Settings(redis_url="redis://127.0.0.1:1"))
-
-    assert channel_layers.list_aliases() == [JOBS_LAYER_ALIAS]
-    assert isinstance(get_channel_layer(JOBS_LAYER_ALIAS), RedisPubSubChannelLayer)
-    await teardown_layers()
-    assert channel_layers.list_aliases() == []
-
-
-async def test_worker_startup_puts_a_notifier_in_ctx_and_shutdown_removes_the_layer() -> None:
-    channel_layers.clear()
-    ctx: dict[str, object] = {"settings": Settings(redis_url="redis://127.0.0.1:1")}
-
-    await startup(ctx)
-
-    assert hasattr(ctx["notifier"], "notify")
-    assert channel_layers.list_aliases() == [JOBS_LAYER_ALIAS]
-    await shutdown(ctx)
-    assert channel_layers.list_aliases() == []
-
-
 def test_the_worker_honours_arqs_abort_so_jobs_can_be_cancelled() -> None:
     assert build_worker_settings(Settings()).allow_abort_jobs is True
-
-
-def test_start_dev_gives_uvicorn_ws_max_size_as_its_frame_limit() -> None:
-    command = server_command(Settings(ws_max_size=4096))
-
-    assert command[command.index("--ws-max-size") + 1] == "4096"
 
 
 def test_the_hardening_defaults_are_the_readmes(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,11 +6,13 @@ from typing import Any
 import pytest
 from fast_channels.layers import InMemoryChannelLayer
 
-from src.apps.background_jobs.outcomes import TaskTimeout
+import src.tasks
+from src.apps.background_jobs.messages import JobResult
+from src.apps.background_jobs.outcomes import TaskTimeout, error_outcome
 from src.job_types import JOB_DURATIONS, work_seconds
-from src.notifier import consumer_notifier
+from src.notifier import ChannelLayerNotifier, consumer_notifier
 from src.settings import Settings
-from src.tasks import TASKS, run_reported
+from src.tasks import TASKS, analyze_text, make_task, run_reported, simulate_work
 from tests.support.protocol import SEED_RESULTS_FOR_HELLO
 
 
@@ -104,3 +106,61 @@ def test_simulated_work_is_the_seeds_duration_times_job_time_scale(scale: float,
     settings = Settings(job_time_scale=scale)
 
     assert {t: work_seconds(settings, t) for t in JOB_DURATIONS} == pytest.approx(expected)
+
+
+async def test_a_task_made_for_a_type_bears_its_name_does_its_work_and_reports_its_text(
+    settings: Settings, channel_layer: InMemoryChannelLayer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worked: list[tuple[dict[str, Any], str]] = []
+
+    async def record_work(ctx: dict[str, Any], job_type: str) -> None:
+        worked.append((ctx, job_type))
+
+    monkeypatch.setattr(src.tasks, "simulate_work", record_work)
+    channel = await channel_layer.new_channel()
+    ctx = worker_ctx(settings)
+
+    task = make_task("analyze")
+    returned = await task(ctx, "analyze_5", "hi", channel)
+
+    assert (getattr(task, "__name__", None), task.__qualname__, task.__doc__) == (
+        "analyze",
+        "analyze",
+        "The seed's analyze task.",
+    )
+    assert worked == [(ctx, "analyze")]
+    assert returned == {"status": "completed", "result": analyze_text("hi"), "job_id": "analyze_5"}
+    event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
+    assert event == result_event("result", "analyze_5", "analyze", analyze_text("hi"))
+
+
+async def test_simulated_work_sleeps_for_a_scaled_duration_under_a_second_and_not_at_all_at_scale_0(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slept: list[float] = []
+
+    async def record_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", record_sleep)
+
+    await simulate_work({"settings": Settings(job_time_scale=0.05)}, "translate")
+    await simulate_work({"settings": Settings(job_time_scale=0.0)}, "translate")
+
+    assert slept == [pytest.approx(0.1)]
+
+
+async def test_an_outcome_the_notifier_cannot_deliver_is_logged_with_its_job_and_status_and_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def layer_down(event: JobResult, channel_name: str) -> None:
+        raise ConnectionError("Redis is away")
+
+    await ChannelLayerNotifier(layer_down).notify(error_outcome("generate_3", "generate", "boom"), "chan")
+
+    (record,) = caplog.records
+    assert record.levelname == "ERROR"
+    first_line = " ".join(record.getMessage().splitlines()[0].split())
+    assert first_line == "[error ] could not deliver job outcome job_id=generate_3 status=error"
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], ConnectionError)

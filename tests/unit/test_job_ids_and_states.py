@@ -1,0 +1,45 @@
+"""Job types and ids, and what ARQ's keys say about a job: its state on any queue; waits on Redis that end."""
+
+import asyncio
+
+import pytest
+from arq import ArqRedis
+
+from src.apps.background_jobs.lookup import bounded, look_up
+from src.enqueue_batcher import NewJob, queue_jobs
+from src.job_queue import QueueError
+from src.job_types import JOB_DURATIONS, job_type_of, resolve_job_type
+
+
+def test_unknown_job_types_resolve_to_default_and_known_ones_to_themselves() -> None:
+    assert {t: resolve_job_type(t) for t in JOB_DURATIONS} == {t: t for t in JOB_DURATIONS}
+    assert resolve_job_type("summarize") == "default"
+    assert resolve_job_type("") == "default"
+
+
+def test_a_job_ids_type_is_what_precedes_its_first_underscore_if_that_is_a_type() -> None:
+    assert job_type_of("translate_3f2a") == "translate"
+    assert job_type_of("translate_not_hex_at_all") == "translate"
+    assert job_type_of("summarize_3f2a") == "unknown"
+    assert job_type_of("translate") == "translate"
+    assert job_type_of("") == "unknown"
+
+
+async def test_a_job_looks_up_queued_on_the_queue_it_is_on_whatever_its_name(pool: ArqRedis) -> None:
+    await queue_jobs(pool, [NewJob("default", "default_1", "x", "chan")], None)  # on the pool's own queue
+    assert pool.default_queue_name == "arq:queue"
+    pool.default_queue_name = "q:other"
+    await queue_jobs(pool, [NewJob("analyze", "analyze_2", "x", "chan")], None)
+
+    other = await look_up(pool, "q:other", "analyze_2")
+    mismatched = await look_up(pool, "q:other", "default_1")
+
+    assert (other.status, other.job_type) == ("queued", "analyze")
+    assert mismatched.status == "not_found"  # it is queued, but on another queue
+
+
+async def test_a_wait_on_redis_that_does_not_end_in_time_fails_saying_so() -> None:
+    never = asyncio.Event()
+
+    with pytest.raises(QueueError, match=r"^the job queue did not answer in time$"):
+        await bounded(never.wait(), 0.01)
