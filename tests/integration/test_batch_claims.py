@@ -13,6 +13,7 @@ from arq.worker import get_kwargs
 
 from src.batch_worker import BatchClaimWorker
 from src.enqueue_batcher import NewJob, queue_jobs
+from src.notifier import consumer_notifier
 from src.settings import Settings
 from src.tasks import build_worker_settings
 
@@ -21,14 +22,13 @@ JOB_IDS = [f"default_{n}" for n in range(10)]
 
 @pytest_asyncio.fixture
 async def worker(settings: Settings, pool: ArqRedis) -> AsyncIterator[BatchClaimWorker]:
-    """A worker of five slots (not running: the tests call its ``start_jobs``) with ten jobs queued."""
+    """A worker of five slots (not polling: the tests call its ``start_jobs``) with ten instant jobs queued."""
     await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], None)
     kwargs: dict[str, Any] = get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(settings)))
     claimer = BatchClaimWorker(**{**kwargs, "max_jobs": 5, "on_startup": None, "on_shutdown": None, "burst": True})
+    claimer.ctx["notifier"] = consumer_notifier()  # what its start-up would add
     yield claimer
-    for task in claimer.tasks.values():
-        task.cancel()
-    await asyncio.gather(*claimer.tasks.values(), return_exceptions=True)
+    await asyncio.wait_for(asyncio.gather(*claimer.tasks.values()), timeout=5)  # the claimed jobs run to the end
     await claimer.pool.aclose(close_connection_pool=True)
 
 
