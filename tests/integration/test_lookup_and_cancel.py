@@ -12,8 +12,7 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from fastapi import FastAPI
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.job_queue import JobQueue
-from src.main import WS_PATH, create_app
+from src.main import WS_PATH
 from src.settings import Settings
 from tests.integration.conftest import run_burst_worker
 from tests.support.processes import WorkerProcess
@@ -34,12 +33,6 @@ def settings(redis_url: str) -> Settings:
         result_recovery_interval=0.05,
         keep_result=120,
     )
-
-
-@pytest.fixture
-def app(settings: Settings, jobs: JobQueue) -> FastAPI:
-    """The app with these settings."""
-    return create_app(settings, jobs=jobs)
 
 
 async def open_socket(app: FastAPI) -> WebsocketCommunicator:
@@ -68,7 +61,7 @@ async def wait_for_key(pool: ArqRedis, key: str, timeout: float = 5.0) -> None:
     """Wait until ``key`` exists in Redis (ARQ's worker writes it; there is no event to wait on)."""
     async with asyncio.timeout(timeout):
         while not await pool.exists(key):  # noqa: ASYNC110 - polling another process's writes
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # polling: there is no event for a key appearing
 
 
 async def test_a_result_can_be_looked_up_from_a_new_socket_after_the_asking_socket_left(

@@ -8,8 +8,7 @@ from fastapi import FastAPI
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome
-from src.job_queue import JobQueue
-from src.main import WS_PATH, create_app
+from src.main import WS_PATH
 from src.settings import Settings
 from tests.integration.conftest import run_burst_worker
 from tests.support.protocol import CONNECTED, job_status
@@ -37,12 +36,6 @@ def settings(redis_url: str) -> Settings:
         result_recovery_grace=0.0,
         result_recovery_interval=0.05,
     )
-
-
-@pytest.fixture
-def app(settings: Settings, jobs: JobQueue) -> FastAPI:
-    """The app with fast recovery."""
-    return create_app(settings, jobs=jobs)
 
 
 async def queue(ws: WebsocketCommunicator, job_type: str, content: str) -> str:

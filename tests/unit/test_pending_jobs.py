@@ -79,7 +79,7 @@ async def test_a_lookup_that_fails_is_tried_again_next_round(caplog: pytest.LogC
     pending.queued("job-1", "default")
     async with asyncio.timeout(1):
         while len(recorder.lookups) < 2:  # noqa: ASYNC110 - waiting for the loop's second round
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # polling the recorder: a bounded wait, not a timed assertion
 
     recorder.stored["job-1"] = outcome("job-1")
     await asyncio.wait_for(recorder.got_one.wait(), timeout=1)
