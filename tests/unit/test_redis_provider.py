@@ -24,7 +24,7 @@ def fake_docker(tmp_path: Path, script: str) -> str:
     return str(docker)
 
 
-def test_test_redis_url_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_test_redis_url_variable_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_REDIS_URL", "redis://ci-redis:6379/0")
 
     assert choose_provider() == "TEST_REDIS_URL"
@@ -37,6 +37,7 @@ def test_test_redis_url_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
         (False, "/usr/bin/redis-server", "redis-server"),
         (False, None, "none"),
     ],
+    ids=["a Docker engine", "redis-server", "neither"],
 )
 def test_then_a_docker_engine_then_redis_server_on_the_path(
     monkeypatch: pytest.MonkeyPatch, docker_answers: bool, redis_server: str | None, provider: str
@@ -48,7 +49,7 @@ def test_then_a_docker_engine_then_redis_server_on_the_path(
     assert choose_provider() == provider
 
 
-@pytest.mark.parametrize(("script", "answers"), [("echo 27.0.1", True), ("exit 1", False)])
+@pytest.mark.parametrize(("script", "answers"), [("echo 27.0.1", True), ("exit 1", False)], ids=["answers", "fails"])
 def test_a_docker_engine_answers_when_docker_info_succeeds(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, script: str, answers: bool
 ) -> None:
