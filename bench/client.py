@@ -2,7 +2,9 @@
 
 One asyncio loop drives every socket. A socket's frames arrive in order, so the ``queuing`` frame of
 its k-th job comes before that of its (k+1)-th: each ``queuing`` frame names the oldest job still
-without an id, and the job's later frames are matched by that id.
+without an id, and the job's later frames are matched by that id. A job refused before queuing (too
+many in flight) gets only an ``error`` frame, with an id not seen before: it ends the oldest job still
+without an id.
 """
 
 import asyncio
@@ -161,6 +163,8 @@ class JobSocket:
             self._by_id[payload["job_id"]] = job
         elif status in ("result", "error"):
             pending = self._by_id.pop(payload.get("job_id", ""), None)
+            if pending is None and status == "error" and self._awaiting_id:
+                pending = self._awaiting_id.popleft()  # refused before queuing (too many jobs in flight)
             if pending is None:
                 self.unmatched += 1
             else:

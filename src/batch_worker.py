@@ -1,53 +1,93 @@
-"""ARQ's worker, claiming a poll's jobs in one round trip instead of four per job."""
+"""ARQ's worker, polling in one round trip: claim what is due and the free slots allow, read the aborts."""
 
 from typing import Any
 
-from arq.constants import in_progress_key_prefix
+from arq.constants import abort_jobs_ss, in_progress_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 
-#: For each job id: claim it (set its in-progress lock) unless it is locked already, gone from the
-#: queue, or not due yet; return the claimed ids with their scores. Atomic, as ARQ's WATCH/MULTI is.
-CLAIM_JOBS = """
+from src.notifier import ChannelLayerNotifier, DeferredNotifier, event_publish, redis_pubsub_layer
+from src.worker_pool import WakeableArqRedis
+
+#: KEYS: the queue, the in-progress key prefix, the abort set. ARGV: now (ms), the lock's ms, the
+#: offset and number of queue entries to look at, and how many jobs to claim at most.
+#: Claims due jobs in score order (setting each one's in-progress lock, as ARQ's claim does) unless
+#: locked already; returns the claimed ids with their scores, and the ids whose abort was requested.
+#: Atomic, as ARQ's WATCH/MULTI claim is, so two workers never claim one job.
+CLAIM_DUE_JOBS = """
 local claimed = {}
-for i, job_id in ipairs(ARGV) do
-  if i > 2 then
-    local lock = KEYS[1] .. job_id
+local wanted = tonumber(ARGV[5])
+if wanted > 0 then
+  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', ARGV[3], ARGV[4])
+  for i = 1, #due, 2 do
+    local lock = KEYS[2] .. due[i]
     if redis.call('EXISTS', lock) == 0 then
-      local score = redis.call('ZSCORE', KEYS[2], job_id)
-      if score and tonumber(score) <= tonumber(ARGV[1]) then
-        redis.call('PSETEX', lock, ARGV[2], '1')
-        table.insert(claimed, job_id)
-        table.insert(claimed, score)
+      redis.call('PSETEX', lock, ARGV[2], '1')
+      table.insert(claimed, due[i])
+      table.insert(claimed, due[i + 1])
+      if #claimed >= 2 * wanted then
+        break
       end
     end
   end
 end
-return claimed
+return {claimed, redis.call('ZRANGE', KEYS[3], 0, -1)}
 """
 
 
 class BatchClaimWorker(Worker):
-    """ARQ's ``Worker`` with one change: ``start_jobs`` claims all of a poll's jobs with one script.
+    """ARQ's ``Worker`` whose poll is one script instead of a round trip per step and four per job.
 
-    ARQ claims each job with WATCH, EXISTS, ZSCORE and MULTI/EXEC: four round trips, one job after
-    the other. The script makes the same checks and sets the same lock, atomically, for all of them.
+    ARQ's poll reads the queue, claims each job with WATCH, EXISTS, ZSCORE and MULTI/EXEC, then
+    reads the abort requests: 2 + 4n round trips. The script makes the same checks, sets the same
+    locks and reads the same abort set at once. With a wakeable pool, a poll that drains the queue
+    waits for a wake-up (an enqueue, an abort, or a job slot coming free) instead of spinning, and
+    a job's outcome is published in the transaction that stores its result (``finish_job``): one
+    round trip fewer per job, and a lookup never misses the result of a job whose frame went out.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._claim_script: Any = None
+        self._deferred: DeferredNotifier | None = None
 
-    async def start_jobs(self, job_ids: list[bytes]) -> None:
-        """Claim as many of ``job_ids`` as there are free slots, and run each claimed job in a task."""
-        free = self.max_jobs - self.job_counter
-        if free <= 0 or not job_ids:
-            return
+    @property
+    def wakeable(self) -> WakeableArqRedis | None:
+        """The pool, if it can wait for wake-ups."""
+        return self.pool if isinstance(self.pool, WakeableArqRedis) else None
+
+    async def _poll_iteration(self) -> None:
+        """Claim and start jobs, cancel aborted ones, reap finished tasks; then wait if nothing started."""
+        if self.wakeable is not None:
+            await self.wakeable.arm_wakeup()
+        wanted = self.claim_limit()
+        started = await self.poll_once(wanted)
+        for job_id, task in list(self.tasks.items()):
+            if task.done():
+                del self.tasks[job_id]
+                task.result()  # as ARQ does: an error in run_job itself propagates
+        await self.heart_beat()
+        # Fewer claimed than wanted: nothing else was due, so the next job's enqueue will wake us
+        # (or, with every slot busy, a job's end will). As many as wanted: more may be due, poll again.
+        if (started < wanted or wanted == 0) and self.wakeable is not None:
+            await self.wakeable.wait_for_wakeup()
+
+    async def poll_once(self, wanted: int) -> int:
+        """One round trip: claim up to ``wanted`` due jobs and start them; cancel aborted ones.
+
+        Returns how many jobs were started.
+        """
         if self._claim_script is None:
-            self._claim_script = self.pool.register_script(CLAIM_JOBS)
-        lock_ms = int(self.in_progress_timeout_s * 1000)
-        claimed = await self._claim_script(
-            keys=[in_progress_key_prefix, self.queue_name], args=[timestamp_ms(), lock_ms, *job_ids[:free]]
+            self._claim_script = self.pool.register_script(CLAIM_DUE_JOBS)
+        claimed, aborts = await self._claim_script(
+            keys=[self.queue_name, in_progress_key_prefix, abort_jobs_ss],
+            args=[
+                timestamp_ms(),
+                int(self.in_progress_timeout_s * 1000),
+                self._queue_read_offset,
+                self.queue_read_limit,
+                wanted,
+            ],
         )
         for job_id_b, score in zip(claimed[::2], claimed[1::2], strict=True):
             await self.sem.acquire()
@@ -56,3 +96,70 @@ class BatchClaimWorker(Worker):
             task = self.loop.create_task(self.run_job(job_id, int(float(score))))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
+        if aborts:
+            await self._cancel_running(aborts)
+        return len(claimed) // 2
+
+    def claim_limit(self) -> int:
+        """How many jobs this poll may claim: the free slots, and what is left of a burst's ``max_burst_jobs``."""
+        if not self.allow_pick_jobs:
+            return 0
+        limit = self.max_jobs - self.job_counter
+        if self.burst and self.max_burst_jobs >= 0:
+            limit = min(limit, self.max_burst_jobs - self._jobs_started())
+        return max(limit, 0)
+
+    async def _cancel_running(self, abort_job_ids: list[bytes]) -> None:
+        """Cancel the running jobs among ``abort_job_ids``, as ARQ does (queued ones are dropped when they start)."""
+        aborted = set()
+        for job_id in (job_id_b.decode() for job_id_b in abort_job_ids):
+            task = self.job_tasks.get(job_id)
+            if task is not None:
+                aborted.add(job_id)
+                task.cancel()
+        if aborted:
+            self.aborting_tasks.update(aborted)
+            await self.pool.zrem(abort_jobs_ss, *aborted)
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        """A job is done; if every slot was busy, a waiting poll need not wait for a wake-up to use this one."""
+        was_full = self.job_counter >= self.max_jobs
+        super()._release_sem_dec_counter_on_complete()
+        if was_full and self.wakeable is not None:
+            self.wakeable.wake()
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        """ARQ's run, its task's outcome held for ``finish_job``; one still held at the end is sent the usual way."""
+        deferred = self._deferring_notifier()
+        try:
+            await super().run_job(job_id, score)
+        finally:
+            if deferred is not None:
+                await deferred.release(job_id)
+
+    async def finish_job(self, job_id: str, *args: Any) -> None:
+        """ARQ's finish (result stored, job off the queue) with the job's held outcome published in it."""
+        deferred, wakeable, layer = self._deferred, self.wakeable, redis_pubsub_layer()
+        held = deferred.take(job_id) if deferred is not None else None
+        if deferred is None or held is None or wakeable is None or layer is None:
+            if deferred is not None and held is not None:
+                await deferred.notify(*held)  # for run_job's release
+            await super().finish_job(job_id, *args)
+            return
+        try:
+            with wakeable.publishing(*event_publish(layer, *held)):
+                await super().finish_job(job_id, *args)
+        except BaseException:
+            await deferred.notify(*held)  # not published: held again, for run_job's release
+            raise
+
+    def _deferring_notifier(self) -> DeferredNotifier | None:
+        """The tasks' notifier made to defer (once), if it sends through the Redis layer and the pool can carry it."""
+        notifier = self.ctx.get("notifier")
+        if isinstance(notifier, DeferredNotifier):
+            return notifier
+        if not isinstance(notifier, ChannelLayerNotifier) or self.wakeable is None or redis_pubsub_layer() is None:
+            return None
+        self._deferred = DeferredNotifier(notifier)
+        self.ctx["notifier"] = self._deferred
+        return self._deferred

@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -9,12 +11,15 @@ from arq import ArqRedis
 from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
 from redis.asyncio import ConnectionPool
-from redis.asyncio.client import PubSub
+from redis.asyncio.client import Pipeline, PubSub
 from redis.exceptions import RedisError
 
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 
 logger = structlog.stdlib.get_logger(__name__)
+
+#: PUBLISH commands (channel, message) for the next pipeline opened in this context (see ``publishing``).
+_riders: ContextVar[list[tuple[str, bytes]] | None] = ContextVar("riders", default=None)
 
 
 class WakeableArqRedis(ArqRedis):
@@ -40,19 +45,51 @@ class WakeableArqRedis(ArqRedis):
         """Poll; if nothing there can start, wait for a wake-up (or ``wait`` seconds) and poll once more."""
         if name != self.default_queue_name:
             return await super().zrangebyscore(name, *args, **kwargs)
-        await self._listen()
-        self._woken.clear()  # before polling: a wake-up from here on is not missed
+        await self.arm_wakeup()
         found = await super().zrangebyscore(name, *args, **kwargs)
         if found and not await self._all_in_progress(found):
             return found
         # Nothing to start (running jobs stay on ARQ's queue until they finish): wait, do not spin.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.wake_wait):
-                await self._woken.wait()
+        await self.wait_for_wakeup()
         # ARQ asks for jobs due by the time it polled; the one that woke us was queued since.
         if "max" in kwargs:
             kwargs["max"] = timestamp_ms()
         return await super().zrangebyscore(name, *args, **kwargs)
+
+    async def arm_wakeup(self) -> None:
+        """Listen for wake-ups (subscribing on first use) and forget those before now: call it before polling."""
+        await self._listen()
+        self._woken.clear()
+
+    async def wait_for_wakeup(self) -> None:
+        """Wait for a wake-up since ``arm_wakeup``, or ``wait`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.wake_wait):
+                await self._woken.wait()
+
+    def wake(self) -> None:
+        """End a ``wait_for_wakeup`` now, as an enqueue's wake-up would (a job slot has come free, say)."""
+        self._woken.set()
+
+    @contextlib.contextmanager
+    def publishing(self, channel: str, message: bytes) -> Iterator[None]:
+        """Within this block, the next pipeline this task opens also publishes ``message`` on ``channel``.
+
+        So a publish rides in a transaction written elsewhere (ARQ's ``finish_job``), in its one round trip.
+        """
+        token = _riders.set([(channel, message)])
+        try:
+            yield
+        finally:
+            _riders.reset(token)
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        """A pipeline, carrying the publishes of an enclosing ``publishing`` block (once)."""
+        pipe = super().pipeline(transaction, shard_hint)
+        riders = _riders.get()
+        while riders:
+            pipe.publish(*riders.pop())
+        return pipe
 
     async def _all_in_progress(self, job_ids: list[bytes]) -> bool:
         """Whether every one of ``job_ids`` is already running (here or on another worker)."""
@@ -89,7 +126,7 @@ class WakeableArqRedis(ArqRedis):
                 await asyncio.sleep(self.wake_wait)
                 continue
             if message is not None:
-                self._woken.set()
+                self.wake()
 
 
 def worker_pool(settings: Settings) -> WakeableArqRedis:

@@ -2,8 +2,14 @@
 
 import asyncio
 from collections import Counter
+from typing import Any
 
+import pytest
+from arq.constants import result_key_prefix
+from arq.worker import Worker
 from chanx.fast_channels.testing import WebsocketCommunicator
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.batch_worker import BatchClaimWorker
 from src.settings import Settings
@@ -58,3 +64,42 @@ async def test_the_batch_claiming_worker_claims_no_more_jobs_than_it_has_slots(
 
     assert worker.jobs_complete == 12
     assert await results(ws, 12) == Counter(job_ids)
+
+
+async def test_each_outcome_is_published_in_the_transaction_that_stores_its_jobs_result(
+    ws: WebsocketCommunicator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transactions: list[list[tuple[Any, ...]]] = []
+    execute = Pipeline.execute
+
+    async def recording_execute(pipe: Pipeline, raise_on_error: bool = True) -> Any:
+        transactions.append([tuple(args[:2]) for args, _ in pipe.command_stack])
+        return await execute(pipe, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", recording_execute)
+    job_ids = await queue_jobs(ws, 5)
+
+    await run_burst_worker(settings, worker_class=BatchClaimWorker)
+
+    assert await results(ws, 5) == Counter(job_ids)
+    finishing = [[t for t in transactions if ("SET", result_key_prefix + job_id) in t] for job_id in job_ids]
+    assert [len(found) for found in finishing] == [1] * 5, transactions
+    published_on = {command[1] for [found] in finishing for command in found if command[0] == "PUBLISH"}
+    assert len(published_on) == 1, finishing  # the one socket's channel, in each of the five
+    assert published_on.pop().startswith(settings.channel_layer_prefix)
+
+
+async def test_an_outcome_whose_finishing_transaction_failed_is_still_delivered(
+    ws: WebsocketCommunicator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def redis_fails(*_args: Any) -> None:
+        raise RedisConnectionError("Redis went away")
+
+    monkeypatch.setattr(Worker, "finish_job", redis_fails)  # ARQ's finish, inside BatchClaimWorker's
+    [job_id] = await queue_jobs(ws, 1)
+
+    with pytest.raises(RedisConnectionError):
+        await run_burst_worker(settings, worker_class=BatchClaimWorker)
+
+    frame = await ws.receive_json_from(timeout=5)
+    assert (frame["payload"]["status"], frame["payload"]["job_id"]) == ("result", job_id)

@@ -1,0 +1,120 @@
+"""Outcomes deferred to the worker's finishing transaction: held until taken, published as the channel layer
+publishes them, and a pipeline opened inside ``publishing`` carries the publish once."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+from fakeredis import FakeServer
+from fast_channels.layers import InMemoryChannelLayer, channel_layers, register_channel_layer
+from fast_channels.layers.redis import RedisPubSubChannelLayer
+
+from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.apps.background_jobs.messages import JobOutcome, JobResult
+from src.layers import JOBS_LAYER_ALIAS
+from src.notifier import ChannelLayerNotifier, DeferredNotifier, event_publish, redis_pubsub_layer
+from src.worker_pool import WakeableArqRedis
+from tests.support.fake_arq import fake_arq_pool
+
+OUTCOME = JobOutcome(status="result", job_id="default_1", job_type="default", message="✅ Processed: X")
+
+
+class RecordingNotifier(ChannelLayerNotifier):
+    """A channel-layer notifier that records what it is asked to deliver."""
+
+    def __init__(self) -> None:
+        super().__init__(self._record)
+        self.sent: list[tuple[JobResult, str]] = []
+
+    async def _record(self, event: JobResult, channel_name: str) -> None:
+        self.sent.append((event, channel_name))
+
+
+@pytest.fixture
+def redis_layer() -> Iterator[RedisPubSubChannelLayer]:
+    """The Redis pub/sub layer registered as the jobs' layer (never connected: serializing needs no Redis)."""
+    channel_layers.clear()
+    layer = RedisPubSubChannelLayer(hosts=[{"address": "redis://127.0.0.1:1"}], prefix="test")
+    register_channel_layer(JOBS_LAYER_ALIAS, layer)
+    yield layer
+    channel_layers.clear()
+
+
+@pytest_asyncio.fixture
+async def pool() -> AsyncIterator[WakeableArqRedis]:
+    """The worker's pool on fakeredis."""
+    connections = fake_arq_pool(FakeServer()).connection_pool
+    wakeable = WakeableArqRedis(connections, wake_channel="arq:queue:wake", wait=0.05, default_queue_name="arq:queue")
+    yield wakeable
+    await wakeable.aclose()
+
+
+async def test_a_deferred_outcome_is_held_until_taken_once() -> None:
+    deferred = DeferredNotifier(RecordingNotifier())
+
+    await deferred.notify(OUTCOME, "chan")
+
+    assert deferred.take("default_1") == (OUTCOME, "chan")
+    assert deferred.take("default_1") is None
+
+
+async def test_releasing_delivers_an_outcome_still_held_the_usual_way_and_nothing_otherwise() -> None:
+    notifier = RecordingNotifier()
+    deferred = DeferredNotifier(notifier)
+    await deferred.notify(OUTCOME, "chan")
+
+    await deferred.release("default_1")
+    await deferred.release("default_1")
+    await deferred.release("default_2")
+
+    assert notifier.sent == [(JobResult(payload=OUTCOME), "chan")]
+
+
+async def test_the_event_published_is_the_message_chanx_sends_over_the_layer(
+    redis_layer: RedisPubSubChannelLayer,
+) -> None:
+    channel_layers.clear()  # chanx's send_event, over an in-memory layer that keeps what it is sent
+    memory = InMemoryChannelLayer()
+    register_channel_layer(JOBS_LAYER_ALIAS, memory)
+    channel = await memory.new_channel()
+    await BackgroundJobConsumer.send_event(JobResult(payload=OUTCOME), channel)
+    sent = await memory.receive(channel)
+
+    published_on, message = event_publish(redis_layer, OUTCOME, channel)
+
+    assert (published_on, redis_layer.deserialize(message)) == (channel, sent)
+
+
+def test_the_redis_layer_is_found_only_when_it_is_the_one_registered(redis_layer: RedisPubSubChannelLayer) -> None:
+    assert redis_pubsub_layer() is redis_layer
+    channel_layers.clear()
+    assert redis_pubsub_layer() is None
+
+
+async def test_a_pipeline_opened_while_publishing_carries_the_publish_and_the_next_one_does_not(
+    pool: WakeableArqRedis,
+) -> None:
+    listener = pool.pubsub()
+    await listener.subscribe("chan")
+    await listener.get_message(timeout=1)  # the subscribe confirmation
+
+    with pool.publishing("chan", b"outcome"):
+        async with pool.pipeline(transaction=True) as pipe:
+            pipe.set("result", b"1")
+            replies = await pipe.execute()
+        async with pool.pipeline(transaction=True) as pipe:
+            pipe.set("other", b"2")
+            second = await pipe.execute()
+
+    message = await listener.get_message(timeout=1)
+    await listener.aclose()  # type: ignore[no-untyped-call]
+    assert replies == [1, True]  # PUBLISH (to one subscriber), then SET
+    assert second == [True]
+    assert message is not None
+    assert message["data"] == b"outcome"
+
+
+async def test_pipelines_outside_a_publishing_block_carry_nothing(pool: WakeableArqRedis) -> None:
+    async with pool.pipeline(transaction=True) as pipe:
+        pipe.set("result", b"1")
+        assert await pipe.execute() == [True]
