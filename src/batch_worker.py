@@ -2,30 +2,47 @@
 
 from typing import Any
 
-from arq.constants import abort_jobs_ss, in_progress_key_prefix
+from arq.constants import abort_jobs_ss, in_progress_key_prefix, job_key_prefix, retry_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 
 from src.notifier import ChannelLayerNotifier, DeferredNotifier, event_publish, redis_pubsub_layer
+from src.pipelines import ReadAhead, publishing, read_ahead_context
 from src.worker_pool import WakeableArqRedis
 
-#: KEYS: the queue, the in-progress key prefix, the abort set. ARGV: now (ms), the lock's ms, the
-#: offset and number of queue entries to look at, and how many jobs to claim at most.
+#: Seconds ARQ's ``run_job`` keeps a job's retry counter (its ``EXPIRE``; arq 0.28 writes it as a literal).
+RETRY_COUNTER_SECONDS = 88400
+
+#: KEYS: the queue, the in-progress key prefix, the abort set, the job and retry key prefixes.
+#: ARGV: now (ms), the lock's ms, the offset and number of queue entries to look at, how many jobs to
+#: claim at most, and 1 to also start the claimed jobs (else 0).
 #: Claims due jobs in score order (setting each one's in-progress lock, as ARQ's claim does) unless
-#: locked already; returns the claimed ids with their scores, and the ids whose abort was requested.
-#: Atomic, as ARQ's WATCH/MULTI claim is, so two workers never claim one job.
+#: locked already. Starting a job is what ARQ's ``run_job`` first does, in one transaction: read its
+#: record, count the try, and take its abort request. Returns, per claimed job, its id and score
+#: (and when starting: its record, try and whether its abort was requested), then the ids whose
+#: abort is requested. Atomic, as ARQ's WATCH/MULTI claim is, so two workers never claim one job.
 CLAIM_DUE_JOBS = """
 local claimed = {}
 local wanted = tonumber(ARGV[5])
 if wanted > 0 then
   local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', ARGV[3], ARGV[4])
+  local count = 0
   for i = 1, #due, 2 do
-    local lock = KEYS[2] .. due[i]
+    local job_id = due[i]
+    local lock = KEYS[2] .. job_id
     if redis.call('EXISTS', lock) == 0 then
       redis.call('PSETEX', lock, ARGV[2], '1')
-      table.insert(claimed, due[i])
+      table.insert(claimed, job_id)
       table.insert(claimed, due[i + 1])
-      if #claimed >= 2 * wanted then
+      if ARGV[6] == '1' then
+        local retry = KEYS[5] .. job_id
+        table.insert(claimed, redis.call('GET', KEYS[4] .. job_id))
+        table.insert(claimed, redis.call('INCR', retry))
+        redis.call('EXPIRE', retry, ARGV[7])
+        table.insert(claimed, redis.call('ZREM', KEYS[3], job_id))
+      end
+      count = count + 1
+      if count >= wanted then
         break
       end
     end
@@ -79,26 +96,49 @@ class BatchClaimWorker(Worker):
         """
         if self._claim_script is None:
             self._claim_script = self.pool.register_script(CLAIM_DUE_JOBS)
+        starting = self.wakeable is not None  # its pipelines answer run_job's first transaction
         claimed, aborts = await self._claim_script(
-            keys=[self.queue_name, in_progress_key_prefix, abort_jobs_ss],
+            keys=[self.queue_name, in_progress_key_prefix, abort_jobs_ss, job_key_prefix, retry_key_prefix],
             args=[
                 timestamp_ms(),
                 int(self.in_progress_timeout_s * 1000),
                 self._queue_read_offset,
                 self.queue_read_limit,
                 wanted,
+                int(starting),
+                RETRY_COUNTER_SECONDS,
             ],
         )
-        for job_id_b, score in zip(claimed[::2], claimed[1::2], strict=True):
+        width = 5 if starting else 2
+        for at in range(0, len(claimed), width):
+            job_id, score = claimed[at].decode(), int(float(claimed[at + 1]))
             await self.sem.acquire()
             self.job_counter += 1
-            job_id = job_id_b.decode()
-            task = self.loop.create_task(self.run_job(job_id, int(float(score))))
+            run = self.run_job(job_id, score)
+            if starting:
+                task = self.loop.create_task(run, context=read_ahead_context(self._started(job_id, claimed[at + 2 :])))
+            else:
+                task = self.loop.create_task(run)
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
         if aborts:
             await self._cancel_running(aborts)
-        return len(claimed) // 2
+        return len(claimed) // width
+
+    def _started(self, job_id: str, replies: list[Any]) -> ReadAhead:
+        """The replies the script read for ``run_job``'s first transaction: the record, the try, the abort."""
+        record, job_try, aborted = replies[:3]
+        retry_key = retry_key_prefix + job_id
+        commands: list[tuple[Any, ...]] = [
+            ("GET", job_key_prefix + job_id),
+            ("INCRBY", retry_key, 1),
+            ("EXPIRE", retry_key, RETRY_COUNTER_SECONDS),
+        ]
+        answers: list[Any] = [record, job_try, True]
+        if self.allow_abort_jobs:
+            commands.append(("ZREM", abort_jobs_ss, job_id))
+            answers.append(aborted)
+        return ReadAhead(commands, answers)
 
     def claim_limit(self) -> int:
         """How many jobs this poll may claim: the free slots, and what is left of a burst's ``max_burst_jobs``."""
@@ -147,7 +187,7 @@ class BatchClaimWorker(Worker):
             await super().finish_job(job_id, *args)
             return
         try:
-            with wakeable.publishing(*event_publish(layer, *held)):
+            with publishing(*event_publish(layer, *held)):
                 await super().finish_job(job_id, *args)
         except BaseException:
             await deferred.notify(*held)  # not published: held again, for run_job's release

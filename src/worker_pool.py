@@ -2,8 +2,6 @@
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
-from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -11,15 +9,13 @@ from arq import ArqRedis
 from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
 from redis.asyncio import ConnectionPool
-from redis.asyncio.client import Pipeline, PubSub
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from src.pipelines import ShortcutPipeline
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 
 logger = structlog.stdlib.get_logger(__name__)
-
-#: PUBLISH commands (channel, message) for the next pipeline opened in this context (see ``publishing``).
-_riders: ContextVar[list[tuple[str, bytes]] | None] = ContextVar("riders", default=None)
 
 
 class WakeableArqRedis(ArqRedis):
@@ -30,7 +26,8 @@ class WakeableArqRedis(ArqRedis):
     ``wake_channel`` (every enqueue publishes one) and polls again at once, and the worker's own
     ``poll_delay`` is set to a millisecond (``tasks.WAKEABLE_PACE``): an idle worker blocks here, a
     busy one loops at once. Waking is an optimisation: without wake-ups the worker still finds every
-    job, polling every ``wait`` seconds.
+    job, polling every ``wait`` seconds. Its pipelines can save the worker round trips
+    (``BatchClaimWorker`` uses them).
     """
 
     def __init__(self, *args: Any, wake_channel: str, wait: float, **kwargs: Any) -> None:
@@ -71,25 +68,9 @@ class WakeableArqRedis(ArqRedis):
         """End a ``wait_for_wakeup`` now, as an enqueue's wake-up would (a job slot has come free, say)."""
         self._woken.set()
 
-    @contextlib.contextmanager
-    def publishing(self, channel: str, message: bytes) -> Iterator[None]:
-        """Within this block, the next pipeline this task opens also publishes ``message`` on ``channel``.
-
-        So a publish rides in a transaction written elsewhere (ARQ's ``finish_job``), in its one round trip.
-        """
-        token = _riders.set([(channel, message)])
-        try:
-            yield
-        finally:
-            _riders.reset(token)
-
-    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
-        """A pipeline, carrying the publishes of an enclosing ``publishing`` block (once)."""
-        pipe = super().pipeline(transaction, shard_hint)
-        riders = _riders.get()
-        while riders:
-            pipe.publish(*riders.pop())
-        return pipe
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> ShortcutPipeline:
+        """A pipeline that can carry a riding publish and answer a transaction read ahead (``src.pipelines``)."""
+        return ShortcutPipeline.of(self, transaction, shard_hint)
 
     async def _all_in_progress(self, job_ids: list[bytes]) -> bool:
         """Whether every one of ``job_ids`` is already running (here or on another worker)."""

@@ -5,7 +5,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from arq import ArqRedis
 from arq.constants import result_key_prefix
+from arq.jobs import Job
 from arq.worker import Worker
 from chanx.fast_channels.testing import WebsocketCommunicator
 from redis.asyncio.client import Pipeline
@@ -103,3 +105,25 @@ async def test_an_outcome_whose_finishing_transaction_failed_is_still_delivered(
 
     frame = await ws.receive_json_from(timeout=5)
     assert (frame["payload"]["status"], frame["payload"]["job_id"]) == ("result", job_id)
+
+
+async def test_starting_a_claimed_job_costs_no_round_trip_and_counts_its_first_try(
+    ws: WebsocketCommunicator, settings: Settings, pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent_to_redis: list[list[tuple[Any, ...]]] = []
+    execute = Pipeline.execute
+
+    async def recording_execute(pipe: Pipeline, raise_on_error: bool = True) -> Any:
+        sent_to_redis.append([tuple(args[:2]) for args, _ in pipe.command_stack])
+        return await execute(pipe, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", recording_execute)  # what reaches Redis, past the read-ahead
+    job_ids = await queue_jobs(ws, 3)
+
+    await run_burst_worker(settings, worker_class=BatchClaimWorker)
+
+    assert await results(ws, 3) == Counter(job_ids)
+    starts = [t for t in sent_to_redis if any(command[0] == "GET" for command in t)]
+    assert starts == []  # ARQ's run_job asked for exactly what the claim had read
+    tries = [(await Job(job_id, pool).result_info()) for job_id in job_ids]
+    assert [info.job_try if info else None for info in tries] == [1, 1, 1]

@@ -1,5 +1,5 @@
-"""Outcomes deferred to the worker's finishing transaction: held until taken, published as the channel layer
-publishes them, and a pipeline opened inside ``publishing`` carries the publish once."""
+"""Outcomes deferred to the worker's finishing transaction: held until taken, released the usual way, and
+published as the channel layer publishes them."""
 
 from collections.abc import AsyncIterator, Iterator
 
@@ -89,32 +89,3 @@ def test_the_redis_layer_is_found_only_when_it_is_the_one_registered(redis_layer
     assert redis_pubsub_layer() is redis_layer
     channel_layers.clear()
     assert redis_pubsub_layer() is None
-
-
-async def test_a_pipeline_opened_while_publishing_carries_the_publish_and_the_next_one_does_not(
-    pool: WakeableArqRedis,
-) -> None:
-    listener = pool.pubsub()
-    await listener.subscribe("chan")
-    await listener.get_message(timeout=1)  # the subscribe confirmation
-
-    with pool.publishing("chan", b"outcome"):
-        async with pool.pipeline(transaction=True) as pipe:
-            pipe.set("result", b"1")
-            replies = await pipe.execute()
-        async with pool.pipeline(transaction=True) as pipe:
-            pipe.set("other", b"2")
-            second = await pipe.execute()
-
-    message = await listener.get_message(timeout=1)
-    await listener.aclose()  # type: ignore[no-untyped-call]
-    assert replies == [1, True]  # PUBLISH (to one subscriber), then SET
-    assert second == [True]
-    assert message is not None
-    assert message["data"] == b"outcome"
-
-
-async def test_pipelines_outside_a_publishing_block_carry_nothing(pool: WakeableArqRedis) -> None:
-    async with pool.pipeline(transaction=True) as pipe:
-        pipe.set("result", b"1")
-        assert await pipe.execute() == [True]

@@ -1,0 +1,125 @@
+"""Pipelines that save round trips: a publish rides once in the next transaction, and a transaction read
+ahead is answered without Redis, once, and only if it queues exactly the commands read for."""
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
+
+import pytest
+import pytest_asyncio
+from fakeredis import FakeServer
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from src.pipelines import ReadAhead, ShortcutPipeline, publishing, read_ahead_context
+from src.worker_pool import WakeableArqRedis
+from tests.support.fake_arq import fake_arq_pool
+
+START = [("GET", "arq:job:a"), ("INCRBY", "arq:retry:a", 1)]
+
+T = TypeVar("T")
+
+
+async def run_as_job_task(read_ahead: ReadAhead, coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` in a task in the read-ahead's context, as the worker runs a claimed job."""
+    return await asyncio.get_running_loop().create_task(coro, context=read_ahead_context(read_ahead))
+
+
+@pytest_asyncio.fixture
+async def server() -> FakeServer:
+    return FakeServer()
+
+
+@pytest_asyncio.fixture
+async def pool(server: FakeServer) -> AsyncIterator[WakeableArqRedis]:
+    """The worker's pool on fakeredis."""
+    connections = fake_arq_pool(server).connection_pool
+    wakeable = WakeableArqRedis(connections, wake_channel="arq:queue:wake", wait=0.05, default_queue_name="arq:queue")
+    yield wakeable
+    await wakeable.aclose()
+
+
+async def start_transaction(pool: WakeableArqRedis) -> list[Any]:
+    """A transaction like the first ``run_job`` writes."""
+    async with pool.pipeline(transaction=True) as pipe:
+        pipe.get("arq:job:a")
+        pipe.incr("arq:retry:a")
+        return await pipe.execute()
+
+
+async def twice(pool: WakeableArqRedis) -> list[list[Any]]:
+    """Two start transactions, one after the other."""
+    return [await start_transaction(pool), await start_transaction(pool)]
+
+
+async def test_the_worker_pools_pipelines_are_shortcut_pipelines(pool: WakeableArqRedis) -> None:
+    assert isinstance(pool.pipeline(), ShortcutPipeline)
+
+
+async def test_a_pipeline_opened_while_publishing_carries_the_publish_and_the_next_one_does_not(
+    pool: WakeableArqRedis,
+) -> None:
+    listener = pool.pubsub()
+    await listener.subscribe("chan")
+    await listener.get_message(timeout=1)  # the subscribe confirmation
+
+    with publishing("chan", b"outcome"):
+        async with pool.pipeline(transaction=True) as pipe:
+            pipe.set("result", b"1")
+            replies = await pipe.execute()
+        async with pool.pipeline(transaction=True) as pipe:
+            pipe.set("other", b"2")
+            second = await pipe.execute()
+
+    message = await listener.get_message(timeout=1)
+    await listener.aclose()  # type: ignore[no-untyped-call]
+    assert replies == [1, True]  # PUBLISH (to one subscriber), then SET
+    assert second == [True]
+    assert message is not None
+    assert message["data"] == b"outcome"
+
+
+async def test_pipelines_outside_a_publishing_block_carry_nothing(pool: WakeableArqRedis) -> None:
+    async with pool.pipeline(transaction=True) as pipe:
+        pipe.set("result", b"1")
+        assert await pipe.execute() == [True]
+
+
+async def test_a_transaction_read_ahead_is_answered_without_redis_once(
+    pool: WakeableArqRedis, server: FakeServer
+) -> None:
+    await pool.set("arq:job:a", b"from redis")
+    read_ahead = ReadAhead(START, [b"read ahead", 1])
+
+    first, second = await run_as_job_task(read_ahead, twice(pool))
+
+    assert first == [b"read ahead", 1]
+    assert second == [b"from redis", 1]  # Redis's own answer: the retry counter was 0 there
+    assert read_ahead.used
+
+
+async def test_a_transaction_read_ahead_is_answered_even_with_redis_away(
+    pool: WakeableArqRedis, server: FakeServer
+) -> None:
+    server.connected = False
+    read_ahead = ReadAhead(START, [b"read ahead", 1])
+
+    assert await run_as_job_task(read_ahead, start_transaction(pool)) == [b"read ahead", 1]
+
+
+async def test_a_transaction_with_other_commands_goes_to_redis(pool: WakeableArqRedis) -> None:
+    read_ahead = ReadAhead([("GET", "arq:job:b"), ("INCRBY", "arq:retry:b", 1)], [b"read ahead", 1])
+
+    first, _ = await run_as_job_task(read_ahead, twice(pool))
+
+    assert first == [None, 1]
+    assert not read_ahead.used
+
+
+async def test_outside_the_read_ahead_context_a_transaction_goes_to_redis(
+    pool: WakeableArqRedis, server: FakeServer
+) -> None:
+    read_ahead_context(ReadAhead(START, [b"read ahead", 1]))  # made, but this task does not run in it
+    server.connected = False
+
+    with pytest.raises(RedisConnectionError):
+        await start_transaction(pool)
