@@ -49,18 +49,27 @@ class ConfigResult:
     #: ("client": this process, "server", "worker"): where the machine's two cores went.
     timings: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = math.nan
+    #: Scenario → every round run of it (``latency``, ``burst`` and ``closed_loop``); the scenario's
+    #: own field holds the median round.
+    rounds: dict[str, list[LatencyResult | ThroughputResult]] = field(default_factory=dict)
+
+    def _counted(self) -> list[LatencyResult | ThroughputResult | SocketsResult]:
+        """Every run whose jobs count: each round of a repeated scenario, and each scenario run once."""
+        runs: list[LatencyResult | ThroughputResult | SocketsResult] = []
+        for name in ("latency", "burst", "closed_loop", "sockets"):
+            part = getattr(self, name)
+            runs += self.rounds.get(name) or ([part] if part is not None else [])
+        return runs
 
     @property
     def lost(self) -> int:
-        """Jobs without a result across every scenario that ran."""
-        parts = (self.latency, self.burst, self.closed_loop, self.sockets)
-        return sum(part.counts.lost for part in parts if part is not None)
+        """Jobs without a result across every scenario (and round) that ran."""
+        return sum(part.counts.lost for part in self._counted())
 
     @property
     def unmatched_frames(self) -> int:
-        """Frames that reached a socket that did not send their job, across every scenario."""
-        parts = (self.latency, self.burst, self.closed_loop, self.sockets)
-        return sum(part.counts.unmatched_frames for part in parts if part is not None)
+        """Frames that reached a socket that did not send their job, across every scenario (and round)."""
+        return sum(part.counts.unmatched_frames for part in self._counted())
 
     @property
     def failed(self) -> bool:
@@ -224,6 +233,23 @@ def _sizes_line(result: ConfigResult) -> str:
     return f"  {result.name}: {ran}; took {result.seconds:.0f} s"
 
 
+def _rounds_line(result: ConfigResult) -> str | None:
+    """The spread over the rounds of the repeated scenarios, whose median rounds the table shows."""
+    spreads = []
+    for name, label in (("latency", "p50"), ("burst", "burst"), ("closed_loop", "closed-loop")):
+        runs = result.rounds.get(name, [])
+        if len(runs) < 2:
+            continue
+        figures = sorted(run.p50_ms if isinstance(run, LatencyResult) else run.jobs_per_s for run in runs)
+        unit = "ms" if name == "latency" else "jobs/s"
+        digits = 2 if name == "latency" else 0
+        spreads.append(f"{label} {_fmt(figures[0], digits)}–{_fmt(figures[-1], digits)} {unit}")
+    if not spreads:
+        return None
+    count = max(len(runs) for runs in result.rounds.values())
+    return f"  {result.name}: median of {count} rounds each; over the rounds " + ", ".join(spreads)
+
+
 def _cpu_line(result: ConfigResult) -> str:
     parts = [
         f"{name} {t['client']:.1f}/{t['server']:.1f}/{t['worker']:.1f} in {t['wall']:.1f} s"
@@ -249,16 +275,22 @@ def format_table(results: list[ConfigResult], machine: dict[str, Any]) -> str:
     out.append("")
     out.append("Zero-work jobs (JOB_TIME_SCALE=0), one server, one worker, Redis and the client on one machine:")
     out += [_sizes_line(result) for result in results]
+    out += [line for line in map(_rounds_line, results) if line is not None]
     for result in results:
         for scenario, error in result.crashes.items():
             out.append(f"  {result.name}: {scenario} CRASHED: {error}")
         for scenario in ("latency", "burst", "closed_loop", "sockets"):
             part: LatencyResult | ThroughputResult | SocketsResult | None = getattr(result, scenario)
-            if part is not None and part.counts.lost:
-                counts = part.counts
+            runs: list[LatencyResult | ThroughputResult | SocketsResult] = [*result.rounds.get(scenario, [])] or (
+                [part] if part is not None else []
+            )
+            lost, jobs = sum(run.counts.lost for run in runs), sum(run.counts.jobs for run in runs)
+            if lost:
+                errors = sum(run.counts.errors for run in runs)
+                samples = [text for run in runs for text in run.counts.error_samples]
                 out.append(
-                    f"  {result.name}: {scenario}: {counts.lost} of {counts.jobs} jobs got no result "
-                    f"({counts.errors} error outcomes, e.g. {counts.error_samples[:1]})"
+                    f"  {result.name}: {scenario}: {lost} of {jobs} jobs got no result "
+                    f"({errors} error outcomes, e.g. {samples[:1]})"
                 )
         if result.sockets and result.sockets.failed_connects:
             out.append(

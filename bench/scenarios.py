@@ -32,6 +32,8 @@ class Sizes:
     #: How the held sockets send their jobs: "waves" of ``socket_batch`` (each wave's results awaited
     #: before the next) or "all" at once (a burst of ``sockets`` jobs).
     sockets_send: str = "waves"
+    #: Rounds of the latency, burst and closed-loop scenarios; each reports its median round.
+    rounds: int = 1
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
