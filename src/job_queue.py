@@ -5,9 +5,9 @@ import uuid
 
 import structlog
 from arq import ArqRedis, create_pool
-from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
+from src.connection_pool import ReadyConnectionPool
 from src.enqueue_batcher import EnqueueBatcher, NewJob
 from src.settings import Settings
 
@@ -36,7 +36,7 @@ async def queue_job_with_its_own_pool(
 
 def web_pool(settings: Settings) -> ArqRedis:
     """The web process's ARQ pool: it fails fast when Redis is away, and gives up on a hung Redis."""
-    connections = ConnectionPool.from_url(
+    connections = ReadyConnectionPool.from_url(
         settings.redis_url, socket_connect_timeout=1.0, socket_timeout=settings.redis_socket_timeout
     )
     return ArqRedis(connections, default_queue_name=settings.queue_name)

@@ -8,10 +8,10 @@ import structlog
 from arq import ArqRedis
 from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
-from redis.asyncio import ConnectionPool
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from src.connection_pool import ReadyConnectionPool
 from src.pipelines import ShortcutPipeline
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 
@@ -112,7 +112,7 @@ class WakeableArqRedis(ArqRedis):
 
 def worker_pool(settings: Settings) -> WakeableArqRedis:
     """The worker's pool for ``settings``: wakeable, and riding out Redis restarts like ``worker_arq_redis``."""
-    connections = ConnectionPool.from_url(
+    connections = ReadyConnectionPool.from_url(
         settings.redis_url,
         retry=reconnecting_retry(settings.redis_reconnect_attempts),
         retry_on_error=list(RECONNECT_ERRORS),
