@@ -14,7 +14,7 @@ from typing import Any, Self
 
 import redis
 
-from tests.support.processes import ManagedProcess, ServerProcess, UvloopWorkerProcess, WorkerProcess
+from tests.support.processes import AppWorkerProcess, ManagedProcess, ServerProcess, WorkerProcess
 from tests.support.redis_provider import RedisServerProcess
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class Stack:
         self._exit.callback(self._collect_redis_log)
         redis_server.start()
         env: dict[str, Any] = dict(self.settings)
-        worker_class = UvloopWorkerProcess if self.config in UVLOOP_WORKER else WorkerProcess
+        worker_class = AppWorkerProcess if self.config in UVLOOP_WORKER else WorkerProcess
         self._worker = worker_class(redis_server.url, **env)
         self._server = ServerProcess(redis_server.url, **env)
         self._exit.callback(self._collect_logs)

@@ -1,4 +1,4 @@
-"""E2E fixtures: two stacks (uvicorn + arq worker on a private Redis), each on its own DB and queue.
+"""E2E fixtures: two stacks (uvicorn + ``python -m src.worker`` on a private Redis), each on its own DB and queue.
 
 ``real_time_stack`` runs the seed's durations (``JOB_TIME_SCALE=1``); ``scaled_stack`` runs them 20x
 faster. A stack starts on first use, is shared by the session, and is stopped at its end, pass or fail.
@@ -18,7 +18,7 @@ import pytest_asyncio
 import redis
 
 from tests.support.browser import chromium_or_skip
-from tests.support.processes import ManagedProcess, ServerProcess, WorkerProcess
+from tests.support.processes import AppWorkerProcess, ManagedProcess, ServerProcess, WorkerProcess
 from tests.support.redis_provider import ProvidedRedis
 
 #: Seconds a log may take to show a line the test waits for.
@@ -27,7 +27,8 @@ LOG_TIMEOUT = 5.0
 
 @dataclass(frozen=True)
 class Stack:
-    """One server and one worker sharing a Redis DB, a queue and a ``JOB_TIME_SCALE``."""
+    """One server and one worker (the production command, ``python -m src.worker``) sharing a Redis DB, a queue
+    and a ``JOB_TIME_SCALE``."""
 
     name: str
     time_scale: float
@@ -77,7 +78,8 @@ def running_stack(name: str, redis_url: str, db: int, time_scale: float) -> Iter
         "channel_layer_prefix": f"e2e-{name}",
         "worker_log_jobs": "true",  # some tests wait for ARQ's line saying a job completed
     }
-    stack = Stack(name, time_scale, ServerProcess(url, port=None, **settings), WorkerProcess(url, **settings))
+    worker = AppWorkerProcess(url, **settings)  # what `make run` starts; it logs as the `arq` command does
+    stack = Stack(name, time_scale, ServerProcess(url, port=None, **settings), worker)
     try:
         for process in stack.processes:  # both start together; each is waited for below
             process.start()

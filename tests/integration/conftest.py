@@ -21,8 +21,20 @@ from src.main import WS_PATH, create_app
 from src.notifier import consumer_notifier
 from src.settings import Settings
 from src.tasks import build_worker_settings
+from tests.support.processes import WORKER_COMMANDS, WorkerProcess
 from tests.support.protocol import CONNECTED
 from tests.support.redis_provider import ProvidedRedis
+
+
+@pytest.fixture(scope="module", params=list(WORKER_COMMANDS.values()), ids=list(WORKER_COMMANDS))
+def worker_class(request: pytest.FixtureRequest) -> type[WorkerProcess]:
+    """Each worker command in turn: ``arq src.tasks.WorkerSettings`` (arq-cli), ``python -m src.worker`` (src.worker).
+
+    Module-scoped, so a module's tests run against one command, then the other, and a module-scoped
+    fixture that starts workers (a staged outage, say) is staged once per command.
+    """
+    worker: type[WorkerProcess] = request.param
+    return worker
 
 
 @pytest.fixture

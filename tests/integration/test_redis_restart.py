@@ -1,7 +1,8 @@
 """Redis goes away and comes back: the web side fails fast while it is down, and everything heals after.
 
-One outage is staged for the module (real ``uvicorn`` and ``arq`` processes on a private, persistent
-``redis-server`` that is stopped and restarted on the same port); each test reads one observation.
+One outage is staged per worker command (real ``uvicorn`` and worker processes on a private, persistent
+``redis-server`` that is stopped and restarted on the same port); each test reads one observation of it,
+once with ``arq src.tasks.WorkerSettings`` (arq-cli) and once with ``python -m src.worker`` (src.worker).
 """
 
 import asyncio
@@ -74,11 +75,11 @@ async def stage(redis_server: RedisServerProcess, server: ServerProcess, worker:
 
 
 @pytest.fixture(scope="module")
-def outage() -> Iterator[Outage]:
-    """Stage the outage once, with its own Redis, server and worker, all stopped afterwards."""
+def outage(worker_class: type[WorkerProcess]) -> Iterator[Outage]:
+    """Stage the outage once per worker command, with its own Redis, server and worker, all stopped afterwards."""
     redis_server = RedisServerProcess(persistent=True)
     redis_server.start()
-    worker = WorkerProcess(redis_server.url, job_time_scale=str(TIME_SCALE))
+    worker = worker_class(redis_server.url, job_time_scale=str(TIME_SCALE))
     server = ServerProcess(redis_server.url, job_time_scale=str(TIME_SCALE))
     try:
         with running(worker, server):
@@ -126,7 +127,7 @@ def test_after_redis_returns_a_new_socket_gets_results(outage: Outage) -> None:
     assert outage.new_socket_final["payload"]["message"] == "🌍 Translated: 'world' → 'mundo'"
 
 
-def test_the_arq_worker_process_stays_alive_across_the_restart(outage: Outage) -> None:
+def test_the_worker_process_stays_alive_across_the_restart(outage: Outage) -> None:
     assert outage.worker_alive
 
 

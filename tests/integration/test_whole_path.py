@@ -36,10 +36,10 @@ async def test_job_runs_on_an_in_process_worker_and_its_result_reaches_the_socke
 
 
 @pytest.mark.processes
-async def test_job_runs_on_the_arq_cli_worker_process_and_its_result_reaches_the_socket(
-    ws: WebsocketCommunicator, redis_url: str
+async def test_job_runs_on_a_worker_process_and_its_result_reaches_the_socket(
+    worker_class: type[WorkerProcess], ws: WebsocketCommunicator, redis_url: str
 ) -> None:
-    worker = WorkerProcess(redis_url, job_time_scale="0")
+    worker = worker_class(redis_url, job_time_scale="0")
     worker.start()
     try:
         worker.wait_ready()

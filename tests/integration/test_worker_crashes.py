@@ -1,4 +1,8 @@
-"""Workers that die or are stopped mid-job: the job still runs and the still-open socket gets its result."""
+"""Workers that die or are stopped mid-job: the job still runs and the still-open socket gets its result.
+
+Each test runs with either worker command: ``arq src.tasks.WorkerSettings`` (arq-cli) and ``python -m src.worker``
+(src.worker).
+"""
 
 import signal
 from typing import Any
@@ -39,9 +43,9 @@ def result_frame(job_id: str) -> dict[str, Any]:
 
 
 async def test_a_job_whose_worker_is_killed_is_rerun_by_a_new_worker_and_its_socket_gets_the_result(
-    redis_url: str, http: httpx.AsyncClient
+    worker_class: type[WorkerProcess], redis_url: str, http: httpx.AsyncClient
 ) -> None:
-    first, second = WorkerProcess(redis_url, **SETTINGS), WorkerProcess(redis_url, **SETTINGS)
+    first, second = worker_class(redis_url, **SETTINGS), worker_class(redis_url, **SETTINGS)
     server = ServerProcess(redis_url, port=None, **SETTINGS)
     with running(first, server):
         async with JobSocket(http, server.ws_url) as ws:
@@ -55,9 +59,9 @@ async def test_a_job_whose_worker_is_killed_is_rerun_by_a_new_worker_and_its_soc
 
 
 async def test_a_worker_stopped_with_sigterm_finishes_its_running_job_first(
-    redis_url: str, http: httpx.AsyncClient
+    worker_class: type[WorkerProcess], redis_url: str, http: httpx.AsyncClient
 ) -> None:
-    worker = WorkerProcess(redis_url, **SETTINGS)
+    worker = worker_class(redis_url, **SETTINGS)
     server = ServerProcess(redis_url, port=None, **SETTINGS)
     with running(worker, server):
         async with JobSocket(http, server.ws_url) as ws:
@@ -71,10 +75,10 @@ async def test_a_worker_stopped_with_sigterm_finishes_its_running_job_first(
 
 
 async def test_a_worker_stopped_with_sigterm_past_its_grace_requeues_the_job_for_another_worker(
-    redis_url: str, http: httpx.AsyncClient
+    worker_class: type[WorkerProcess], redis_url: str, http: httpx.AsyncClient
 ) -> None:
     impatient = {**SETTINGS, "worker_shutdown_grace": "0"}
-    first, second = WorkerProcess(redis_url, **impatient), WorkerProcess(redis_url, **impatient)
+    first, second = worker_class(redis_url, **impatient), worker_class(redis_url, **impatient)
     server = ServerProcess(redis_url, port=None, **impatient)
     with running(first, server):
         async with JobSocket(http, server.ws_url) as ws:

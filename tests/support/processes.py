@@ -1,4 +1,4 @@
-"""Real processes for the integration and e2e layers: the ``arq`` worker and the ``uvicorn`` server."""
+"""Real processes for the integration and e2e layers: the worker (either command) and the ``uvicorn`` server."""
 
 import asyncio
 import os
@@ -141,10 +141,14 @@ class WorkerProcess(ManagedProcess):
             client.close()
 
 
-class UvloopWorkerProcess(WorkerProcess):
-    """``python -m src.worker``: the same worker, on uvloop."""
+class AppWorkerProcess(WorkerProcess):
+    """``python -m src.worker``: the same tasks on our batch-claiming worker, on uvloop (``make run``'s worker)."""
 
     entry = ("-m", "src.worker")
+
+
+#: The two commands that run the worker, by the id a test parametrized over them shows.
+WORKER_COMMANDS: dict[str, type[WorkerProcess]] = {"arq-cli": WorkerProcess, "src.worker": AppWorkerProcess}
 
 
 class ServerProcess(ManagedProcess):
