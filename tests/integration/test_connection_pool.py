@@ -45,9 +45,7 @@ async def test_a_connection_holding_a_reply_no_one_read_is_reconnected_before_it
     assert await client.client_id() != first
 
 
-async def test_a_connection_redis_closed_is_reconnected_before_its_next_command(
-    client: Redis, redis_url: str
-) -> None:
+async def test_a_connection_redis_closed_is_reconnected_before_its_next_command(client: Redis, redis_url: str) -> None:
     first = await client.client_id()
     async with Redis.from_url(redis_url) as admin:
         await admin.client_kill_filter(_id=first)
