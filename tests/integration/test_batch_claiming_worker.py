@@ -1,6 +1,8 @@
 """``python -m src.worker``'s worker claims a poll's jobs in one round trip: every job still runs exactly once."""
 
 import asyncio
+import contextlib
+import logging
 from collections import Counter
 from typing import Any
 
@@ -127,3 +129,43 @@ async def test_starting_a_claimed_job_costs_no_round_trip_and_counts_its_first_t
     assert starts == []  # ARQ's run_job asked for exactly what the claim had read
     tries = [(await Job(job_id, pool).result_info()) for job_id in job_ids]
     assert [info.job_try if info else None for info in tries] == [1, 1, 1]
+
+
+async def test_the_batch_claiming_worker_without_wake_ups_runs_every_job_once_without_an_error(
+    ws: WebsocketCommunicator, settings: Settings, pool: ArqRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_ids = await queue_jobs(ws, 6)
+    polling = settings.model_copy(update={"worker_wakeup": False, "worker_max_jobs": 2})  # a plain pool, slots full
+
+    worker = await run_burst_worker(polling, worker_class=BatchClaimWorker)
+
+    assert (worker.jobs_complete, worker.jobs_failed) == (6, 0)
+    assert await results(ws, 6) == Counter(job_ids)
+    assert await ws.receive_nothing()
+    tries = [(await Job(job_id, pool).result_info()) for job_id in job_ids]
+    assert [info.job_try if info else None for info in tries] == [1] * 6
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_without_wake_ups_an_outcome_is_sent_as_its_job_ends_not_held_until_its_result_is_stored(
+    ws: WebsocketCommunicator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame_seen = asyncio.Event()
+    finish_job = Worker.finish_job
+
+    async def finish_once_the_frame_is_seen(worker: Worker, *args: Any) -> None:
+        with contextlib.suppress(TimeoutError):  # bounded: an outcome held behind this would fail the test, not hang it
+            await asyncio.wait_for(frame_seen.wait(), timeout=5)
+        await finish_job(worker, *args)
+
+    monkeypatch.setattr(Worker, "finish_job", finish_once_the_frame_is_seen)  # ARQ's write of the result, held
+    [job_id] = await queue_jobs(ws, 1)
+    polling = settings.model_copy(update={"worker_wakeup": False})  # a plain pool: no publish can ride in it
+    running = asyncio.create_task(run_burst_worker(polling, worker_class=BatchClaimWorker))
+    try:
+        frame = await ws.receive_json_from(timeout=2)
+    finally:
+        frame_seen.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    assert (frame["payload"]["status"], frame["payload"]["job_id"]) == ("result", job_id)

@@ -2,6 +2,7 @@
 locks one, skips jobs running elsewhere, and hands back the abort requests."""
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -10,9 +11,11 @@ import pytest
 import pytest_asyncio
 from arq import ArqRedis
 from arq.constants import abort_jobs_ss, in_progress_key_prefix
+from arq.jobs import Job
 from arq.typing import WorkerSettingsBase
 from arq.worker import get_kwargs
 
+from src.apps.background_jobs.messages import JobOutcome
 from src.batch_worker import BatchClaimWorker
 from src.enqueue_batcher import NewJob, queue_jobs
 from src.notifier import consumer_notifier
@@ -137,3 +140,132 @@ async def test_a_poll_that_drains_the_queue_waits_for_a_wake_up_and_one_that_fil
     wakeable.wake()
 
     await asyncio.wait_for(draining, timeout=5)
+
+
+SLOW = {"job_time_scale": 1000.0}  # each job sleeps for as long as a test could wait: it ends only when cancelled
+
+
+@pytest_asyncio.fixture
+async def slow_worker(settings: Settings, pool: ArqRedis) -> AsyncIterator[BatchClaimWorker]:
+    """A worker of five slots with ten queued jobs that run until they are cancelled; it waits 30 s for a wake-up."""
+    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], None)
+    claimer = await make_worker(settings.model_copy(update=SLOW))
+    cast(WakeableArqRedis, claimer.pool).wake_wait = 30.0
+    yield claimer
+    for task in claimer.tasks.values():
+        task.cancel()
+    await asyncio.wait_for(asyncio.gather(*claimer.tasks.values(), return_exceptions=True), timeout=5)
+    await claimer.pool.aclose(close_connection_pool=True)
+
+
+async def wait_until_running(worker: BatchClaimWorker, job_id: str) -> None:
+    """Wait until ARQ has started ``job_id``'s function (it keeps the function's task in ``job_tasks``)."""
+    async with asyncio.timeout(5):
+        while job_id not in worker.job_tasks:  # noqa: ASYNC110 - ARQ sets no event when it starts a job
+            await asyncio.sleep(0.01)
+
+
+async def stored_outcome(pool: ArqRedis, job_id: str) -> tuple[bool, str]:
+    """Whether the job's stored result is a success, and the type of what it holds."""
+    info = await Job(job_id, pool).result_info()
+    assert info is not None
+    return info.success, type(info.result).__name__
+
+
+@pytest.mark.parametrize("busy", [0, 4])
+async def test_a_poll_that_claims_as_many_jobs_as_it_wanted_returns_at_once_while_they_run(
+    slow_worker: BatchClaimWorker, busy: int
+) -> None:
+    slow_worker.job_counter = busy  # five slots, or one, free: that many due jobs are claimed, more are due
+
+    await asyncio.wait_for(slow_worker._poll_iteration(), timeout=5)  # it does not wait 30 s for a wake-up
+
+    assert sorted(slow_worker.tasks) == JOB_IDS[: 5 - busy]
+
+
+async def test_a_poll_waiting_with_every_slot_busy_is_woken_when_a_job_ends(slow_worker: BatchClaimWorker) -> None:
+    await asyncio.wait_for(slow_worker._poll_iteration(), timeout=5)  # five jobs running: every slot busy
+    await wait_until_running(slow_worker, JOB_IDS[0])
+    waiting = asyncio.create_task(slow_worker._poll_iteration())  # no slot to claim with: waits for a wake-up
+
+    await slow_worker._cancel_running([JOB_IDS[0].encode()])  # as its abort does: the job ends, a slot is free
+
+    await asyncio.wait_for(waiting, timeout=5)  # well before the 30 s wait's end
+
+
+async def test_a_queued_job_whose_abort_was_requested_is_dropped_when_it_is_claimed(
+    worker: BatchClaimWorker, pool: ArqRedis
+) -> None:
+    await pool.zadd(abort_jobs_ss, {JOB_IDS[0]: time.time() * 1000})
+
+    await worker.poll_once(1)
+    await asyncio.wait_for(asyncio.gather(*worker.tasks.values()), timeout=5)
+
+    assert await stored_outcome(pool, JOB_IDS[0]) == (False, "CancelledError")  # not run: cancelled
+    assert await pool.zrange(abort_jobs_ss, 0, -1) == []
+
+
+async def test_a_running_job_cancelled_by_its_abort_is_finished_as_cancelled(
+    slow_worker: BatchClaimWorker, pool: ArqRedis
+) -> None:
+    await slow_worker.poll_once(1)
+    await wait_until_running(slow_worker, JOB_IDS[0])
+
+    await pool.zadd(abort_jobs_ss, {JOB_IDS[0]: time.time() * 1000})
+    await slow_worker.poll_once(0)
+    await asyncio.wait_for(slow_worker.tasks[JOB_IDS[0]], timeout=5)  # its run ends without an error
+
+    assert await stored_outcome(pool, JOB_IDS[0]) == (False, "CancelledError")
+
+
+async def test_a_burst_worker_claims_only_what_is_left_of_its_max_burst_jobs(
+    settings: Settings, pool: ArqRedis
+) -> None:
+    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], None)
+    none_allowed, three_allowed = (
+        await make_worker(settings, max_burst_jobs=0),
+        await make_worker(settings, max_burst_jobs=3),
+    )
+    try:
+        assert none_allowed.claim_limit() == 0
+        await three_allowed.poll_once(2)
+        assert three_allowed.claim_limit() == 1
+    finally:
+        await asyncio.wait_for(asyncio.gather(*three_allowed.tasks.values()), timeout=5)
+        for claimer in (none_allowed, three_allowed):
+            await claimer.pool.aclose(close_connection_pool=True)
+
+
+async def test_arq_hears_a_claimed_jobs_queued_time_as_its_score(
+    worker: BatchClaimWorker, pool: ArqRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="arq.worker")
+
+    await worker.poll_once(1)
+    await asyncio.wait_for(asyncio.gather(*worker.tasks.values()), timeout=5)
+
+    [started] = [r.getMessage() for r in caplog.records if "→" in r.getMessage()]
+    assert JOB_IDS[0] in started
+    assert "delayed=" not in started  # ARQ logs a start more than 1.2 s after its score as delayed
+
+
+class RecordingNotifier:
+    """A notifier of the tasks' own (not the channel layer's): records what it is asked to deliver."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[JobOutcome, str]] = []
+
+    async def notify(self, outcome: JobOutcome, channel_name: str) -> None:
+        self.sent.append((outcome, channel_name))
+
+
+async def test_a_notifier_other_than_the_channel_layers_is_called_as_it_is(worker: BatchClaimWorker) -> None:
+    notifier = RecordingNotifier()
+    worker.ctx["notifier"] = notifier
+
+    await worker.poll_once(1)
+    await asyncio.wait_for(asyncio.gather(*worker.tasks.values()), timeout=5)
+
+    assert [(outcome.job_id, outcome.status, channel) for outcome, channel in notifier.sent] == [
+        (JOB_IDS[0], "result", "chan")
+    ]

@@ -4,16 +4,19 @@ or closed by Redis is reconnected, so a command never reads another's reply."""
 import asyncio
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
+from redis._parsers import _AsyncHiredisParser, _AsyncRESP2Parser
 from redis.asyncio import Redis
 
 from src.connection_pool import ReadyConnectionPool, has_unread_data
 
 
-@pytest_asyncio.fixture
-async def client(redis_url: str) -> AsyncIterator[Redis]:
-    """A client on one connection of the pool."""
-    redis = Redis.from_pool(ReadyConnectionPool.from_url(redis_url, max_connections=1))
+@pytest_asyncio.fixture(params=[_AsyncHiredisParser, _AsyncRESP2Parser], ids=["hiredis", "python-parser"])
+async def client(redis_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
+    """A client on one connection of the pool, reading replies with hiredis (redis-py's default when it is
+    installed, as ARQ has it) or with redis-py's own parser."""
+    redis = Redis.from_pool(ReadyConnectionPool.from_url(redis_url, max_connections=1, parser_class=request.param))
     yield redis
     await redis.aclose()
 
@@ -53,3 +56,20 @@ async def test_a_connection_redis_closed_is_reconnected_before_its_next_command(
 
     assert await client.ping() is True
     assert await client.client_id() != first
+
+
+async def test_a_connection_whose_parser_holds_a_reply_no_one_read_is_reconnected_before_its_next_command(
+    redis_url: str,
+) -> None:
+    async with Redis.from_pool(ReadyConnectionPool.from_url(redis_url, max_connections=1)) as client:
+        first = await client.client_id()
+        connection = await client.connection_pool.get_connection()
+        await connection.send_packed_command(connection.pack_commands([("ECHO", "read"), ("ECHO", "stray")]))
+        async with asyncio.timeout(2):  # both replies in the socket's buffer: the parser takes them in at once
+            while len(connection._reader._buffer) < len(b"$4\r\nread\r\n$5\r\nstray\r\n"):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert await connection.read_response() == b"read"  # hiredis now holds the second reply, the socket nothing
+        await client.connection_pool.release(connection)
+
+        assert await client.echo("mine") == b"mine"
+        assert await client.client_id() != first

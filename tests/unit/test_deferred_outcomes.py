@@ -89,3 +89,12 @@ def test_the_redis_layer_is_found_only_when_it_is_the_one_registered(redis_layer
     assert redis_pubsub_layer() is redis_layer
     channel_layers.clear()
     assert redis_pubsub_layer() is None
+
+
+def test_no_redis_layer_is_found_when_another_kind_of_layer_is_the_jobs_layer() -> None:
+    channel_layers.clear()
+    register_channel_layer(JOBS_LAYER_ALIAS, InMemoryChannelLayer())
+    try:
+        assert redis_pubsub_layer() is None
+    finally:
+        channel_layers.clear()

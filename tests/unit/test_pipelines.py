@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 from fakeredis import FakeServer
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from src.pipelines import ReadAhead, ShortcutPipeline, publishing, read_ahead_context
 from src.worker_pool import WakeableArqRedis
@@ -123,3 +124,46 @@ async def test_outside_the_read_ahead_context_a_transaction_goes_to_redis(
 
     with pytest.raises(RedisConnectionError):
         await start_transaction(pool)
+
+
+@pytest.mark.parametrize(
+    "open_pipeline",
+    [
+        lambda pool: pool.pipeline(),
+        lambda pool: pool.pipeline(transaction=True),
+        lambda pool: ShortcutPipeline.of(pool),
+    ],
+    ids=["default", "transaction", "of"],
+)
+async def test_a_pipeline_is_a_transaction_unless_asked_otherwise_all_or_nothing(
+    pool: WakeableArqRedis, open_pipeline: Any
+) -> None:
+    async with open_pipeline(pool) as pipe:
+        pipe.set("result", b"1")
+        pipe.execute_command("SET")  # refused as it is queued: Redis then discards the whole transaction
+        with pytest.raises(ResponseError):
+            await pipe.execute()
+
+    assert await pool.get("result") is None
+
+
+async def test_a_pipeline_asked_for_no_transaction_runs_the_commands_redis_accepts(pool: WakeableArqRedis) -> None:
+    async with pool.pipeline(transaction=False) as pipe:
+        pipe.set("result", b"1")
+        pipe.execute_command("SET")
+        with pytest.raises(ResponseError):
+            await pipe.execute()
+
+    assert await pool.get("result") == b"1"
+
+
+async def test_a_commands_error_in_a_pipeline_is_raised_as_redis_py_raises_it(pool: WakeableArqRedis) -> None:
+    await pool.set("counter", b"not a number")
+
+    async with pool.pipeline(transaction=True) as pipe:
+        pipe.incr("counter")
+        pipe.set("after", b"1")
+        with pytest.raises(ResponseError):
+            await pipe.execute()
+
+    assert await pool.get("after") == b"1"  # run: the error came from the command, not the transaction
