@@ -58,6 +58,23 @@ async def test_two_batch_claiming_workers_racing_for_one_queue_never_run_a_job_t
     assert await ws.receive_nothing()
 
 
+async def test_arqs_stock_worker_and_the_batch_claiming_worker_share_one_queue_and_never_run_a_job_twice(
+    ws: WebsocketCommunicator, settings: Settings
+) -> None:
+    job_ids = await queue_jobs(ws, 40)
+
+    # The batch worker, much the faster claimer, stops after 20: the stock worker runs the rest at least.
+    stock, batch = await asyncio.gather(
+        run_burst_worker(settings, worker_class=Worker),
+        run_burst_worker(settings, worker_class=BatchClaimWorker, max_burst_jobs=20),
+    )
+
+    assert (stock.jobs_complete + batch.jobs_complete, stock.jobs_failed + batch.jobs_failed) == (40, 0)
+    assert stock.jobs_complete >= 20
+    assert await results(ws, 40) == Counter(job_ids)
+    assert await ws.receive_nothing()
+
+
 async def test_the_batch_claiming_worker_claims_no_more_jobs_than_it_has_slots(
     ws: WebsocketCommunicator, settings: Settings
 ) -> None:
