@@ -179,15 +179,12 @@ class BatchClaimWorker(Worker):
 
     async def finish_job(self, job_id: str, *args: Any) -> None:
         """ARQ's finish (result stored, job off the queue) with the job's held outcome published in it."""
-        deferred, wakeable, layer = self._deferred, self.wakeable, redis_pubsub_layer()
-        held = deferred.take(job_id) if deferred is not None else None
-        if deferred is None or held is None or wakeable is None or layer is None:
-            if deferred is not None and held is not None:
-                await deferred.notify(*held)  # for run_job's release
+        deferred = self._deferred
+        if deferred is None or (held := deferred.take(job_id)) is None:
             await super().finish_job(job_id, *args)
             return
         try:
-            with publishing(*event_publish(layer, *held)):
+            with publishing(*event_publish(deferred.layer, *held)):
                 await super().finish_job(job_id, *args)
         except BaseException:
             await deferred.notify(*held)  # not published: held again, for run_job's release
@@ -198,8 +195,9 @@ class BatchClaimWorker(Worker):
         notifier = self.ctx.get("notifier")
         if isinstance(notifier, DeferredNotifier):
             return notifier
-        if not isinstance(notifier, ChannelLayerNotifier) or self.wakeable is None or redis_pubsub_layer() is None:
+        layer = redis_pubsub_layer()
+        if not isinstance(notifier, ChannelLayerNotifier) or self.wakeable is None or layer is None:
             return None
-        self._deferred = DeferredNotifier(notifier)
+        self._deferred = DeferredNotifier(notifier, layer)
         self.ctx["notifier"] = self._deferred
         return self._deferred

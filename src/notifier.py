@@ -61,12 +61,14 @@ def event_publish(layer: RedisPubSubChannelLayer, outcome: JobOutcome, channel_n
 class DeferredNotifier:
     """Holds each job's outcome for the worker to publish in the transaction that stores the job's result.
 
-    ``BatchClaimWorker`` takes the outcome in its ``finish_job``; one it did not take (the job ended
-    without ARQ finishing it) is delivered by ``release`` through the notifier this one defers for.
+    ``BatchClaimWorker`` takes the outcome in its ``finish_job`` and publishes it over ``layer``
+    (``event_publish``); one it did not take (the job ended without ARQ finishing it) is delivered by
+    ``release`` through the notifier this one defers for.
     """
 
-    def __init__(self, notifier: ChannelLayerNotifier) -> None:
+    def __init__(self, notifier: ChannelLayerNotifier, layer: RedisPubSubChannelLayer) -> None:
         self._notifier = notifier
+        self.layer = layer
         self._held: dict[str, tuple[JobOutcome, str]] = {}
 
     async def notify(self, outcome: JobOutcome, channel_name: str) -> None:

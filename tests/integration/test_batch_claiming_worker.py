@@ -20,6 +20,20 @@ from src.settings import Settings
 from tests.integration.conftest import run_burst_worker
 
 
+@pytest.fixture
+def transactions(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[Any, ...]]]:
+    """Each pipeline that reaches Redis from now on (past a read-ahead), as its commands' first two words."""
+    sent: list[list[tuple[Any, ...]]] = []
+    execute = Pipeline.execute
+
+    async def recording_execute(pipe: Pipeline, raise_on_error: bool = True) -> Any:
+        sent.append([tuple(args[:2]) for args, _ in pipe.command_stack])
+        return await execute(pipe, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", recording_execute)
+    return sent
+
+
 async def queue_jobs(ws: WebsocketCommunicator, count: int) -> list[str]:
     """Queue ``count`` default jobs over the socket; their ids, once all are reported queued."""
     for n in range(count):
@@ -88,16 +102,8 @@ async def test_the_batch_claiming_worker_claims_no_more_jobs_than_it_has_slots(
 
 
 async def test_each_outcome_is_published_in_the_transaction_that_stores_its_jobs_result(
-    ws: WebsocketCommunicator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ws: WebsocketCommunicator, settings: Settings, transactions: list[list[tuple[Any, ...]]]
 ) -> None:
-    transactions: list[list[tuple[Any, ...]]] = []
-    execute = Pipeline.execute
-
-    async def recording_execute(pipe: Pipeline, raise_on_error: bool = True) -> Any:
-        transactions.append([tuple(args[:2]) for args, _ in pipe.command_stack])
-        return await execute(pipe, raise_on_error)
-
-    monkeypatch.setattr(Pipeline, "execute", recording_execute)
     job_ids = await queue_jobs(ws, 5)
 
     await run_burst_worker(settings, worker_class=BatchClaimWorker)
@@ -127,22 +133,14 @@ async def test_an_outcome_whose_finishing_transaction_failed_is_still_delivered(
 
 
 async def test_starting_a_claimed_job_costs_no_round_trip_and_counts_its_first_try(
-    ws: WebsocketCommunicator, settings: Settings, pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
+    ws: WebsocketCommunicator, settings: Settings, pool: ArqRedis, transactions: list[list[tuple[Any, ...]]]
 ) -> None:
-    sent_to_redis: list[list[tuple[Any, ...]]] = []
-    execute = Pipeline.execute
-
-    async def recording_execute(pipe: Pipeline, raise_on_error: bool = True) -> Any:
-        sent_to_redis.append([tuple(args[:2]) for args, _ in pipe.command_stack])
-        return await execute(pipe, raise_on_error)
-
-    monkeypatch.setattr(Pipeline, "execute", recording_execute)  # what reaches Redis, past the read-ahead
     job_ids = await queue_jobs(ws, 3)
 
     await run_burst_worker(settings, worker_class=BatchClaimWorker)
 
     assert await results(ws, 3) == Counter(job_ids)
-    starts = [t for t in sent_to_redis if any(command[0] == "GET" for command in t)]
+    starts = [t for t in transactions if any(command[0] == "GET" for command in t)]
     assert starts == []  # ARQ's run_job asked for exactly what the claim had read
     tries = [(await Job(job_id, pool).result_info()) for job_id in job_ids]
     assert [info.job_try if info else None for info in tries] == [1, 1, 1]

@@ -23,15 +23,14 @@ SLOW_SCALE = 10.0
 
 
 @pytest.fixture
-def settings(redis_url: str) -> Settings:
+def settings(settings: Settings) -> Settings:
     """Instant jobs, and outcomes recovered from ARQ's store at once (a cancel from elsewhere ends that way)."""
-    return Settings(
-        redis_url=redis_url,
-        job_time_scale=0.0,
-        worker_poll_delay=0.01,
-        result_recovery_grace=0.0,
-        result_recovery_interval=0.05,
-        keep_result=120,
+    return settings.model_copy(
+        update={
+            "result_recovery_grace": 0.0,
+            "result_recovery_interval": 0.05,
+            "keep_result": 120,
+        }
     )
 
 

@@ -27,14 +27,13 @@ async def startup_losing_events(ctx: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def settings(redis_url: str) -> Settings:
+def settings(settings: Settings) -> Settings:
     """Recovery looks for stored outcomes at once and often, to keep the tests short."""
-    return Settings(
-        redis_url=redis_url,
-        job_time_scale=0.0,
-        worker_poll_delay=0.01,
-        result_recovery_grace=0.0,
-        result_recovery_interval=0.05,
+    return settings.model_copy(
+        update={
+            "result_recovery_grace": 0.0,
+            "result_recovery_interval": 0.05,
+        }
     )
 
 

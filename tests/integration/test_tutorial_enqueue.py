@@ -10,15 +10,14 @@ from tests.support.protocol import job_status
 
 
 @pytest.fixture
-def settings(redis_url: str) -> Settings:
+def settings(settings: Settings) -> Settings:
     """Instant jobs, each enqueued on a Redis pool of its own, on a queue of another name; no recovery for a while."""
-    return Settings(
-        redis_url=redis_url,
-        job_time_scale=0.0,
-        worker_poll_delay=0.01,
-        enqueue_pool_per_job=True,
-        queue_name="q:tutorial",
-        result_recovery_grace=60.0,  # the result must come as the worker's event, not be looked up
+    return settings.model_copy(
+        update={
+            "enqueue_pool_per_job": True,
+            "queue_name": "q:tutorial",
+            "result_recovery_grace": 60.0,  # the result must come as the worker's event, not be looked up
+        }
     )
 
 

@@ -49,8 +49,8 @@ async def pool() -> AsyncIterator[WakeableArqRedis]:
     await wakeable.aclose()
 
 
-async def test_a_deferred_outcome_is_held_until_taken_once() -> None:
-    deferred = DeferredNotifier(RecordingNotifier())
+async def test_a_deferred_outcome_is_held_until_taken_once(redis_layer: RedisPubSubChannelLayer) -> None:
+    deferred = DeferredNotifier(RecordingNotifier(), redis_layer)
 
     await deferred.notify(OUTCOME, "chan")
 
@@ -58,9 +58,11 @@ async def test_a_deferred_outcome_is_held_until_taken_once() -> None:
     assert deferred.take("default_1") is None
 
 
-async def test_releasing_delivers_an_outcome_still_held_the_usual_way_and_nothing_otherwise() -> None:
+async def test_releasing_delivers_an_outcome_still_held_the_usual_way_and_nothing_otherwise(
+    redis_layer: RedisPubSubChannelLayer,
+) -> None:
     notifier = RecordingNotifier()
-    deferred = DeferredNotifier(notifier)
+    deferred = DeferredNotifier(notifier, redis_layer)
     await deferred.notify(OUTCOME, "chan")
 
     await deferred.release("default_1")

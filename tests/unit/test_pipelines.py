@@ -13,7 +13,7 @@ from redis.exceptions import ResponseError
 
 from src.pipelines import ReadAhead, ShortcutPipeline, publishing, read_ahead_context
 from src.worker_pool import WakeableArqRedis
-from tests.support.fake_arq import fake_arq_pool
+from tests.support.fake_arq import fake_worker_pool
 
 START = [("GET", "arq:job:a"), ("INCRBY", "arq:retry:a", 1)]
 
@@ -33,8 +33,7 @@ async def server() -> FakeServer:
 @pytest_asyncio.fixture
 async def pool(server: FakeServer) -> AsyncIterator[WakeableArqRedis]:
     """The worker's pool on fakeredis."""
-    connections = fake_arq_pool(server).connection_pool
-    wakeable = WakeableArqRedis(connections, wake_channel="arq:queue:wake", wait=0.05, default_queue_name="arq:queue")
+    wakeable = fake_worker_pool(server, wait=0.05)
     yield wakeable
     await wakeable.aclose()
 

@@ -13,7 +13,7 @@ from fakeredis import FakeServer
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.worker_pool import WakeableArqRedis
-from tests.support.fake_arq import fake_arq_pool
+from tests.support.fake_arq import fake_worker_pool
 
 QUEUE = "arq:queue"
 
@@ -21,8 +21,7 @@ QUEUE = "arq:queue"
 @pytest_asyncio.fixture
 async def pool() -> AsyncIterator[WakeableArqRedis]:
     """The worker's pool on fakeredis, falling back to polling every 50 ms."""
-    connections = fake_arq_pool(FakeServer()).connection_pool
-    wakeable = WakeableArqRedis(connections, wake_channel="arq:queue:wake", wait=0.05, default_queue_name=QUEUE)
+    wakeable = fake_worker_pool(FakeServer(), wait=0.05, queue=QUEUE)
     yield wakeable
     await wakeable.aclose()
 

@@ -12,7 +12,7 @@ from fakeredis import FakeServer
 
 from src.enqueue_batcher import NewJob, queue_jobs
 from src.worker_pool import WakeableArqRedis
-from tests.support.fake_arq import fake_arq_pool
+from tests.support.fake_arq import fake_arq_pool, fake_worker_pool
 
 QUEUE = "arq:queue"
 WAKE = "arq:queue:wake"
@@ -28,8 +28,7 @@ async def server() -> FakeServer:
 @pytest_asyncio.fixture
 async def worker_pool(server: FakeServer) -> AsyncIterator[WakeableArqRedis]:
     """The worker's pool, falling back to polling every ``FALLBACK`` seconds."""
-    connections = fake_arq_pool(server).connection_pool
-    pool = WakeableArqRedis(connections, wake_channel=WAKE, wait=FALLBACK, default_queue_name=QUEUE)
+    pool = fake_worker_pool(server, wait=FALLBACK, queue=QUEUE)
     yield pool
     await pool.aclose()
 
