@@ -26,17 +26,19 @@ COMMON_SETTINGS = {"job_time_scale": "0"}
 CONFIGS: dict[str, dict[str, str]] = {
     # The app as it ships: its own defaults.
     "tuned": {},
-    # The tutorial's configuration: a new Redis pool per enqueue, ARQ's 0.5 s poll, 10 concurrent jobs, no wake-up.
+    # The reference path alone (FAST_PATH=false): ARQ's and redis-py's own code, with the app's other defaults.
+    "stock": {"fast_path": "false"},
+    # The tutorial's configuration: a new Redis pool per enqueue, ARQ's 0.5 s poll, 10 concurrent jobs, no fast path.
     "seed": {
         "enqueue_pool_per_job": "true",
         "worker_poll_delay": "0.5",
         "worker_max_jobs": "10",
-        "worker_wakeup": "false",
+        "fast_path": "false",
     },
 }
 
 #: Configurations whose worker runs as ``python -m src.worker`` (on uvloop) rather than the ``arq`` command.
-UVLOOP_WORKER = {"tuned"}
+UVLOOP_WORKER = {"tuned", "stock"}
 
 _PROBLEM_LINE = re.compile(r"Traceback|\bERROR\b|\[error|\bCRITICAL\b|\[critical|\bWARNING\b|\[warning")
 _SAMPLE_LINES = 5

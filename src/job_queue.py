@@ -1,15 +1,17 @@
-"""The enqueue side: the web process's one ARQ pool, and enqueues that are batched and bounded."""
+"""The enqueue side: the web process's one ARQ pool, its enqueues and abort requests, every wait bounded."""
 
 import asyncio
 import uuid
 
 import structlog
 from arq import ArqRedis, create_pool
+from arq.constants import abort_jobs_ss
+from arq.utils import timestamp_ms
+from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
-from src.connection_pool import ReadyConnectionPool
-from src.enqueue_batcher import EnqueueBatcher, NewJob
 from src.settings import Settings
+from src.speedups import JobWriter, SpeedUps
 
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -23,6 +25,34 @@ def new_job_id(job_type: str) -> str:
     return f"{job_type}_{uuid.uuid4().hex}"
 
 
+def web_pool(settings: Settings, connections: type[ConnectionPool] = ConnectionPool) -> ArqRedis:
+    """The web process's ARQ pool: connects on first use (the app starts while Redis is away), fails fast
+    when Redis is away, and gives up on a Redis that does not answer.
+
+    (ARQ's ``create_pool`` would ping Redis at once, and retry for seconds before failing the start-up.)
+    """
+    pool = connections.from_url(
+        settings.redis_url, socket_connect_timeout=1.0, socket_timeout=settings.redis_socket_timeout
+    )
+    return ArqRedis(pool, default_queue_name=settings.queue_name)
+
+
+class ArqJobWriter:
+    """ARQ's own writes: ``enqueue_job`` for each job, and the abort request ``Job.abort`` records."""
+
+    def __init__(self, pool: ArqRedis) -> None:
+        self.pool = pool
+
+    async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str, timeout: float) -> None:
+        """Queue the job with ARQ's ``enqueue_job`` under ``job_id``, within ``timeout`` seconds."""
+        async with asyncio.timeout(timeout):
+            await self.pool.enqueue_job(job_type, job_id, content, channel_name, _job_id=job_id)
+
+    async def request_abort(self, job_id: str) -> None:
+        """Record ARQ's abort request (what ``Job.abort`` writes, without its wait for the job's end)."""
+        await self.pool.zadd(abort_jobs_ss, {job_id: timestamp_ms()})
+
+
 async def queue_job_with_its_own_pool(
     settings: Settings, job_type: str, job_id: str, content: str, channel_name: str
 ) -> None:
@@ -34,29 +64,18 @@ async def queue_job_with_its_own_pool(
         await pool.aclose()
 
 
-def web_pool(settings: Settings) -> ArqRedis:
-    """The web process's ARQ pool: it fails fast when Redis is away, and gives up on a hung Redis."""
-    connections = ReadyConnectionPool.from_url(
-        settings.redis_url, socket_connect_timeout=1.0, socket_timeout=settings.redis_socket_timeout
-    )
-    return ArqRedis(connections, default_queue_name=settings.queue_name)
-
-
 class JobQueue:
-    """Owns the process's ARQ pool (opened at start-up, closed at shutdown) and bounds every enqueue."""
+    """Owns the process's ARQ pool (opened at start-up, closed at shutdown) and bounds every enqueue.
 
-    def __init__(self, settings: Settings, pool: ArqRedis | None = None) -> None:
+    ``speedups`` (from ``src.speedups``) brings the fast path's connection pool and writer; without it
+    the pool is redis-py's and the writes are ARQ's own.
+    """
+
+    def __init__(self, settings: Settings, pool: ArqRedis | None = None, speedups: SpeedUps | None = None) -> None:
         self.settings = settings
+        self.speedups = speedups
         self._pool = pool
-        self._batcher: EnqueueBatcher | None = None
-
-    @property
-    def batcher(self) -> EnqueueBatcher:
-        """Writes this process's enqueues to Redis, batched."""
-        if self._batcher is None:
-            wake = self.settings.wake_channel if self.settings.worker_wakeup else None
-            self._batcher = EnqueueBatcher(self.pool, wake)
-        return self._batcher
+        self._writer: JobWriter | None = None
 
     @property
     def pool(self) -> ArqRedis:
@@ -65,16 +84,25 @@ class JobQueue:
             raise RuntimeError("JobQueue.open() has not been called")
         return self._pool
 
+    @property
+    def writer(self) -> JobWriter:
+        """Writes this process's enqueues and abort requests to the pool."""
+        if self._writer is None:
+            self._writer = ArqJobWriter(self.pool) if self.speedups is None else self.speedups.job_writer(self.pool)
+        return self._writer
+
     async def open(self) -> None:
         """Create the pool, unless one was handed in; it connects on first use, so Redis may be down now."""
         if self._pool is None:
-            self._pool = web_pool(self.settings)
+            connections = ConnectionPool if self.speedups is None else self.speedups.connection_pool_class
+            self._pool = web_pool(self.settings, connections)
 
     async def close(self) -> None:
         """Close the pool and its connections."""
         if self._pool is not None:
             await self._pool.aclose(close_connection_pool=True)
             self._pool = None
+            self._writer = None
 
     async def is_available(self) -> bool:
         """Whether Redis answers a PING within ``enqueue_timeout``."""
@@ -87,16 +115,20 @@ class JobQueue:
 
     async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> None:
         """Queue a job within ``enqueue_timeout``, or raise ``QueueError`` saying why not."""
+        timeout = self.settings.enqueue_timeout
         try:
             if self.settings.enqueue_pool_per_job:
-                async with asyncio.timeout(self.settings.enqueue_timeout):
+                async with asyncio.timeout(timeout):
                     await queue_job_with_its_own_pool(self.settings, job_type, job_id, content, channel_name)
             else:
-                job = NewJob(job_type, job_id, content, channel_name)
-                await self.batcher.enqueue(job, self.settings.enqueue_timeout)
+                await self.writer.enqueue(job_type, job_id, content, channel_name, timeout)
         except TimeoutError:
             logger.warning("enqueue timed out", job_id=job_id)
             raise QueueError("the job queue did not answer in time") from None
         except RedisError as exc:
             logger.warning("enqueue failed", job_id=job_id, error=str(exc))
             raise QueueError("the job queue is unavailable") from exc
+
+    async def request_abort(self, job_id: str) -> None:
+        """Record ARQ's abort request for the job (the worker drops it or cancels it)."""
+        await self.writer.request_abort(job_id)

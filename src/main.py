@@ -14,6 +14,7 @@ from src.job_queue import JobQueue
 from src.layers import setup_layers, teardown_layers
 from src.logging_setup import configure_logging
 from src.settings import Settings, get_settings
+from src.speedups import speedups
 
 STATIC_DIR = Path(__file__).parent / "static"
 WS_PATH = "/ws/background_jobs"
@@ -22,7 +23,7 @@ WS_PATH = "/ws/background_jobs"
 def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -> FastAPI:
     """Build the app for ``settings``; ``jobs`` may bring its own pool (tests)."""
     settings = settings or get_settings()
-    job_queue = jobs or JobQueue(settings)
+    job_queue = jobs or JobQueue(settings, speedups=speedups(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,15 +1,12 @@
-"""The seam through which tasks report outcomes: a notifier put in ARQ's ``ctx`` by the worker's startup."""
+"""The seam through which tasks report outcomes: a notifier put in ARQ's ``ctx`` by the worker's startup
+(``consumer_notifier``), which the unit layer replaces with a fake."""
 
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import structlog
-from fast_channels.layers import get_channel_layer
-from fast_channels.layers.redis import RedisPubSubChannelLayer
 
-from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
-from src.layers import JOBS_LAYER_ALIAS
 
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -35,52 +32,3 @@ class ChannelLayerNotifier:
             await self._send_event(JobResult(payload=outcome), channel_name)
         except Exception:
             logger.exception("could not deliver job outcome", job_id=outcome.job_id, status=outcome.status)
-
-
-def consumer_notifier() -> ChannelLayerNotifier:
-    """The notifier that reaches ``BackgroundJobConsumer`` sockets (the worker's wiring)."""
-    return ChannelLayerNotifier(BackgroundJobConsumer.send_event)
-
-
-def redis_pubsub_layer() -> RedisPubSubChannelLayer | None:
-    """The channel layer outcomes go through, if it is the Redis pub/sub layer (None otherwise)."""
-    layer = get_channel_layer(JOBS_LAYER_ALIAS)
-    return layer if isinstance(layer, RedisPubSubChannelLayer) else None
-
-
-def event_publish(layer: RedisPubSubChannelLayer, outcome: JobOutcome, channel_name: str) -> tuple[str, bytes]:
-    """The Redis PUBLISH (channel, message) by which ``ChannelLayerNotifier`` delivers ``outcome`` over ``layer``.
-
-    The Redis pub/sub layer publishes a specific channel's messages on the channel's own name, and
-    chanx sends an event as a ``handle_channel_event`` message (``BackgroundJobConsumer.send_event``).
-    """
-    event = {"type": "handle_channel_event", "event_data": JobResult(payload=outcome).model_dump(mode="json")}
-    return channel_name, layer.serialize(event)
-
-
-class DeferredNotifier:
-    """Holds each job's outcome for the worker to publish in the transaction that stores the job's result.
-
-    ``BatchClaimWorker`` takes the outcome in its ``finish_job`` and publishes it over ``layer``
-    (``event_publish``); one it did not take (the job ended without ARQ finishing it) is delivered by
-    ``release`` through the notifier this one defers for.
-    """
-
-    def __init__(self, notifier: ChannelLayerNotifier, layer: RedisPubSubChannelLayer) -> None:
-        self._notifier = notifier
-        self.layer = layer
-        self._held: dict[str, tuple[JobOutcome, str]] = {}
-
-    async def notify(self, outcome: JobOutcome, channel_name: str) -> None:
-        """Hold ``outcome`` until its job is finished."""
-        self._held[outcome.job_id] = (outcome, channel_name)
-
-    def take(self, job_id: str) -> tuple[JobOutcome, str] | None:
-        """The outcome held for ``job_id`` and its channel, no longer held (None if there is none)."""
-        return self._held.pop(job_id, None)
-
-    async def release(self, job_id: str) -> None:
-        """Deliver the outcome still held for ``job_id``, if any, the usual way."""
-        held = self.take(job_id)
-        if held is not None:
-            await self._notifier.notify(*held)

@@ -34,9 +34,9 @@ class Settings(BaseSettings):
     result_recovery_interval: float = Field(default=1.0, gt=0.0)
     channel_layer_prefix: str = "asgi"
 
-    # Each enqueue publishes a wake-up that a waiting worker blocks on, so pickup does not wait for
-    # the next poll (the poll delay is then only a fallback).
-    worker_wakeup: bool = True
+    # The speed-ups beneath ARQ's and redis-py's public APIs (src/fastpath/): off, both processes run
+    # ARQ's own worker, create_pool-style pools, enqueue_job and poll delay, and only that.
+    fast_path: bool = True
     # The tutorial's way, for the benchmark's comparison only: a new Redis pool for every enqueue.
     enqueue_pool_per_job: bool = False
 
@@ -77,11 +77,6 @@ class Settings(BaseSettings):
         if not isinstance(value, list):
             return value
         return [normalized_origin(str(entry)) for entry in value if str(entry).strip()]
-
-    @property
-    def wake_channel(self) -> str:
-        """The Redis pub/sub channel enqueues publish to and idle workers wait on."""
-        return self.queue_name + ":wake"
 
     def timeout_for(self, task_name: str) -> float:
         """Seconds a task may run before it is reported as timed out."""

@@ -21,9 +21,10 @@ from src.apps.background_jobs.outcomes import (
 from src.job_types import work_seconds
 from src.layers import setup_layers, teardown_layers
 from src.logging_setup import configure_logging
-from src.notifier import Notifier, consumer_notifier
+from src.consumer_notifier import consumer_notifier
+from src.notifier import Notifier
 from src.settings import Settings, get_settings
-from src.worker_pool import worker_pool
+from src.speedups import SpeedUps, speedups
 
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -35,9 +36,6 @@ TRANSLATIONS = {
 }
 
 AI_RESPONSE = "That's an interesting point... Based on my analysis, I would suggest exploring this topic further."
-
-#: ARQ's poll delay under a wakeable pool: the pause between loop iterations that found work.
-WAKEABLE_PACE = 0.001
 
 #: Extra seconds ARQ allows over our own timeout, so a timed-out task can still report itself.
 REPORT_GRACE = 1.0
@@ -183,8 +181,8 @@ class ArqWorkerSettings:
     allow_abort_jobs: ClassVar[bool]
 
 
-def build_worker_settings(settings: Settings) -> type[ArqWorkerSettings]:
-    """ARQ's ``WorkerSettings`` class for ``settings``."""
+def build_worker_settings(settings: Settings, fast: SpeedUps | None) -> type[ArqWorkerSettings]:
+    """ARQ's ``WorkerSettings`` class for ``settings``: ARQ's own pool and poll delay, or the fast path's."""
     return type(
         "WorkerSettings",
         (ArqWorkerSettings,),
@@ -194,13 +192,12 @@ def build_worker_settings(settings: Settings) -> type[ArqWorkerSettings]:
             "on_startup": startup,
             "on_shutdown": shutdown,
             "ctx": {"settings": settings},
+            # ARQ makes its pool from these unless it is given one; either way it rides out a Redis restart.
             "redis_settings": settings.worker_arq_redis,
-            "redis_pool": worker_pool(settings) if settings.worker_wakeup else None,
+            "redis_pool": None if fast is None else fast.worker_pool(),
             "queue_name": settings.queue_name,
             "max_jobs": settings.worker_max_jobs,
-            # A wakeable pool waits in its own polls; ARQ's sleep between iterations then only paces
-            # a worker whose every job slot is busy (it does not poll then).
-            "poll_delay": WAKEABLE_PACE if settings.worker_wakeup else settings.worker_poll_delay,
+            "poll_delay": settings.worker_poll_delay if fast is None else fast.poll_delay,
             "job_timeout": settings.job_timeout + REPORT_GRACE,
             "keep_result": settings.keep_result,
             "job_completion_wait": settings.worker_shutdown_grace,
@@ -211,4 +208,13 @@ def build_worker_settings(settings: Settings) -> type[ArqWorkerSettings]:
     )
 
 
-WorkerSettings = build_worker_settings(get_settings())
+def __getattr__(name: str) -> Any:
+    """``WorkerSettings``, for ``arq src.tasks.WorkerSettings``: built from the environment when ARQ asks for it.
+
+    Built then, not at import, so that importing this module opens nothing: the worker's pool (the
+    fast path's, when it is on) is made as the worker starts.
+    """
+    if name == "WorkerSettings":
+        settings = get_settings()
+        return build_worker_settings(settings, speedups(settings))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

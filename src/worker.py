@@ -1,25 +1,31 @@
-"""``python -m src.worker``: the ARQ worker on uvloop, claiming jobs in batches.
+"""``python -m src.worker``: run the ARQ worker for the environment's settings, on uvloop.
 
-``arq src.tasks.WorkerSettings`` runs the same tasks with ARQ's stock worker on asyncio.
+With the fast path on, the worker is its batch-claiming ``Worker`` on its wakeable pool; with
+``FAST_PATH=false`` it is ARQ's own, as ``arq src.tasks.WorkerSettings`` runs it.
 """
 
 import logging.config
-from typing import cast
+from typing import Any, cast
 
 import uvloop
 from arq.logs import default_log_config
 from arq.typing import WorkerSettingsBase
-from arq.worker import get_kwargs
+from arq.worker import Worker, get_kwargs
 
-from src.batch_worker import BatchClaimWorker
-from src.tasks import WorkerSettings
+from src.settings import get_settings
+from src.speedups import speedups
+from src.tasks import build_worker_settings
 
 
 def main() -> None:
     """Run the worker until SIGINT/SIGTERM, logging as the ``arq`` command does."""
     logging.config.dictConfig(default_log_config(verbose=False))
     uvloop.install()
-    BatchClaimWorker(**get_kwargs(cast(type[WorkerSettingsBase], WorkerSettings))).run()
+    settings = get_settings()
+    fast = speedups(settings)
+    worker_class = Worker if fast is None else fast.worker_class
+    kwargs: dict[str, Any] = get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(settings, fast)))
+    worker_class(**kwargs).run()
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.consumer_notifier import consumer_notifier
 from src.job_queue import JobQueue
 from src.layers import setup_layers, teardown_layers
 from src.main import WS_PATH, create_app
-from src.notifier import consumer_notifier
 from src.settings import Settings
+from src.speedups import speedups
 from src.tasks import build_worker_settings
 from tests.support.processes import WORKER_COMMANDS, WorkerProcess
 from tests.support.protocol import CONNECTED
@@ -59,7 +60,7 @@ async def jobs(settings: Settings) -> AsyncIterator[JobQueue]:
     """The app's job queue with its one pool open, and the app's channel layer registered (the lifespan)."""
     channel_layers.clear()
     setup_layers(settings)
-    queue = JobQueue(settings)
+    queue = JobQueue(settings, speedups=speedups(settings))
     await queue.open()
     yield queue
     await queue.close()
@@ -94,11 +95,15 @@ async def in_process_startup(ctx: dict[str, Any]) -> None:
     ctx["notifier"] = consumer_notifier()
 
 
-async def run_burst_worker(settings: Settings, worker_class: type[Worker] = Worker, **overrides: Any) -> Worker:
-    """Run an ARQ worker in this process until the queue is empty (arq's own tests' habit)."""
+async def run_burst_worker(settings: Settings, worker_class: type[Worker] | None = None, **overrides: Any) -> Worker:
+    """Run the worker ``settings`` call for (ARQ's own, or the fast path's) in this process until the queue is
+    empty (arq's own tests' habit); ``worker_class`` overrides its class."""
+    fast = speedups(settings)
+    if worker_class is None:
+        worker_class = Worker if fast is None else fast.worker_class
     worker = worker_class(
         **{
-            **get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(settings))),
+            **get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(settings, fast))),
             **overrides,
             "on_startup": in_process_startup,
             "on_shutdown": None,

@@ -4,7 +4,7 @@ from arq import ArqRedis
 from fakeredis import FakeServer
 from fakeredis.aioredis import FakeAsyncRedisMixin
 
-from src.worker_pool import WakeableArqRedis
+from src.fastpath.wakeable_pool import WakeableArqRedis
 
 
 class FakeArqRedis(FakeAsyncRedisMixin, ArqRedis):  # type: ignore[misc]

@@ -15,6 +15,7 @@ from src.job_queue import JobQueue
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import WS_PATH, create_app
 from src.settings import Settings
+from src.speedups import speedups
 from tests.support.fake_arq import fake_arq_pool
 from tests.support.protocol import CONNECTED
 
@@ -52,7 +53,7 @@ async def pool(redis_server: FakeServer) -> AsyncIterator[ArqRedis]:
 @pytest.fixture
 def jobs(settings: Settings, pool: ArqRedis) -> JobQueue:
     """The app's job queue, on the fake pool."""
-    return JobQueue(settings, pool=pool)
+    return JobQueue(settings, pool=pool, speedups=speedups(settings))
 
 
 @pytest.fixture

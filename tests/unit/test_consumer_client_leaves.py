@@ -10,7 +10,6 @@ from chanx.utils.asyncio import global_background_tasks
 from uvicorn.protocols.utils import ClientDisconnected
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.enqueue_batcher import queue_jobs
 from src.job_queue import JobQueue
 
 
@@ -57,15 +56,20 @@ async def test_job_whose_queuing_frame_cannot_be_delivered_is_not_queued(
 
 
 async def test_client_that_leaves_during_the_enqueue_still_gets_its_job_run(
-    ws: WebsocketCommunicator, pool: ArqRedis, jobs: JobQueue, caplog: pytest.LogCaptureFixture
+    ws: WebsocketCommunicator,
+    pool: ArqRedis,
+    jobs: JobQueue,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     release = asyncio.Event()
+    enqueue = jobs.writer.enqueue
 
-    async def slow_enqueue(*args: Any, **kwargs: Any) -> None:
+    async def slow_enqueue(*args: Any) -> None:
         await release.wait()
-        await queue_jobs(*args, **kwargs)
+        await enqueue(*args)
 
-    jobs.batcher.write = slow_enqueue
+    monkeypatch.setattr(jobs.writer, "enqueue", slow_enqueue)
     await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
     queuing = await ws.receive_json_from(timeout=1)
     await ws.disconnect()

@@ -3,6 +3,7 @@
 import asyncio
 from typing import Any
 
+import pytest
 from arq import ArqRedis
 from arq.jobs import JobDef
 from chanx.fast_channels.testing import WebsocketCommunicator
@@ -11,7 +12,6 @@ from fakeredis import FakeServer
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
-from src.enqueue_batcher import queue_jobs
 from src.job_queue import JobQueue
 from tests.support.protocol import job_status
 
@@ -137,17 +137,18 @@ async def test_lost_redis_gives_an_error_frame_and_the_socket_keeps_serving(
 
 
 async def test_a_result_arriving_during_the_enqueue_waits_for_the_queued_frame(
-    ws: WebsocketCommunicator, pool: ArqRedis, jobs: JobQueue
+    ws: WebsocketCommunicator, pool: ArqRedis, jobs: JobQueue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     enqueued = asyncio.Event()
     release = asyncio.Event()
+    enqueue = jobs.writer.enqueue
 
-    async def slow_enqueue(*args: Any, **kwargs: Any) -> None:
-        await queue_jobs(*args, **kwargs)
+    async def slow_enqueue(*args: Any) -> None:
+        await enqueue(*args)
         enqueued.set()
         await release.wait()
 
-    jobs.batcher.write = slow_enqueue
+    monkeypatch.setattr(jobs.writer, "enqueue", slow_enqueue)
     await ws.send_json_to({"action": "job", "payload": {"type": "default", "content": "fast"}})
     queuing = await ws.receive_json_from(timeout=1)
     await asyncio.wait_for(enqueued.wait(), timeout=1)

@@ -148,22 +148,6 @@ async def test_cancel_of_a_running_job_records_arqs_abort_and_says_cancelled(
     assert await pool.zscore(abort_jobs_ss, job_id) is not None
 
 
-async def test_cancel_wakes_an_idle_worker_so_it_sees_the_abort_at_once(
-    ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
-) -> None:
-    job_id = await queue_job(ws)
-    wake_ups = pool.pubsub()
-    await wake_ups.subscribe(settings.wake_channel)
-    await wake_ups.get_message(timeout=1)  # the subscription's confirmation
-
-    await ask(ws, cancel(job_id))
-
-    message = await wake_ups.get_message(ignore_subscribe_messages=True, timeout=1)
-    assert message is not None
-    assert message["channel"] == settings.wake_channel.encode()
-    await wake_ups.aclose()  # type: ignore[no-untyped-call]
-
-
 async def test_no_result_frame_is_sent_for_a_job_after_its_cancel(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
     job_id = await queue_job(ws)
     (job,) = await pool.queued_jobs()

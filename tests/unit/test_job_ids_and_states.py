@@ -6,7 +6,6 @@ import pytest
 from arq import ArqRedis
 
 from src.apps.background_jobs.lookup import bounded, look_up
-from src.enqueue_batcher import NewJob, queue_jobs
 from src.job_queue import QueueError
 from src.job_types import JOB_DURATIONS, job_type_of, resolve_job_type
 
@@ -26,10 +25,9 @@ def test_a_job_ids_type_is_what_precedes_its_first_underscore_if_that_is_a_type(
 
 
 async def test_a_job_looks_up_queued_on_the_queue_it_is_on_whatever_its_name(pool: ArqRedis) -> None:
-    await queue_jobs(pool, [NewJob("default", "default_1", "x", "chan")], None)  # on the pool's own queue
+    await pool.enqueue_job("default", "default_1", "x", "chan", _job_id="default_1")  # on the pool's own queue
     assert pool.default_queue_name == "arq:queue"
-    pool.default_queue_name = "q:other"
-    await queue_jobs(pool, [NewJob("analyze", "analyze_2", "x", "chan")], None)
+    await pool.enqueue_job("analyze", "analyze_2", "x", "chan", _job_id="analyze_2", _queue_name="q:other")
 
     other = await look_up(pool, "q:other", "analyze_2")
     mismatched = await look_up(pool, "q:other", "default_1")

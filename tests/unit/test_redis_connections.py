@@ -14,7 +14,6 @@ from src.job_queue import JobQueue, QueueError, web_pool
 from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 from src.tasks import shutdown, startup
-from src.worker_pool import worker_pool
 from tests.support.fake_arq import fake_arq_pool
 
 
@@ -82,20 +81,6 @@ async def test_the_web_pool_connects_within_1_s_and_waits_redis_socket_timeout_f
     await pool.aclose()
 
 
-async def test_the_worker_pool_retries_a_lost_redis_redis_reconnect_attempts_times() -> None:
-    settings = Settings(redis_url="redis://cache.internal:6380/3", redis_reconnect_attempts=9, queue_name="q:w")
-
-    pool = worker_pool(settings)
-
-    connection = pool.connection_pool.connection_kwargs
-    assert (connection["host"], connection["port"], connection["db"]) == ("cache.internal", 6380, 3)
-    assert connection["socket_connect_timeout"] == 1.0
-    assert connection["retry"]._retries == 9
-    assert connection["retry_on_error"] == list(RECONNECT_ERRORS)
-    assert (pool.default_queue_name, pool.wake_channel) == ("q:w", "q:w:wake")
-    await pool.aclose()
-
-
 async def test_setup_layers_registers_only_the_consumers_redis_layer() -> None:
     channel_layers.clear()
 
@@ -146,28 +131,6 @@ async def test_the_workers_layer_retries_redis_reconnect_attempts_times_and_arqs
             await shutdown(ctx)
     finally:
         arq_worker.setLevel(level)
-
-
-async def test_an_enqueue_redis_does_not_take_in_time_fails_saying_so_and_is_logged(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    jobs = JobQueue(Settings(enqueue_timeout=0.05), pool=fake_arq_pool())
-    writing, answer = asyncio.Event(), asyncio.Event()
-
-    async def hung_redis(*args: Any) -> None:
-        writing.set()
-        await answer.wait()
-
-    jobs.batcher.write = hung_redis
-    in_flight = asyncio.create_task(jobs.enqueue("default", "default_1", "a", "channel"))
-    await asyncio.wait_for(writing.wait(), timeout=1)  # the first job's write hangs
-
-    with pytest.raises(QueueError, match=r"^the job queue did not answer in time$"):
-        await jobs.enqueue("default", "default_2", "b", "channel")  # waits behind it, past the timeout
-
-    answer.set()
-    await asyncio.wait_for(in_flight, timeout=1)  # one already sent waits for Redis's answer, however late
-    assert warnings(caplog) == ["enqueue timed out job_id=default_2"]
 
 
 async def test_an_enqueue_redis_refuses_fails_saying_it_is_unavailable_and_is_logged(

@@ -4,8 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from src.settings import Settings, get_settings
-from src.tasks import REPORT_GRACE, TASKS, WAKEABLE_PACE, build_worker_settings, shutdown, startup
-from src.worker_pool import WakeableArqRedis
+from src.tasks import REPORT_GRACE, TASKS, build_worker_settings, shutdown, startup
 
 
 def test_defaults_match_the_seed_and_the_readme(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,7 +58,7 @@ def test_worker_settings_are_built_from_the_settings_object() -> None:
         max_tries=3,
     )
 
-    worker = build_worker_settings(settings)
+    worker = build_worker_settings(settings, None)
 
     assert {f.name: f.timeout_s for f in worker.functions} == {
         "translate": 9.0 + REPORT_GRACE,
@@ -73,11 +72,10 @@ def test_worker_settings_are_built_from_the_settings_object() -> None:
     assert (worker.queue_name, worker.max_jobs, worker.poll_delay, worker.keep_result) == (
         "q:test",
         7,
-        WAKEABLE_PACE,
+        0.01,
         60,
     )
-    assert isinstance(worker.redis_pool, WakeableArqRedis)
-    assert (worker.redis_pool.wake_channel, worker.redis_pool.wake_wait) == ("q:test:wake", 0.01)
+    assert worker.redis_pool is None  # ARQ makes its own, from redis_settings
     assert worker.ctx == {"settings": settings}
     assert worker.job_completion_wait == settings.worker_shutdown_grace
     assert (worker.redis_settings.host, worker.redis_settings.port) == (
@@ -86,14 +84,14 @@ def test_worker_settings_are_built_from_the_settings_object() -> None:
     )
 
 
-def test_without_wake_ups_the_worker_polls_every_poll_delay_on_arqs_own_pool() -> None:
-    worker = build_worker_settings(Settings(worker_wakeup=False, worker_poll_delay=0.25))
+def test_without_the_fast_path_the_worker_polls_every_poll_delay_on_the_pool_arq_makes_itself() -> None:
+    worker = build_worker_settings(Settings(worker_poll_delay=0.25), None)
 
     assert (worker.poll_delay, worker.redis_pool) == (0.25, None)
 
 
 def test_the_worker_honours_arqs_abort_so_jobs_can_be_cancelled() -> None:
-    assert build_worker_settings(Settings()).allow_abort_jobs is True
+    assert build_worker_settings(Settings(), None).allow_abort_jobs is True
 
 
 def test_the_hardening_defaults_are_the_readmes(monkeypatch: pytest.MonkeyPatch) -> None:

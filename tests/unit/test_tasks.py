@@ -9,8 +9,9 @@ from fast_channels.layers import InMemoryChannelLayer
 import src.tasks
 from src.apps.background_jobs.messages import JobResult
 from src.apps.background_jobs.outcomes import TaskTimeout, error_outcome
+from src.consumer_notifier import consumer_notifier
 from src.job_types import JOB_DURATIONS, work_seconds
-from src.notifier import ChannelLayerNotifier, consumer_notifier
+from src.notifier import ChannelLayerNotifier
 from src.settings import Settings
 from src.tasks import TASKS, analyze_text, make_task, run_reported, simulate_work
 from tests.support.protocol import SEED_RESULTS_FOR_HELLO

@@ -15,7 +15,7 @@ from src.job_queue import JobQueue, QueueError, new_job_id
 from src.job_types import job_type_of, resolve_job_type
 from src.layers import JOBS_LAYER_ALIAS
 
-from .lookup import bounded, look_up, request_abort
+from .lookup import bounded, look_up
 from .messages import (
     CancelMessage,
     ConnectedStatus,
@@ -240,9 +240,8 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
             return self._status("error", job_id, already_finished_text(job_id))
 
         withdrawn = self.pending.withdraw(job_id)  # from here on, its outcome is not sent
-        wake = self.jobs.settings.wake_channel if self.jobs.settings.worker_wakeup else None
         try:
-            await bounded(request_abort(self.jobs.pool, job_id, wake), self._timeout)
+            await bounded(self.jobs.request_abort(job_id), self._timeout)
         except QueueError as exc:
             if withdrawn is not None:
                 self.pending.restore(job_id, withdrawn)

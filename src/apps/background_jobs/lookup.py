@@ -1,14 +1,12 @@
-"""Where a job stands, read from what ARQ keeps in Redis, and its cancellation through ARQ's abort."""
+"""Where a job stands, read from what ARQ keeps in Redis."""
 
 import asyncio
 from collections.abc import Awaitable
 from typing import TypeVar
 
 from arq import ArqRedis
-from arq.constants import abort_jobs_ss
 from arq.jobs import Job
 from arq.jobs import JobStatus as ArqJobStatus
-from arq.utils import timestamp_ms
 from redis.exceptions import RedisError
 
 from src.job_queue import QueueError
@@ -48,16 +46,3 @@ async def look_up(pool: ArqRedis, queue_name: str, job_id: str) -> JobStatus:
     if state is ArqJobStatus.in_progress:
         return JobStatus(status="in_progress", job_id=job_id, job_type=job_type, message=in_progress_text(job_id))
     return JobStatus(status="not_found", job_id=job_id, job_type=job_type, message=not_found_text(job_id))
-
-
-async def request_abort(pool: ArqRedis, job_id: str, wake_channel: str | None) -> None:
-    """Record ARQ's abort for the job without waiting for it to take effect.
-
-    A worker drops a queued job it picks up with an abort recorded, and cancels a running one at its
-    next poll; ``wake_channel`` (the enqueue's wake-up) makes an idle-polling worker look at once.
-    """
-    async with pool.pipeline(transaction=True) as pipe:
-        pipe.zadd(abort_jobs_ss, {job_id: timestamp_ms()})
-        if wake_channel is not None:
-            pipe.publish(wake_channel, b"")
-        await pipe.execute()

@@ -2,7 +2,8 @@
 whose replies were read ahead of time.
 
 Both work on transactions ARQ's worker writes itself (``finish_job``'s and ``run_job``'s first),
-through the pipelines its pool hands out, so ARQ's own code still decides what is written.
+through the pipelines its pool hands out, so ARQ's own code still decides what is written. Beneath
+redis-py's public API: ``Pipeline``'s constructor, ``command_stack`` and ``reset``.
 """
 
 import contextlib
@@ -17,11 +18,21 @@ from redis.asyncio.client import Pipeline
 
 @dataclass
 class ReadAhead:
-    """Replies to one transaction, read ahead: the first pipeline that queues exactly ``commands`` gets them."""
+    """Replies to one transaction, read ahead: the first pipeline executed in its context must queue exactly
+    ``commands``, and gets ``replies`` instead of Redis's."""
 
     commands: list[tuple[Any, ...]]
     replies: list[Any]
     used: bool = False
+
+
+class ReadAheadMismatch(RuntimeError):
+    """A transaction read ahead was not the one queued: nothing was sent to Redis, the replies are not used."""
+
+    def __init__(self, read_ahead: ReadAhead, queued: list[tuple[Any, ...]]) -> None:
+        super().__init__(f"read ahead for {read_ahead.commands!r}, but the transaction queued {queued!r}")
+        self.read_ahead = read_ahead
+        self.queued = queued
 
 
 #: PUBLISH commands (channel, message) for the next pipeline opened in this context (see ``publishing``).
@@ -60,10 +71,17 @@ class ShortcutPipeline(Pipeline):
         return pipe
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
-        """The read-ahead replies if this is their transaction (once); otherwise Redis's."""
+        """The read-ahead replies for the first transaction in their context; Redis's for any other.
+
+        That first transaction must be exactly the one read ahead: if it is not, nothing is sent and
+        ``ReadAheadMismatch`` is raised (its replies would be wrong, and Redis would count twice).
+        """
         read_ahead = _read_ahead.get()
-        if read_ahead is None or read_ahead.used or [args for args, _ in self.command_stack] != read_ahead.commands:
+        if read_ahead is None or read_ahead.used:
             return await super().execute(raise_on_error)
         read_ahead.used = True
+        queued = [args for args, _ in self.command_stack]
         await self.reset()  # type: ignore[no-untyped-call]
+        if queued != read_ahead.commands:
+            raise ReadAheadMismatch(read_ahead, queued)
         return read_ahead.replies

@@ -9,7 +9,7 @@ import pytest_asyncio
 from redis._parsers import _AsyncHiredisParser, _AsyncRESP2Parser
 from redis.asyncio import Redis
 
-from src.connection_pool import ReadyConnectionPool, has_unread_data
+from src.fastpath.connection_pool import ReadyConnectionPool, has_unread_data
 
 
 @pytest_asyncio.fixture(params=[_AsyncHiredisParser, _AsyncRESP2Parser], ids=["hiredis", "python-parser"])

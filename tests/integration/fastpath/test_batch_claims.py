@@ -16,19 +16,21 @@ from arq.typing import WorkerSettingsBase
 from arq.worker import get_kwargs
 
 from src.apps.background_jobs.messages import JobOutcome
-from src.batch_worker import BatchClaimWorker
-from src.enqueue_batcher import NewJob, queue_jobs
-from src.notifier import consumer_notifier
+from src.consumer_notifier import consumer_notifier
+from src.fastpath import FastPath
+from src.fastpath.batch_claim_worker import BatchClaimWorker
+from src.fastpath.enqueue_batcher import NewJob, queue_jobs
+from src.fastpath.wakeable_pool import WakeableArqRedis
 from src.settings import Settings
 from src.tasks import build_worker_settings
-from src.worker_pool import WakeableArqRedis
 
 JOB_IDS = [f"default_{n}" for n in range(10)]
 
 
 async def make_worker(settings: Settings, **overrides: Any) -> BatchClaimWorker:
     """A worker of five slots, not polling by itself: the tests call its ``poll_once`` or ``_poll_iteration``."""
-    kwargs: dict[str, Any] = get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(settings)))
+    worker_settings = build_worker_settings(settings, FastPath(settings))
+    kwargs: dict[str, Any] = get_kwargs(cast(type[WorkerSettingsBase], worker_settings))
     claimer = BatchClaimWorker(
         **{**kwargs, "max_jobs": 5, "on_startup": None, "on_shutdown": None, "burst": True, **overrides}
     )
@@ -39,7 +41,7 @@ async def make_worker(settings: Settings, **overrides: Any) -> BatchClaimWorker:
 @pytest_asyncio.fixture
 async def worker(settings: Settings, pool: ArqRedis) -> AsyncIterator[BatchClaimWorker]:
     """A worker of five slots with ten instant jobs queued."""
-    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], None)
+    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], "arq:queue:wake")
     claimer = await make_worker(settings)
     yield claimer
     await asyncio.wait_for(asyncio.gather(*claimer.tasks.values()), timeout=5)  # the claimed jobs run to the end
@@ -148,7 +150,7 @@ SLOW = {"job_time_scale": 1000.0}  # each job sleeps for as long as a test could
 @pytest_asyncio.fixture
 async def slow_worker(settings: Settings, pool: ArqRedis) -> AsyncIterator[BatchClaimWorker]:
     """A worker of five slots with ten queued jobs that run until they are cancelled; it waits 30 s for a wake-up."""
-    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], None)
+    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], "arq:queue:wake")
     claimer = await make_worker(settings.model_copy(update=SLOW))
     cast(WakeableArqRedis, claimer.pool).wake_wait = 30.0
     yield claimer
@@ -221,7 +223,7 @@ async def test_a_running_job_cancelled_by_its_abort_is_finished_as_cancelled(
 async def test_a_burst_worker_claims_only_what_is_left_of_its_max_burst_jobs(
     settings: Settings, pool: ArqRedis
 ) -> None:
-    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], None)
+    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], "arq:queue:wake")
     none_allowed, three_allowed = (
         await make_worker(settings, max_burst_jobs=0),
         await make_worker(settings, max_burst_jobs=3),

@@ -11,8 +11,8 @@ from fakeredis import FakeServer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from src.pipelines import ReadAhead, ShortcutPipeline, publishing, read_ahead_context
-from src.worker_pool import WakeableArqRedis
+from src.fastpath.pipelines import ReadAhead, ReadAheadMismatch, ShortcutPipeline, publishing, read_ahead_context
+from src.fastpath.wakeable_pool import WakeableArqRedis
 from tests.support.fake_arq import fake_worker_pool
 
 START = [("GET", "arq:job:a"), ("INCRBY", "arq:retry:a", 1)]
@@ -106,13 +106,29 @@ async def test_a_transaction_read_ahead_is_answered_even_with_redis_away(
     assert await run_as_job_task(read_ahead, start_transaction(pool)) == [b"read ahead", 1]
 
 
-async def test_a_transaction_with_other_commands_goes_to_redis(pool: WakeableArqRedis) -> None:
+async def test_a_first_transaction_unlike_the_one_read_ahead_raises_and_is_not_sent_to_redis(
+    pool: WakeableArqRedis,
+) -> None:
     read_ahead = ReadAhead([("GET", "arq:job:b"), ("INCRBY", "arq:retry:b", 1)], [b"read ahead", 1])
 
-    first, _ = await run_as_job_task(read_ahead, twice(pool))
+    with pytest.raises(ReadAheadMismatch) as raised:
+        await run_as_job_task(read_ahead, start_transaction(pool))
 
-    assert first == [None, 1]
-    assert not read_ahead.used
+    assert raised.value.queued == [("GET", "arq:job:a"), ("INCRBY", "arq:retry:a", 1)]
+    assert raised.value.read_ahead is read_ahead
+    assert await pool.get("arq:retry:a") is None  # never counted
+    assert read_ahead.used  # spent: later transactions go to Redis
+
+
+async def test_after_a_mismatch_the_next_transaction_in_its_context_goes_to_redis(pool: WakeableArqRedis) -> None:
+    read_ahead = ReadAhead([("GET", "arq:job:b")], [b"read ahead"])
+
+    async def mismatch_then_start() -> list[Any]:
+        with pytest.raises(ReadAheadMismatch):
+            await start_transaction(pool)
+        return await start_transaction(pool)
+
+    assert await run_as_job_task(read_ahead, mismatch_then_start()) == [None, 1]
 
 
 async def test_outside_the_read_ahead_context_a_transaction_goes_to_redis(

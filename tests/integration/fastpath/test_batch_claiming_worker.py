@@ -1,7 +1,6 @@
 """``python -m src.worker``'s worker claims a poll's jobs in one round trip: every job still runs exactly once."""
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from typing import Any
@@ -15,7 +14,8 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from src.batch_worker import BatchClaimWorker
+from src.fastpath import batch_claim_worker
+from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.settings import Settings
 from tests.integration.conftest import run_burst_worker
 
@@ -146,13 +146,21 @@ async def test_starting_a_claimed_job_costs_no_round_trip_and_counts_its_first_t
     assert [info.job_try if info else None for info in tries] == [1, 1, 1]
 
 
-async def test_the_batch_claiming_worker_without_wake_ups_runs_every_job_once_without_an_error(
+class NotReadingAhead(BatchClaimWorker):
+    """The worker as it runs once it has stopped reading ahead: ARQ's run_job starts each job itself."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_ahead = False
+
+
+async def test_a_batch_claiming_worker_not_reading_ahead_runs_every_job_once_at_its_first_try(
     ws: WebsocketCommunicator, settings: Settings, pool: ArqRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     job_ids = await queue_jobs(ws, 6)
-    polling = settings.model_copy(update={"worker_wakeup": False, "worker_max_jobs": 2})  # a plain pool, slots full
+    full = settings.model_copy(update={"worker_max_jobs": 2})  # every slot busy, polls that claim 2 at a time
 
-    worker = await run_burst_worker(polling, worker_class=BatchClaimWorker)
+    worker = await run_burst_worker(full, worker_class=NotReadingAhead)
 
     assert (worker.jobs_complete, worker.jobs_failed) == (6, 0)
     assert await results(ws, 6) == Counter(job_ids)
@@ -162,25 +170,28 @@ async def test_the_batch_claiming_worker_without_wake_ups_runs_every_job_once_wi
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
-async def test_without_wake_ups_an_outcome_is_sent_as_its_job_ends_not_held_until_its_result_is_stored(
-    ws: WebsocketCommunicator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+async def test_a_first_transaction_arq_queues_unlike_the_one_read_ahead_never_reaches_redis_and_the_job_is_retried(
+    ws: WebsocketCommunicator,
+    settings: Settings,
+    pool: ArqRedis,
+    transactions: list[list[tuple[Any, ...]]],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    frame_seen = asyncio.Event()
-    finish_job = Worker.finish_job
+    # The script now reads ahead for a retry counter ARQ does not write (as if ARQ had changed its own).
+    monkeypatch.setattr(batch_claim_worker, "RETRY_COUNTER_SECONDS", 1234)
+    job_ids = await queue_jobs(ws, 2)
+    slow = settings.model_copy(update={"worker_max_jobs": 1})  # one job at a time: the first one finds out
 
-    async def finish_once_the_frame_is_seen(worker: Worker, *args: Any) -> None:
-        with contextlib.suppress(TimeoutError):  # bounded: an outcome held behind this would fail the test, not hang it
-            await asyncio.wait_for(frame_seen.wait(), timeout=5)
-        await finish_job(worker, *args)
+    worker = await run_burst_worker(slow, worker_class=BatchClaimWorker)
 
-    monkeypatch.setattr(Worker, "finish_job", finish_once_the_frame_is_seen)  # ARQ's write of the result, held
-    [job_id] = await queue_jobs(ws, 1)
-    polling = settings.model_copy(update={"worker_wakeup": False})  # a plain pool: no publish can ride in it
-    running = asyncio.create_task(run_burst_worker(polling, worker_class=BatchClaimWorker))
-    try:
-        frame = await ws.receive_json_from(timeout=2)
-    finally:
-        frame_seen.set()
-        await asyncio.wait_for(running, timeout=10)
-
-    assert (frame["payload"]["status"], frame["payload"]["job_id"]) == ("result", job_id)
+    assert await results(ws, 2) == Counter(job_ids)
+    assert worker.read_ahead is False
+    starts = [t for t in transactions if any(command[0] == "GET" for command in t)]
+    assert len(starts) == 2  # one start per job, by ARQ itself: the mismatching one was not sent
+    tries = [(await Job(job_id, pool).result_info()) for job_id in job_ids]
+    # The job that found out was counted by the script too; the other was started by ARQ alone.
+    assert sorted(info.job_try if info else 0 for info in tries) == [1, 2]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "did not read ahead" in errors[0].getMessage()

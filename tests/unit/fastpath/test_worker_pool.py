@@ -10,8 +10,8 @@ from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
 from fakeredis import FakeServer
 
-from src.enqueue_batcher import NewJob, queue_jobs
-from src.worker_pool import WakeableArqRedis
+from src.fastpath.enqueue_batcher import NewJob, queue_jobs
+from src.fastpath.wakeable_pool import WakeableArqRedis
 from tests.support.fake_arq import fake_arq_pool, fake_worker_pool
 
 QUEUE = "arq:queue"
@@ -39,10 +39,13 @@ async def poll(pool: WakeableArqRedis) -> Any:
 
 
 async def enqueue(server: FakeServer, job_id: str, wake: bool = True) -> None:
-    """Enqueue as the web side does, with (or without) its wake-up."""
+    """Enqueue as the web side does with the fast path (its wake-up included), or as ARQ does (none)."""
     web = fake_arq_pool(server)
     try:
-        await queue_jobs(web, [NewJob("default", job_id, "x", "channel")], WAKE if wake else None)
+        if wake:
+            await queue_jobs(web, [NewJob("default", job_id, "x", "channel")], WAKE)
+        else:
+            await web.enqueue_job("default", job_id, "x", "channel", _job_id=job_id)
     finally:
         await web.aclose()
 

@@ -1,55 +1,32 @@
-"""ARQ's worker, polling in one round trip: claim what is due and the free slots allow, read the aborts."""
+"""ARQ's worker, polling in one round trip: claim what is due and the free slots allow, read the aborts.
 
+Beneath ARQ's public API: ``Worker._poll_iteration``, ``_release_sem_dec_counter_on_complete``,
+``run_job``'s first transaction, ``finish_job``, and the keys and retry counter ARQ's worker writes
+(``tests/contract`` records what ARQ's own worker writes and compares).
+"""
+
+from importlib.resources import files
 from typing import Any
 
+import structlog
 from arq.constants import abort_jobs_ss, in_progress_key_prefix, job_key_prefix, retry_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 
-from src.notifier import ChannelLayerNotifier, DeferredNotifier, event_publish, redis_pubsub_layer
-from src.pipelines import ReadAhead, publishing, read_ahead_context
-from src.worker_pool import WakeableArqRedis
+from src.fastpath.pipelines import ReadAhead, ReadAheadMismatch, publishing, read_ahead_context
+from src.fastpath.riding_outcomes import DeferredNotifier, event_publish, redis_pubsub_layer
+from src.fastpath.wakeable_pool import WakeableArqRedis
+from src.notifier import ChannelLayerNotifier
+
+logger = structlog.stdlib.get_logger(__name__)
 
 #: Seconds ARQ's ``run_job`` keeps a job's retry counter (its ``EXPIRE``; arq 0.28 writes it as a literal).
 RETRY_COUNTER_SECONDS = 88400
 
-#: KEYS: the queue, the in-progress key prefix, the abort set, the job and retry key prefixes.
-#: ARGV: now (ms), the lock's ms, the offset and number of queue entries to look at, how many jobs to
-#: claim at most, and 1 to also start the claimed jobs (else 0).
-#: Claims due jobs in score order (setting each one's in-progress lock, as ARQ's claim does) unless
-#: locked already. Starting a job is what ARQ's ``run_job`` first does, in one transaction: read its
-#: record, count the try, and take its abort request. Returns, per claimed job, its id and score
-#: (and when starting: its record, try and whether its abort was requested), then the ids whose
-#: abort is requested. Atomic, as ARQ's WATCH/MULTI claim is, so two workers never claim one job.
-CLAIM_DUE_JOBS = """
-local claimed = {}
-local wanted = tonumber(ARGV[5])
-if wanted > 0 then
-  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', ARGV[3], ARGV[4])
-  local count = 0
-  for i = 1, #due, 2 do
-    local job_id = due[i]
-    local lock = KEYS[2] .. job_id
-    if redis.call('EXISTS', lock) == 0 then
-      redis.call('PSETEX', lock, ARGV[2], '1')
-      table.insert(claimed, job_id)
-      table.insert(claimed, due[i + 1])
-      if ARGV[6] == '1' then
-        local retry = KEYS[5] .. job_id
-        table.insert(claimed, redis.call('GET', KEYS[4] .. job_id))
-        table.insert(claimed, redis.call('INCR', retry))
-        redis.call('EXPIRE', retry, ARGV[7])
-        table.insert(claimed, redis.call('ZREM', KEYS[3], job_id))
-      end
-      count = count + 1
-      if count >= wanted then
-        break
-      end
-    end
-  end
-end
-return {claimed, redis.call('ZRANGE', KEYS[3], 0, -1)}
-"""
+
+def claim_script_source() -> str:
+    """The Lua script of one poll (``claim_due_jobs.lua``, beside this module)."""
+    return files(__package__).joinpath("claim_due_jobs.lua").read_text(encoding="utf-8")
 
 
 class BatchClaimWorker(Worker):
@@ -57,26 +34,28 @@ class BatchClaimWorker(Worker):
 
     ARQ's poll reads the queue, claims each job with WATCH, EXISTS, ZSCORE and MULTI/EXEC, then
     reads the abort requests: 2 + 4n round trips. The script makes the same checks, sets the same
-    locks and reads the same abort set at once. With a wakeable pool, a poll that drains the queue
-    waits for a wake-up (an enqueue, an abort, or a job slot coming free) instead of spinning, and
-    a job's outcome is published in the transaction that stores its result (``finish_job``): one
-    round trip fewer per job, and a lookup never misses the result of a job whose frame went out.
+    locks and reads the same abort set at once, and also starts each job it claims (``read_ahead``):
+    ARQ's ``run_job`` gets its first transaction's replies from it. A poll that drains the queue waits
+    for a wake-up (an enqueue, an abort, or a job slot coming free) instead of spinning, and a job's
+    outcome is published in the transaction that stores its result (``finish_job``): a lookup never
+    misses the result of a job whose frame went out.
+
+    Its pool must be the fast path's ``WakeableArqRedis``, whose pipelines carry both shortcuts.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not isinstance(self._pool, WakeableArqRedis):
+            raise TypeError("BatchClaimWorker runs on the fast path's WakeableArqRedis (its redis_pool)")
+        self.wakeable: WakeableArqRedis = self._pool
+        #: Whether polls start the jobs they claim; off for good once ARQ queues a transaction not read ahead.
+        self.read_ahead = True
         self._claim_script: Any = None
         self._deferred: DeferredNotifier | None = None
 
-    @property
-    def wakeable(self) -> WakeableArqRedis | None:
-        """The pool, if it can wait for wake-ups."""
-        return self.pool if isinstance(self.pool, WakeableArqRedis) else None
-
     async def _poll_iteration(self) -> None:
         """Claim and start jobs, cancel aborted ones, reap finished tasks; then wait if nothing started."""
-        if self.wakeable is not None:
-            await self.wakeable.arm_wakeup()
+        await self.wakeable.arm_wakeup()
         wanted = self.claim_limit()
         started = await self.poll_once(wanted)
         for job_id, task in list(self.tasks.items()):
@@ -86,17 +65,17 @@ class BatchClaimWorker(Worker):
         await self.heart_beat()
         # Fewer claimed than wanted: nothing else was due, so the next job's enqueue will wake us
         # (or, with every slot busy, a job's end will). As many as wanted: more may be due, poll again.
-        if (started < wanted or wanted == 0) and self.wakeable is not None:
+        if started < wanted or wanted == 0:
             await self.wakeable.wait_for_wakeup()
 
     async def poll_once(self, wanted: int) -> int:
-        """One round trip: claim up to ``wanted`` due jobs and start them; cancel aborted ones.
+        """One round trip: claim up to ``wanted`` due jobs (and start them, reading ahead); cancel aborted ones.
 
-        Returns how many jobs were started.
+        Returns how many jobs were claimed.
         """
         if self._claim_script is None:
-            self._claim_script = self.pool.register_script(CLAIM_DUE_JOBS)
-        starting = self.wakeable is not None  # its pipelines answer run_job's first transaction
+            self._claim_script = self.pool.register_script(claim_script_source())
+        starting = self.read_ahead
         claimed, aborts = await self._claim_script(
             keys=[self.queue_name, in_progress_key_prefix, abort_jobs_ss, job_key_prefix, retry_key_prefix],
             args=[
@@ -165,7 +144,7 @@ class BatchClaimWorker(Worker):
         """A job is done; if every slot was busy, a waiting poll need not wait for a wake-up to use this one."""
         was_full = self.job_counter >= self.max_jobs
         super()._release_sem_dec_counter_on_complete()
-        if was_full and self.wakeable is not None:
+        if was_full:
             self.wakeable.wake()
 
     async def run_job(self, job_id: str, score: int) -> None:
@@ -173,9 +152,31 @@ class BatchClaimWorker(Worker):
         deferred = self._deferring_notifier()
         try:
             await super().run_job(job_id, score)
+        except ReadAheadMismatch as mismatch:
+            await self._put_back(job_id, mismatch)
         finally:
             if deferred is not None:
                 await deferred.release(job_id)
+
+    async def _put_back(self, job_id: str, mismatch: ReadAheadMismatch) -> None:
+        """ARQ's first transaction was not the one read ahead: stop reading ahead, and let the job be claimed again.
+
+        The script has counted the job's try and taken its abort request; the try stays counted (the
+        job is retried, as a failed job is) and the abort request is put back.
+        """
+        self.read_ahead = False
+        logger.error(
+            "ARQ's run_job queued a transaction the fast path did not read ahead; reading ahead is off "
+            "from now on and the job goes back on the queue",
+            job_id=job_id,
+            expected=mismatch.read_ahead.commands,
+            queued=mismatch.queued,
+        )
+        async with self.pool.pipeline(transaction=True) as pipe:
+            pipe.delete(in_progress_key_prefix + job_id)
+            if self.allow_abort_jobs and mismatch.read_ahead.replies[-1]:
+                pipe.zadd(abort_jobs_ss, {job_id: timestamp_ms()})
+            await pipe.execute()
 
     async def finish_job(self, job_id: str, *args: Any) -> None:
         """ARQ's finish (result stored, job off the queue) with the job's held outcome published in it."""
@@ -191,12 +192,12 @@ class BatchClaimWorker(Worker):
             raise
 
     def _deferring_notifier(self) -> DeferredNotifier | None:
-        """The tasks' notifier made to defer (once), if it sends through the Redis layer and the pool can carry it."""
+        """The tasks' notifier made to defer (once), if it sends through the Redis pub/sub layer."""
         notifier = self.ctx.get("notifier")
         if isinstance(notifier, DeferredNotifier):
             return notifier
         layer = redis_pubsub_layer()
-        if not isinstance(notifier, ChannelLayerNotifier) or self.wakeable is None or layer is None:
+        if not isinstance(notifier, ChannelLayerNotifier) or layer is None:
             return None
         self._deferred = DeferredNotifier(notifier, layer)
         self.ctx["notifier"] = self._deferred

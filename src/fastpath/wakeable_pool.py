@@ -11,11 +11,19 @@ from arq.utils import timestamp_ms
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from src.connection_pool import ReadyConnectionPool
-from src.pipelines import ShortcutPipeline
+from src.fastpath.connection_pool import ReadyConnectionPool
+from src.fastpath.pipelines import ShortcutPipeline
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 
 logger = structlog.stdlib.get_logger(__name__)
+
+#: ARQ's poll delay under a wakeable pool: the pause between loop iterations that found work.
+WAKEABLE_PACE = 0.001
+
+
+def wake_channel(queue_name: str) -> str:
+    """The Redis pub/sub channel enqueues (and aborts) publish to and idle workers of ``queue_name`` wait on."""
+    return queue_name + ":wake"
 
 
 class WakeableArqRedis(ArqRedis):
@@ -24,7 +32,7 @@ class WakeableArqRedis(ArqRedis):
     ARQ's worker polls its queue every ``poll_delay`` and sleeps in between, so a job waits for the
     next poll. Here a poll that finds the queue empty waits up to ``wait`` seconds for a message on
     ``wake_channel`` (every enqueue publishes one) and polls again at once, and the worker's own
-    ``poll_delay`` is set to a millisecond (``tasks.WAKEABLE_PACE``): an idle worker blocks here, a
+    ``poll_delay`` is set to a millisecond (``WAKEABLE_PACE``): an idle worker blocks here, a
     busy one loops at once. Waking is an optimisation: without wake-ups the worker still finds every
     job, polling every ``wait`` seconds. Its pipelines can save the worker round trips
     (``BatchClaimWorker`` uses them).
@@ -69,7 +77,7 @@ class WakeableArqRedis(ArqRedis):
         self._woken.set()
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> ShortcutPipeline:
-        """A pipeline that can carry a riding publish and answer a transaction read ahead (``src.pipelines``)."""
+        """A pipeline that can carry a riding publish and answer a transaction read ahead (``pipelines``)."""
         return ShortcutPipeline.of(self, transaction, shard_hint)
 
     async def _all_in_progress(self, job_ids: list[bytes]) -> bool:
@@ -121,6 +129,6 @@ def worker_pool(settings: Settings) -> WakeableArqRedis:
     return WakeableArqRedis(
         connections,
         default_queue_name=settings.queue_name,
-        wake_channel=settings.wake_channel,
+        wake_channel=wake_channel(settings.queue_name),
         wait=settings.worker_poll_delay,
     )

@@ -1,18 +1,31 @@
 """A Redis connection pool whose check of each connection it hands out costs no event-loop turn."""
 
-from typing import Any
-
+from redis._parsers import _AsyncHiredisParser, _AsyncRESPBase
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+
+class UnknownParser(TypeError):
+    """The connection's parser is of a class this check was not written for."""
 
 
 def has_unread_data(connection: AbstractConnection) -> bool:
-    """Whether ``connection`` holds data no command asked for: bytes received or parsed, or the stream's end."""
-    stream: Any = getattr(connection, "_reader", None)
-    parser: Any = getattr(getattr(connection, "_parser", None), "_reader", None)
-    if stream is not None and (stream.at_eof() or not connection._socket_is_empty()):  # type: ignore[no-untyped-call]
+    """Whether connected ``connection`` holds data no command asked for: bytes received or parsed, or the stream's end.
+
+    Reads redis-py 5's private state directly (no defaults), so a rename fails loudly, not silently.
+    """
+    stream = connection._reader
+    if stream is None:
+        raise RedisConnectionError("the connection is not connected")
+    if stream.at_eof() or not connection._socket_is_empty():  # type: ignore[no-untyped-call]
         return True
-    return parser is not None and bool(parser.has_data())
+    parser = connection._parser
+    if isinstance(parser, _AsyncHiredisParser):
+        return bool(parser._reader.has_data())  # type: ignore[attr-defined]
+    if isinstance(parser, _AsyncRESPBase):
+        return bool(parser._buffer)
+    raise UnknownParser(f"no check for data held by a {type(parser).__qualname__}")
 
 
 class ReadyConnectionPool(ConnectionPool):

@@ -12,7 +12,7 @@ import pytest_asyncio
 from fakeredis import FakeServer
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from src.worker_pool import WakeableArqRedis
+from src.fastpath.wakeable_pool import WakeableArqRedis
 from tests.support.fake_arq import fake_worker_pool
 
 QUEUE = "arq:queue"

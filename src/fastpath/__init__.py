@@ -1,0 +1,66 @@
+"""Speed-ups beneath the public APIs of arq, redis-py, chanx and fast-channels, entered only through ``install``.
+
+Each part stands in for a stock part that ``src/speedups.py`` names. They depend on internals of the
+exact library versions they were verified against (``VERIFIED_VERSIONS``): on any other version,
+``install`` turns the fast path off with one warning and the system runs the stock path.
+"""
+
+import logging
+from collections.abc import Mapping
+from importlib.metadata import version
+from types import MappingProxyType
+
+from arq import ArqRedis
+from arq.worker import Worker
+from redis.asyncio import ConnectionPool
+
+from src.fastpath.batch_claim_worker import BatchClaimWorker
+from src.fastpath.connection_pool import ReadyConnectionPool
+from src.fastpath.enqueue_batcher import BatchedJobWriter
+from src.fastpath.wakeable_pool import WAKEABLE_PACE, WakeableArqRedis, wake_channel, worker_pool
+from src.settings import Settings
+
+# The standard library's logger: its warning shows even before the process configures logging.
+logger = logging.getLogger(__name__)
+
+#: The distributions whose internals the fast path uses, and the versions its contract tests passed on.
+VERIFIED_VERSIONS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {"arq": frozenset({"0.28.0"}), "redis": frozenset({"5.3.1"})}
+)
+
+
+class FastPath:
+    """The fast path's parts for one process's settings (what ``src.speedups.SpeedUps`` describes)."""
+
+    connection_pool_class: type[ConnectionPool] = ReadyConnectionPool
+    worker_class: type[Worker] = BatchClaimWorker
+    poll_delay: float = WAKEABLE_PACE
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def job_writer(self, pool: ArqRedis) -> BatchedJobWriter:
+        """Enqueues batched per loop turn, and aborts, each with a wake-up for idle workers."""
+        return BatchedJobWriter(pool, wake_channel(self.settings.queue_name))
+
+    def worker_pool(self) -> WakeableArqRedis:
+        """The worker's pool: an idle poll waits for a wake-up, and its pipelines carry the worker's shortcuts."""
+        return worker_pool(self.settings)
+
+
+def installed_versions() -> dict[str, str]:
+    """The installed version of each distribution in ``VERIFIED_VERSIONS``."""
+    return {name: version(name) for name in VERIFIED_VERSIONS}
+
+
+def install(settings: Settings) -> FastPath | None:
+    """The fast path for ``settings``; None, with one warning, where arq or redis-py is a version not verified."""
+    found = installed_versions()
+    if all(found[name] in verified for name, verified in VERIFIED_VERSIONS.items()):
+        return FastPath(settings)
+    logger.warning(
+        "fast path off: found %s, verified with %s; running ARQ's and redis-py's own code",
+        ", ".join(f"{name} {found[name]}" for name in VERIFIED_VERSIONS),
+        ", ".join(f"{name} {' or '.join(sorted(verified))}" for name, verified in VERIFIED_VERSIONS.items()),
+    )
+    return None

@@ -1,0 +1,47 @@
+"""What the fast path puts in place of the stock parts: the web pool's connections, the worker's pool and pace."""
+
+from redis.asyncio import ConnectionPool
+
+from src.fastpath import FastPath
+from src.fastpath.connection_pool import ReadyConnectionPool
+from src.fastpath.wakeable_pool import WAKEABLE_PACE, WakeableArqRedis, worker_pool
+from src.job_queue import JobQueue
+from src.settings import RECONNECT_ERRORS, Settings
+from src.tasks import build_worker_settings
+
+
+async def test_the_job_queues_pool_is_on_the_fast_paths_connection_pool() -> None:
+    settings = Settings(queue_name="q:opened")
+    jobs = JobQueue(settings, speedups=FastPath(settings))
+
+    await jobs.open()
+
+    assert type(jobs.pool.connection_pool) is ReadyConnectionPool
+    assert isinstance(jobs.pool.connection_pool, ConnectionPool)
+    assert jobs.pool.default_queue_name == "q:opened"
+    await jobs.close()
+
+
+async def test_the_worker_settings_bring_a_wakeable_pool_waiting_poll_delay_and_a_millisecond_pace() -> None:
+    settings = Settings(queue_name="q:test", worker_poll_delay=0.01)
+
+    worker = build_worker_settings(settings, FastPath(settings))
+
+    assert isinstance(worker.redis_pool, WakeableArqRedis)
+    assert (worker.redis_pool.wake_channel, worker.redis_pool.wake_wait) == ("q:test:wake", 0.01)
+    assert worker.poll_delay == WAKEABLE_PACE == 0.001
+    await worker.redis_pool.aclose()
+
+
+async def test_the_worker_pool_retries_a_lost_redis_redis_reconnect_attempts_times() -> None:
+    settings = Settings(redis_url="redis://cache.internal:6380/3", redis_reconnect_attempts=9, queue_name="q:w")
+
+    pool = worker_pool(settings)
+
+    connection = pool.connection_pool.connection_kwargs
+    assert (connection["host"], connection["port"], connection["db"]) == ("cache.internal", 6380, 3)
+    assert connection["socket_connect_timeout"] == 1.0
+    assert connection["retry"]._retries == 9
+    assert connection["retry_on_error"] == list(RECONNECT_ERRORS)
+    assert (pool.default_queue_name, pool.wake_channel) == ("q:w", "q:w:wake")
+    await pool.aclose()

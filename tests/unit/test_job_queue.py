@@ -1,0 +1,91 @@
+"""The enqueue side: the web process's one pool, opened and closed with the app; ARQ's own writes, off the fast path."""
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from arq.constants import abort_jobs_ss
+from redis.asyncio import ConnectionPool
+
+from src.job_queue import ArqJobWriter, JobQueue, QueueError
+from src.settings import Settings
+from tests.support.fake_arq import fake_arq_pool
+
+
+async def test_a_job_queue_used_before_it_is_opened_says_so() -> None:
+    with pytest.raises(RuntimeError, match=r"JobQueue.open\(\) has not been called"):
+        _ = JobQueue(Settings()).pool
+
+
+async def test_a_closed_job_queue_has_closed_its_pools_connections_and_is_no_longer_usable() -> None:
+    pool = fake_arq_pool()
+    disconnected: list[bool] = []
+    disconnect = pool.connection_pool.disconnect
+
+    async def record_disconnect(inuse_connections: bool = True) -> None:
+        disconnected.append(inuse_connections)
+        await disconnect(inuse_connections)
+
+    pool.connection_pool.disconnect = record_disconnect  # type: ignore[method-assign]
+    jobs = JobQueue(Settings(), pool=pool)
+    await jobs.open()  # keeps the pool it was given
+    assert jobs.pool is pool
+
+    await jobs.close()
+    await jobs.close()  # closing twice is harmless
+
+    assert disconnected == [True]
+    with pytest.raises(RuntimeError):
+        _ = jobs.pool
+
+
+async def test_without_the_fast_path_the_pool_a_job_queue_opens_is_on_redis_pys_own_connection_pool() -> None:
+    jobs = JobQueue(Settings(queue_name="q:opened"))
+
+    await jobs.open()
+
+    assert type(jobs.pool.connection_pool) is ConnectionPool
+    assert jobs.pool.default_queue_name == "q:opened"
+    await jobs.close()
+
+
+async def test_without_the_fast_path_jobs_are_queued_by_arqs_enqueue_job_under_their_ids() -> None:
+    pool = fake_arq_pool()
+    jobs = JobQueue(Settings(), pool=pool)
+    assert isinstance(jobs.writer, ArqJobWriter)
+
+    await jobs.enqueue("translate", "translate_1", "hello", "chan-1")
+
+    queued = [(job.job_id, job.function, job.args) for job in await pool.queued_jobs()]
+    assert queued == [("translate_1", "translate", ("translate_1", "hello", "chan-1"))]
+    await pool.aclose()
+
+
+async def test_without_the_fast_path_a_cancel_records_arqs_abort_request() -> None:
+    pool = fake_arq_pool()
+    jobs = JobQueue(Settings(), pool=pool)
+
+    await jobs.request_abort("default_1")
+
+    assert await pool.zscore(abort_jobs_ss, "default_1") is not None
+    await pool.aclose()
+
+
+async def test_without_the_fast_path_an_enqueue_redis_does_not_take_in_time_fails_saying_so(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = fake_arq_pool()
+    jobs = JobQueue(Settings(enqueue_timeout=0.05), pool=pool)
+    never = asyncio.Event()
+
+    async def hung_enqueue(*args: Any, **kwargs: Any) -> None:
+        await never.wait()
+
+    monkeypatch.setattr(pool, "enqueue_job", hung_enqueue)
+
+    with pytest.raises(QueueError, match=r"^the job queue did not answer in time$"):
+        await asyncio.wait_for(jobs.enqueue("default", "default_1", "a", "channel"), timeout=1)
+
+    assert any("enqueue timed out" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    await pool.aclose()
