@@ -10,7 +10,7 @@ TOX := $(BIN)/tox
 # Debian packages the suite needs: a redis-server binary for private test servers, Chromium for the browser tests.
 SYSTEM_PACKAGES := redis-server chromium fonts-noto-color-emoji
 
-.PHONY: venv run test system-deps lint type unit integration integration-stock e2e e2e-stock coverage mutation spec soak client stop-redis clean distclean
+.PHONY: venv run test system-deps lint type unit contract integration integration-stock e2e e2e-stock coverage mutation spec soak client stop-redis clean distclean
 
 venv: $(STAMP)
 
@@ -37,7 +37,7 @@ test: venv system-deps
 	rm -f .coverage .coverage.*
 	$(TOX)
 
-lint type unit integration integration-stock e2e e2e-stock: venv
+lint type unit contract integration integration-stock e2e e2e-stock: venv
 	$(TOX) -e $@
 
 # Branch coverage of the last unit, integration and e2e runs combined (incl. their subprocesses): fails under 95%.

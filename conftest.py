@@ -13,7 +13,7 @@ from tests.support.redis_provider import ProvidedRedis, choose_provider, provide
 
 REDIS_PROVIDER = pytest.StashKey[str]()
 
-LAYERS = ("unit", "integration", "e2e")
+LAYERS = ("unit", "contract", "integration", "e2e")
 TESTS_DIR = Path(__file__).parent / "tests"
 
 settings.register_profile("dev", max_examples=100, deadline=None)

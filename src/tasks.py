@@ -18,10 +18,10 @@ from src.apps.background_jobs.outcomes import (
     result_outcome,
     timeout_text,
 )
+from src.consumer_notifier import consumer_notifier
 from src.job_types import work_seconds
 from src.layers import setup_layers, teardown_layers
 from src.logging_setup import configure_logging
-from src.consumer_notifier import consumer_notifier
 from src.notifier import Notifier
 from src.settings import Settings, get_settings
 from src.speedups import SpeedUps, speedups

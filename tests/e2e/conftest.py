@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 import redis
 
+from src.settings import Settings
 from tests.support.browser import chromium_or_skip
 from tests.support.processes import AppWorkerProcess, ManagedProcess, ServerProcess, WorkerProcess
 from tests.support.redis_provider import ProvidedRedis
@@ -34,6 +35,8 @@ class Stack:
     time_scale: float
     server: ServerProcess
     worker: WorkerProcess
+    #: How late a worker may pick a job up: nothing on the fast path (an enqueue wakes it), ARQ's poll delay off it.
+    pickup_delay: float
 
     @property
     def ws_url(self) -> str:
@@ -79,7 +82,9 @@ def running_stack(name: str, redis_url: str, db: int, time_scale: float) -> Iter
         "worker_log_jobs": "true",  # some tests wait for ARQ's line saying a job completed
     }
     worker = AppWorkerProcess(url, **settings)  # what `make run` starts; it logs as the `arq` command does
-    stack = Stack(name, time_scale, ServerProcess(url, port=None, **settings), worker)
+    environment = Settings()  # FAST_PATH and WORKER_POLL_DELAY as this run sets them (tox -e e2e-stock: off)
+    pickup_delay = 0.0 if environment.fast_path else environment.worker_poll_delay
+    stack = Stack(name, time_scale, ServerProcess(url, port=None, **settings), worker, pickup_delay)
     try:
         for process in stack.processes:  # both start together; each is waited for below
             process.start()

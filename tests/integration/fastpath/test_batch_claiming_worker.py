@@ -186,6 +186,7 @@ async def test_a_first_transaction_arq_queues_unlike_the_one_read_ahead_never_re
     worker = await run_burst_worker(slow, worker_class=BatchClaimWorker)
 
     assert await results(ws, 2) == Counter(job_ids)
+    assert isinstance(worker, BatchClaimWorker)
     assert worker.read_ahead is False
     starts = [t for t in transactions if any(command[0] == "GET" for command in t)]
     assert len(starts) == 2  # one start per job, by ARQ itself: the mismatching one was not sent

@@ -1,0 +1,93 @@
+"""The fast path installs itself only on the arq and redis-py it was verified against; elsewhere it stays off,
+says so in one warning, and the system runs the stock path."""
+
+import importlib.metadata
+import logging
+import logging.config
+
+import pytest
+import uvloop
+from arq.worker import Worker
+
+import src.fastpath
+import src.worker
+from src.fastpath import VERIFIED_VERSIONS, FastPath, install
+from src.job_queue import ArqJobWriter
+from src.main import create_app
+from src.settings import Settings
+from src.speedups import speedups
+
+
+@pytest.fixture
+def unverified_arq(monkeypatch: pytest.MonkeyPatch) -> None:
+    """arq 0.29.0 is installed, as far as the fast path can tell (redis-py as it is)."""
+    installed = importlib.metadata.version
+    monkeypatch.setattr(src.fastpath, "version", lambda name: "0.29.0" if name == "arq" else installed(name))
+
+
+def test_on_the_verified_versions_the_fast_path_is_installed(caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings()
+
+    fast = install(settings)
+
+    assert isinstance(fast, FastPath)
+    assert fast.settings is settings
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_the_verified_versions_are_the_ones_the_project_pins() -> None:
+    assert VERIFIED_VERSIONS["arq"] == {"0.28.0"}
+    assert all(version.startswith("5.") for version in VERIFIED_VERSIONS["redis"])  # ARQ 0.28 needs redis-py < 6
+
+
+def test_on_another_arq_the_fast_path_stays_off_with_one_warning_naming_the_versions_found(
+    unverified_arq: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert install(Settings()) is None
+
+    [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warning.name == "src.fastpath"
+    text = warning.getMessage()
+    assert text.startswith("fast path off: found arq 0.29.0, redis ")
+    assert "verified with arq 0.28.0, redis 5." in text
+    assert "\n" not in text
+
+
+async def test_on_another_arq_the_app_enqueues_with_arqs_own_code(unverified_arq: None) -> None:
+    app = create_app(Settings())
+    jobs = app.state.jobs
+    await jobs.open()  # a pool that connects on first use: nothing is connected here
+
+    assert jobs.speedups is None
+    assert isinstance(jobs.writer, ArqJobWriter)
+    await jobs.close()
+
+
+def test_with_fast_path_off_the_fast_path_is_not_even_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    def must_not_be_called(settings: Settings) -> FastPath:
+        raise AssertionError("asked")
+
+    monkeypatch.setattr(src.fastpath, "install", must_not_be_called)
+
+    assert speedups(Settings(fast_path=False)) is None
+
+
+def test_on_another_arq_python_m_src_worker_runs_arqs_own_worker(
+    unverified_arq: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[type] = []
+
+    class Recording(Worker):
+        def __init__(self, **kwargs: object) -> None:
+            built.append(type(self))
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(src.worker, "Worker", Recording)
+    monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)
+    monkeypatch.setattr(uvloop, "install", lambda: None)
+
+    src.worker.main()
+
+    assert built == [Recording]
