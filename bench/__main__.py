@@ -30,7 +30,8 @@ logger = logging.getLogger("bench")
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
-#: Sizes per configuration. The seed polls every 0.5 s, so its latency and sockets runs are smaller.
+#: Sizes per configuration. Without the fast path the worker polls every 0.5 s (the stock and seed
+#: configurations), so their latency and sockets runs are smaller.
 DEFAULT_SIZES = {
     "tuned": Sizes(
         latency_jobs=200,
@@ -42,6 +43,16 @@ DEFAULT_SIZES = {
         idle_seconds=10.0,
         stall_timeout=30.0,
         rounds=5,
+    ),
+    "stock": Sizes(
+        latency_jobs=40,
+        warmup_jobs=4,
+        burst_sockets=50,
+        jobs_per_socket=40,
+        sockets=500,
+        socket_batch=200,
+        idle_seconds=10.0,
+        stall_timeout=30.0,
     ),
     "seed": Sizes(
         latency_jobs=40,
@@ -104,7 +115,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--config",
         choices=[*CONFIGS, "both"],
         default="tuned",
-        help="tuned: the app's defaults; seed: the tutorial's settings; both: one after the other, with ratios",
+        help="tuned: the app's defaults; stock: the same with FAST_PATH=false; seed: the tutorial's settings; "
+        "both: all three, one after the other, with ratios",
     )
     parser.add_argument(
         "--scenarios",

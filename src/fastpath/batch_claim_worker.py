@@ -9,6 +9,7 @@ from importlib.resources import files
 from typing import Any
 
 import structlog
+from arq import ArqRedis
 from arq.constants import abort_jobs_ss, in_progress_key_prefix, job_key_prefix, retry_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker
@@ -43,11 +44,11 @@ class BatchClaimWorker(Worker):
     Its pool must be the fast path's ``WakeableArqRedis``, whose pipelines carry both shortcuts.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if not isinstance(self._pool, WakeableArqRedis):
+    def __init__(self, *args: Any, redis_pool: ArqRedis | None = None, **kwargs: Any) -> None:
+        if not isinstance(redis_pool, WakeableArqRedis):
             raise TypeError("BatchClaimWorker runs on the fast path's WakeableArqRedis (its redis_pool)")
-        self.wakeable: WakeableArqRedis = self._pool
+        super().__init__(*args, redis_pool=redis_pool, **kwargs)
+        self.wakeable = redis_pool
         #: Whether polls start the jobs they claim; off for good once ARQ queues a transaction not read ahead.
         self.read_ahead = True
         self._claim_script: Any = None

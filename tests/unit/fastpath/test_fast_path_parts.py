@@ -1,8 +1,14 @@
 """What the fast path puts in place of the stock parts: the web pool's connections, the worker's pool and pace."""
 
+from typing import cast
+
+import pytest
+from arq.typing import WorkerSettingsBase
+from arq.worker import get_kwargs
 from redis.asyncio import ConnectionPool
 
 from src.fastpath import FastPath
+from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.fastpath.connection_pool import ReadyConnectionPool
 from src.fastpath.wakeable_pool import WAKEABLE_PACE, WakeableArqRedis, worker_pool
 from src.job_queue import JobQueue
@@ -45,3 +51,10 @@ async def test_the_worker_pool_retries_a_lost_redis_redis_reconnect_attempts_tim
     assert connection["retry_on_error"] == list(RECONNECT_ERRORS)
     assert (pool.default_queue_name, pool.wake_channel) == ("q:w", "q:w:wake")
     await pool.aclose()
+
+
+def test_the_batch_claiming_worker_runs_only_on_the_fast_paths_wakeable_pool() -> None:
+    stock = get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(Settings(), None)))
+
+    with pytest.raises(TypeError, match="WakeableArqRedis"):
+        BatchClaimWorker(**stock)  # ARQ's own pool (made from redis_settings) carries none of its shortcuts

@@ -13,7 +13,7 @@ from redis.exceptions import ResponseError
 
 from src.fastpath.pipelines import ReadAhead, ReadAheadMismatch, ShortcutPipeline, publishing, read_ahead_context
 from src.fastpath.wakeable_pool import WakeableArqRedis
-from tests.support.fake_arq import fake_worker_pool
+from tests.unit.fastpath.fakes import fake_worker_pool
 
 START = [("GET", "arq:job:a"), ("INCRBY", "arq:retry:a", 1)]
 

@@ -13,7 +13,7 @@ from fakeredis import FakeServer
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.fastpath.wakeable_pool import WakeableArqRedis
-from tests.support.fake_arq import fake_worker_pool
+from tests.unit.fastpath.fakes import fake_worker_pool
 
 QUEUE = "arq:queue"
 

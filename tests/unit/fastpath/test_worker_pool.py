@@ -12,7 +12,8 @@ from fakeredis import FakeServer
 
 from src.fastpath.enqueue_batcher import NewJob, queue_jobs
 from src.fastpath.wakeable_pool import WakeableArqRedis
-from tests.support.fake_arq import fake_arq_pool, fake_worker_pool
+from tests.support.fake_arq import fake_arq_pool
+from tests.unit.fastpath.fakes import fake_worker_pool
 
 QUEUE = "arq:queue"
 WAKE = "arq:queue:wake"
