@@ -1,11 +1,15 @@
-"""``python -m bench``: the performance benchmark of issue 5 on a private stack.
+"""``python -m bench``: the performance benchmark of issues 5 and 12 on a private stack.
 
-Starts its own Redis, ARQ worker and uvicorn server for each configuration (``tuned``: the app's
-defaults; ``seed``: the tutorial's settings), runs the scenarios, prints a table, writes the figures
-as JSON and the latency distribution as PNG, and stops everything it started.
+Starts its own Redis, worker and uvicorn server for each configuration (``tuned``: the app's
+defaults; ``stock``: the same with ``FAST_PATH=false``; ``seed``: the tutorial's settings; ``peer``:
+the same protocol on SAQ, from ``../shared/peers/saq``), runs the scenarios with one client (which
+offers permessage-deflate, as browsers do, unless ``--no-compression``), prints a table, writes the
+figures as JSON, the latency distribution and the scaling curves as PNG, and stops everything it started.
 
-Exit status: 0 when every job got its result; 1 when a result was lost, a frame reached the wrong
-socket, or a scenario crashed. Time figures never fail a run: they are benchmarks, not tests.
+Exit status: 0 when every job got its outcome; 1 when a result was lost, a frame reached the wrong
+socket, or a scenario crashed. A job the server refused (an ``error`` frame) in the load scenarios is
+counted, not a failure; time figures never fail a run: they are benchmarks, not tests. A peer that is
+not there is skipped.
 """
 
 import argparse
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import report, scenarios
+from bench.client import DEFAULT_COMPRESSION, compression_name
+from bench.peer import DEFAULT_PEER_DIR, PEER, Peer, PeerStack, PeerUnavailable, find_peer
 from bench.report import ConfigResult
 from bench.scenarios import LatencyResult, Sizes
 from bench.stack import CONFIGS, Stack, raise_open_files_limit
@@ -30,8 +36,12 @@ logger = logging.getLogger("bench")
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
+#: Every configuration ``--config`` knows, in the order they run; and the names that stand for several.
+ALL_CONFIGS = (*CONFIGS, PEER)
+CONFIG_GROUPS = {"both": tuple(CONFIGS), "all": ALL_CONFIGS}
+
 #: Sizes per configuration. Without the fast path the worker polls every 0.5 s (the stock and seed
-#: configurations), so their latency and sockets runs are smaller.
+#: configurations), so their latency, sockets, flood and scaling runs are smaller. The peer is sized as ``tuned``.
 DEFAULT_SIZES = {
     "tuned": Sizes(
         latency_jobs=200,
@@ -53,6 +63,8 @@ DEFAULT_SIZES = {
         socket_batch=200,
         idle_seconds=10.0,
         stall_timeout=30.0,
+        flood_sockets=500,
+        scaling_jobs=10,
     ),
     "seed": Sizes(
         latency_jobs=40,
@@ -63,8 +75,11 @@ DEFAULT_SIZES = {
         socket_batch=200,
         idle_seconds=10.0,
         stall_timeout=30.0,
+        flood_sockets=500,
+        scaling_jobs=10,
     ),
 }
+DEFAULT_SIZES[PEER] = DEFAULT_SIZES["tuned"]
 SMOKE_SIZES = {
     "latency_jobs": 20,
     "warmup_jobs": 3,
@@ -73,8 +88,14 @@ SMOKE_SIZES = {
     "sockets": 50,
     "idle_seconds": 2.0,
     "rounds": 1,
+    "flood_sockets": 100,
+    "overload_sockets": 5,
+    "overload_jobs_per_socket": 20,
+    "scaling_sockets": (1, 5, 10),
+    "scaling_jobs": 10,
 }
-SCENARIOS = ("latency", "burst", "closed_loop", "sockets", "idle")
+#: In the order they run: idle last, after a settling pause.
+SCENARIOS = ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "scaling", "idle")
 #: Scenarios run ``Sizes.rounds`` times (short ones, whose figures a busy machine moves most).
 REPEATED = ("latency", "burst", "closed_loop")
 #: Seconds of quiet before the idle measurement, so the last scenario's stragglers are done.
@@ -105,6 +126,28 @@ def positive_float(text: str) -> float:
     return value
 
 
+def socket_counts(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated socket counts, each at least 1 (``1,10,50``)."""
+    try:
+        return tuple(positive_int(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of socket counts: {text!r}") from exc
+
+
+def config_names(text: str) -> list[str]:
+    """An argparse type: configurations, comma-separated (``tuned,peer``); ``both`` and ``all`` stand for several."""
+    names: list[str] = []
+    for part in (part.strip() for part in text.split(",")):
+        expanded = CONFIG_GROUPS.get(part, (part,))
+        for name in expanded:
+            if name not in ALL_CONFIGS:
+                choices = ", ".join([*ALL_CONFIGS, *CONFIG_GROUPS])
+                raise argparse.ArgumentTypeError(f"unknown configuration {name!r}: choose among {choices}")
+            if name not in names:
+                names.append(name)
+    return names
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -113,10 +156,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--config",
-        choices=[*CONFIGS, "both"],
-        default="tuned",
-        help="tuned: the app's defaults; stock: the same with FAST_PATH=false; seed: the tutorial's settings; "
-        "both: all three, one after the other, with ratios",
+        type=config_names,
+        default=["tuned"],
+        help="comma-separated configurations: tuned: the app's defaults; stock: the same with FAST_PATH=false; "
+        "seed: the tutorial's settings; peer: the same protocol on SAQ (--peer-dir); both: tuned, stock and seed; "
+        "all: those and the peer (default: tuned)",
+    )
+    parser.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="the client offers no permessage-deflate (by default it does, as browsers do)",
+    )
+    parser.add_argument(
+        "--peer-dir",
+        type=Path,
+        default=DEFAULT_PEER_DIR,
+        help=f"the peer's folder (default: {DEFAULT_PEER_DIR})",
+    )
+    parser.add_argument(
+        "--peer-python",
+        type=Path,
+        help="the python that runs the peer (default: a venv made once from its requirements.txt in ~/.cache)",
     )
     parser.add_argument(
         "--scenarios",
@@ -145,6 +205,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["waves", "all"],
         help="held sockets send their jobs in waves of --socket-batch (default) or all at once",
     )
+    parser.add_argument(
+        "--flood-sockets",
+        type=positive_int,
+        help="flood: sockets, one job each (tuned and peer 5000, stock and seed 500)",
+    )
+    parser.add_argument("--overload-sockets", type=positive_int, help="overload: sockets sending at once (100)")
+    parser.add_argument(
+        "--overload-jobs-per-socket", type=positive_int, help="overload: jobs each socket sends at once (100)"
+    )
+    parser.add_argument(
+        "--scaling-sockets", type=socket_counts, help="scaling: the closed loop's socket counts (1,10,50,200,500)"
+    )
+    parser.add_argument(
+        "--scaling-jobs",
+        type=positive_int,
+        help="scaling: at least this many jobs at each point (tuned and peer 2000, stock and seed 10)",
+    )
+    parser.add_argument(
+        "--scaling-min-jobs-per-socket", type=positive_int, help="scaling: at least this many jobs per socket (5)"
+    )
     parser.add_argument("--idle-seconds", type=positive_float, help="window of the idle-CPU measurement (10)")
     parser.add_argument(
         "--rounds",
@@ -169,23 +249,52 @@ def sizes_for(config: str, args: argparse.Namespace) -> Sizes:
     return dataclasses.replace(sizes, **given)
 
 
-async def run_scenarios(stack: Stack, result: ConfigResult, selected: Sequence[str]) -> None:
-    """Run each selected scenario in turn; a crash is recorded and the next scenario still runs."""
-    sizes, url = result.sizes, stack.ws_url
+def scenario_runs(
+    stack: Stack, sizes: Sizes, compression: str | None
+) -> dict[str, Callable[[], Coroutine[Any, Any, Any]]]:
+    """Each scenario, ready to run against ``stack`` at ``sizes``, in the order of ``SCENARIOS``."""
+    url, batch, stall = stack.ws_url, sizes.socket_batch, sizes.stall_timeout
+    scaling_points = [(count, sizes.scaling_jobs_per_socket(count)) for count in sizes.scaling_sockets]
     runs: dict[str, Callable[[], Coroutine[Any, Any, Any]]] = {
-        "latency": lambda: scenarios.latency(url, sizes.latency_jobs, sizes.warmup_jobs, sizes.stall_timeout),
-        "burst": lambda: scenarios.burst(
-            url, sizes.burst_sockets, sizes.jobs_per_socket, sizes.socket_batch, sizes.stall_timeout
-        ),
+        "latency": lambda: scenarios.latency(url, sizes.latency_jobs, sizes.warmup_jobs, stall, compression),
+        "burst": lambda: scenarios.burst(url, sizes.burst_sockets, sizes.jobs_per_socket, batch, stall, compression),
         "closed_loop": lambda: scenarios.closed_loop(
-            url, sizes.burst_sockets, sizes.jobs_per_socket, sizes.socket_batch, sizes.stall_timeout
+            url, sizes.burst_sockets, sizes.jobs_per_socket, batch, stall, compression
         ),
         "sockets": lambda: scenarios.many_sockets(
-            url, sizes.sockets, sizes.socket_batch, stack.server_pid, sizes.stall_timeout, sizes.sockets_send
+            url, sizes.sockets, batch, stack.server_pid, stall, sizes.sockets_send, compression
         ),
+        "flood": lambda: scenarios.flood(url, sizes.flood_sockets, batch, stack.server_pid, stall, compression),
+        "overload": lambda: scenarios.overload(
+            url, sizes.overload_sockets, sizes.overload_jobs_per_socket, batch, stack.server_pid, stall, compression
+        ),
+        "scaling": lambda: scenarios.scaling(url, scaling_points, batch, stall, compression),
         "idle": lambda: scenarios.idle(stack.worker_pid, stack.server_pid, sizes.idle_seconds),
     }
-    for name, run in runs.items():
+    return {name: runs[name] for name in SCENARIOS}
+
+
+async def record_extensions(stack: Stack, result: ConfigResult, compression: str | None) -> None:
+    """Note which extensions the server settled on with the client's offer (one handshake)."""
+    try:
+        result.negotiated = await scenarios.negotiated_extensions(stack.ws_url, compression)
+    except Exception as exc:  # the scenarios will say more; this is only a note
+        logger.warning("[%s] the handshake probe failed: %s: %s", result.name, type(exc).__name__, exc)
+        return
+    logger.info(
+        "[%s] the client offered %s; the server settled on %s",
+        result.name,
+        compression_name(compression),
+        ", ".join(result.negotiated) or "no extension",
+    )
+
+
+async def run_scenarios(stack: Stack, result: ConfigResult, selected: Sequence[str], compression: str | None) -> None:
+    """Run each selected scenario in turn; a crash is recorded and the next scenario still runs."""
+    sizes = result.sizes
+    if any(name != "idle" for name in selected):
+        await record_extensions(stack, result, compression)
+    for name, run in scenario_runs(stack, sizes, compression).items():
         if name not in selected:
             continue
         if name == "idle" and len(selected) > 1:
@@ -253,18 +362,27 @@ def client_loop_name() -> str:
         return "asyncio"
 
 
-def run_config(name: str, sizes: Sizes, selected: Sequence[str], out_dir: Path) -> tuple[ConfigResult, str | None]:
+def run_config(
+    name: str, sizes: Sizes, selected: Sequence[str], out_dir: Path, compression: str | None, peer: Peer | None
+) -> tuple[ConfigResult, str | None]:
     """Start a fresh stack for configuration ``name``, run every scenario on it, stop it."""
-    result = ConfigResult(name=name, settings=CONFIGS[name], sizes=sizes, scenarios=list(selected))
+    result = ConfigResult(
+        name=name,
+        settings=CONFIGS.get(name, {}),
+        sizes=sizes,
+        scenarios=list(selected),
+        compression=compression_name(compression),
+    )
     redis_version = None
     began = time.perf_counter()
-    stack = Stack(name, CONFIGS[name], out_dir / "logs")
+    log_dir = out_dir / "logs"
+    stack = PeerStack(peer, log_dir) if name == PEER and peer is not None else Stack(name, CONFIGS[name], log_dir)
     try:
         with stack:
             result.settings = stack.settings
             redis_version = stack.redis_version()
             with new_runner() as runner:
-                runner.run(run_scenarios(stack, result, selected))
+                runner.run(run_scenarios(stack, result, selected, compression))
     except Exception as exc:
         logger.exception("[%s] the stack failed", name)
         result.crashes["stack"] = f"{type(exc).__name__}: {exc}"
@@ -294,12 +412,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("websockets", "httpx", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    names = list(CONFIGS) if args.config == "both" else [args.config]
+    names: list[str] = list(args.config)
     selected = [scenario.strip().replace("-", "_") for scenario in args.scenarios.split(",")]
     unknown = set(selected) - set(SCENARIOS)
     if unknown:
         logger.error("unknown scenarios %s: choose among %s", sorted(unknown), ", ".join(SCENARIOS))
         return 2
+    compression = None if args.no_compression else DEFAULT_COMPRESSION
+    skipped: dict[str, str] = {}
+    peer = None
+    if PEER in names:
+        try:
+            peer = find_peer(args.peer_dir, args.peer_python)
+        except PeerUnavailable as exc:
+            logger.warning("peer: skipped: %s", exc)
+            skipped[PEER] = str(exc)
+            names.remove(PEER)
     out_dir: Path = args.out
     started = datetime.now(UTC)
     began = time.perf_counter()
@@ -313,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             sizes = sizes_for(name, args)
             logger.info("[%s] sizes: %s", name, sizes)
-            result, version = run_config(name, sizes, selected, out_dir)
+            result, version = run_config(name, sizes, selected, out_dir, compression, peer)
             redis_version = redis_version or version
             results.append(result)
     except KeyboardInterrupt:
@@ -327,13 +455,16 @@ def main(argv: list[str] | None = None) -> int:
         "argv": sys.argv[1:] if argv is None else argv,
         "open_files_limit": open_files,
         "client_loop": client_loop_name(),
+        "client_websockets": importlib.metadata.version("websockets"),
+        "compression": compression_name(compression),
+        "skipped": skipped,
     }
-    sys.stdout.write(report.format_table(results, machine))
+    sys.stdout.write(report.format_table(results, machine, run))
     sys.stdout.flush()
     paths = [report.write_json(report.to_json(results, machine, run), out_dir)]
-    plot = report.plot_latency(results, machine, out_dir)
-    if plot is not None:
-        paths.append(plot)
+    for plot in (report.plot_latency(results, machine, out_dir), report.plot_scaling(results, machine, out_dir)):
+        if plot is not None:
+            paths.append(plot)
     logger.info("wrote %s", ", ".join(str(path) for path in paths))
     if args.publish:
         logger.info("published %s", ", ".join(str(path) for path in report.publish(paths)))

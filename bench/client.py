@@ -23,6 +23,13 @@ JOB_FRAME = json.dumps(job("default", "bench"))
 
 CONNECT_TIMEOUT = 30.0
 CLOSE_TIMEOUT = 2.0
+#: What the client offers by default: permessage-deflate, as every browser does (``websockets``' own default).
+DEFAULT_COMPRESSION = "deflate"
+
+
+def compression_name(compression: str | None) -> str:
+    """The extension a ``compression`` setting offers, as the handshake names it: ``permessage-deflate`` or ``none``."""
+    return "permessage-deflate" if compression == "deflate" else "none"
 
 
 class Tracker:
@@ -95,12 +102,21 @@ class JobSocket:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def open(cls, url: str, tracker: Tracker, timeout: float = CONNECT_TIMEOUT) -> "JobSocket":
-        """Connect (no keepalive pings, no compression) and wait for the ``connected`` status."""
+    async def open(
+        cls,
+        url: str,
+        tracker: Tracker,
+        timeout: float = CONNECT_TIMEOUT,
+        compression: str | None = DEFAULT_COMPRESSION,
+    ) -> "JobSocket":
+        """Connect (no keepalive pings; ``compression="deflate"`` offers permessage-deflate, ``None`` nothing).
+
+        Then wait for the ``connected`` status.
+        """
         ws = await connect(
             url,
             ping_interval=None,
-            compression=None,
+            compression=compression,
             proxy=None,
             open_timeout=timeout,
             close_timeout=CLOSE_TIMEOUT,
@@ -113,6 +129,11 @@ class JobSocket:
             await sock.close()
             raise
         return sock
+
+    @property
+    def extensions(self) -> list[str]:
+        """The extensions the handshake settled on (``permessage-deflate`` when the server took the offer)."""
+        return [extension.name for extension in self._ws.protocol.extensions]
 
     async def send_job(self) -> Job:
         """Send one job; the returned job's ``done`` resolves when it ends (or is lost with the socket)."""

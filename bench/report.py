@@ -1,4 +1,4 @@
-"""What a run reports: the machine, the table, the JSON figures, the latency plot, and their published copies."""
+"""What a run reports: the machine, the tables, the JSON figures, the plots, and their published copies."""
 
 import dataclasses
 import json
@@ -8,12 +8,21 @@ import os
 import platform
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.scenarios import IdleResult, LatencyResult, Sizes, SocketsResult, ThroughputResult
+from bench.scenarios import (
+    IdleResult,
+    JobCounts,
+    LatencyResult,
+    LoadResult,
+    ScalingResult,
+    Sizes,
+    SocketsResult,
+    ThroughputResult,
+)
 from bench.stack import LogSummary
 
 logger = logging.getLogger(__name__)
@@ -21,11 +30,22 @@ logger = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 JSON_NAME = "latest.json"
 PLOT_NAME = "latency.png"
+SCALING_PLOT_NAME = "scaling.png"
 PUBLISH_DIR = PROJECT_ROOT / "docs" / "perf"
 
 #: The issue's targets, drawn on the plot.
 TARGET_P50_MS = 2.0
 TARGET_P99_MS = 5.0
+
+#: The configurations ``tuned`` is compared with (ratio rows, the JSON's ratios) when they ran beside it.
+COMPARED = ("seed", "peer")
+#: The scenarios whose jobs are counted, each run (or round) with its own ``counts``.
+COUNTED = ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "scaling")
+#: The load scenarios: a refused job is an outcome there, counted apart from the lost ones.
+LOAD_SCENARIOS = ("flood", "overload", "scaling")
+
+#: A run whose jobs count.
+Counted = LatencyResult | ThroughputResult | SocketsResult | LoadResult
 
 
 @dataclass
@@ -41,7 +61,14 @@ class ConfigResult:
     burst: ThroughputResult | None = None
     closed_loop: ThroughputResult | None = None
     sockets: SocketsResult | None = None
+    flood: LoadResult | None = None
+    overload: LoadResult | None = None
+    scaling: ScalingResult | None = None
     idle: IdleResult | None = None
+    #: What the client offered: "permessage-deflate" or "none".
+    compression: str = "permessage-deflate"
+    #: The extensions the server settled on (one handshake, before the scenarios); None if not probed.
+    negotiated: list[str] | None = None
     #: Scenario (or "stack") → the exception that stopped it.
     crashes: dict[str, str] = field(default_factory=dict)
     logs: dict[str, LogSummary] = field(default_factory=dict)
@@ -53,13 +80,16 @@ class ConfigResult:
     #: own field holds the median round.
     rounds: dict[str, list[LatencyResult | ThroughputResult]] = field(default_factory=dict)
 
-    def _counted(self) -> list[LatencyResult | ThroughputResult | SocketsResult]:
-        """Every run whose jobs count: each round of a repeated scenario, and each scenario run once."""
-        runs: list[LatencyResult | ThroughputResult | SocketsResult] = []
-        for name in ("latency", "burst", "closed_loop", "sockets"):
-            part = getattr(self, name)
-            runs += self.rounds.get(name) or ([part] if part is not None else [])
-        return runs
+    def runs_of(self, scenario: str) -> list[Counted]:
+        """The runs of ``scenario`` whose jobs count: each round, each scaling point, or the one run."""
+        part = getattr(self, scenario)
+        if isinstance(part, ScalingResult):
+            return list(part.points)
+        return list(self.rounds.get(scenario) or ([part] if part is not None else []))
+
+    def _counted(self) -> list[Counted]:
+        """Every run whose jobs count, across the scenarios."""
+        return [run for name in COUNTED for run in self.runs_of(name)]
 
     @property
     def lost(self) -> int:
@@ -171,48 +201,69 @@ def _row(result: ConfigResult) -> list[str]:
     ]
 
 
-def ratio_row(tuned: ConfigResult, seed: ConfigResult) -> list[str]:
-    """seed/tuned for latency, tuned/seed for throughput: how many times better the tuned stack is."""
+def _lat(result: ConfigResult, name: str) -> float | None:
+    return float(getattr(result.latency, name)) if result.latency else None
 
-    def lat(result: ConfigResult, name: str) -> float | None:
-        return getattr(result.latency, name) if result.latency else None
 
-    def rate(part: ThroughputResult | None) -> float | None:
-        return part.jobs_per_s if part else None
+def _rate(part: ThroughputResult | None) -> float | None:
+    return part.jobs_per_s if part else None
 
+
+def _load_seconds(part: LoadResult | None) -> float | None:
+    return part.seconds if part else None
+
+
+def _point(result: ConfigResult, sockets: int) -> ThroughputResult | None:
+    """The scaling point of ``result`` at ``sockets`` sockets, if it ran."""
+    points = result.scaling.points if result.scaling else []
+    return next((point for point in points if point.sockets == sockets), None)
+
+
+def ratio_row(tuned: ConfigResult, other: ConfigResult) -> list[str]:
+    """other/tuned for latency, tuned/other for throughput: how many times better the tuned stack is."""
     return [
-        "tuned vs seed",
-        _ratio(lat(seed, "p50_ms"), lat(tuned, "p50_ms")),
-        _ratio(lat(seed, "p95_ms"), lat(tuned, "p95_ms")),
-        _ratio(lat(seed, "p99_ms"), lat(tuned, "p99_ms")),
-        _ratio(rate(tuned.burst), rate(seed.burst)),
-        _ratio(rate(tuned.closed_loop), rate(seed.closed_loop)),
+        f"tuned vs {other.name}",
+        _ratio(_lat(other, "p50_ms"), _lat(tuned, "p50_ms")),
+        _ratio(_lat(other, "p95_ms"), _lat(tuned, "p95_ms")),
+        _ratio(_lat(other, "p99_ms"), _lat(tuned, "p99_ms")),
+        _ratio(_rate(tuned.burst), _rate(other.burst)),
+        _ratio(_rate(tuned.closed_loop), _rate(other.closed_loop)),
         "",
         "",
         "",
     ]
 
 
-def ratios(tuned: ConfigResult, seed: ConfigResult) -> dict[str, float | None]:
-    """The same ratios as numbers, for the JSON."""
+def _divide(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or math.isnan(numerator) or math.isnan(denominator):
+        return None
+    return round(numerator / denominator, 2) if denominator else None
 
-    def divide(numerator: float | None, denominator: float | None) -> float | None:
-        if numerator is None or denominator is None or math.isnan(numerator) or math.isnan(denominator):
-            return None
-        return round(numerator / denominator, 2) if denominator else None
 
-    lat_t, lat_s = tuned.latency, seed.latency
-    return {
-        "p50_seed_over_tuned": divide(lat_s.p50_ms, lat_t.p50_ms) if lat_t and lat_s else None,
-        "p95_seed_over_tuned": divide(lat_s.p95_ms, lat_t.p95_ms) if lat_t and lat_s else None,
-        "p99_seed_over_tuned": divide(lat_s.p99_ms, lat_t.p99_ms) if lat_t and lat_s else None,
-        "burst_tuned_over_seed": divide(tuned.burst.jobs_per_s, seed.burst.jobs_per_s)
-        if tuned.burst and seed.burst
-        else None,
-        "closed_loop_tuned_over_seed": divide(tuned.closed_loop.jobs_per_s, seed.closed_loop.jobs_per_s)
-        if tuned.closed_loop and seed.closed_loop
-        else None,
+def ratios(tuned: ConfigResult, other: ConfigResult) -> dict[str, Any]:
+    """The same ratios as numbers, for the JSON (``p50_seed_over_tuned``, ``burst_tuned_over_peer``, ...).
+
+    Beside the peer, also the load scenarios' times (other/tuned) and each scaling point's jobs/s (tuned/other).
+    """
+    name = other.name
+    figures: dict[str, Any] = {
+        f"{pct}_{name}_over_tuned": _divide(_lat(other, f"{pct}_ms"), _lat(tuned, f"{pct}_ms"))
+        for pct in ("p50", "p95", "p99")
     }
+    figures[f"burst_tuned_over_{name}"] = _divide(_rate(tuned.burst), _rate(other.burst))
+    figures[f"closed_loop_tuned_over_{name}"] = _divide(_rate(tuned.closed_loop), _rate(other.closed_loop))
+    if name != "peer":
+        return figures
+    for scenario in ("flood", "overload"):
+        figures[f"{scenario}_seconds_{name}_over_tuned"] = _divide(
+            _load_seconds(getattr(other, scenario)), _load_seconds(getattr(tuned, scenario))
+        )
+    if tuned.scaling and other.scaling:
+        figures[f"scaling_jobs_per_s_tuned_over_{name}"] = {
+            str(point.sockets): _divide(point.jobs_per_s, _rate(_point(other, point.sockets)))
+            for point in tuned.scaling.points
+        }
+    return figures
 
 
 _SEND = {"waves": "in waves of {}", "all": "all at once"}
@@ -227,6 +278,11 @@ def _sizes_line(result: ConfigResult) -> str:
         "sockets": f"{sizes.sockets:,} concurrent sockets (jobs sent "
         + _SEND[sizes.sockets_send].format(sizes.socket_batch)
         + ")",
+        "flood": f"flood {sizes.flood_sockets:,} sockets x 1 job at once",
+        "overload": f"overload {sizes.overload_sockets} sockets x {sizes.overload_jobs_per_socket} jobs at once",
+        "scaling": "scaling closed loop at "
+        + "/".join(f"{count}x{sizes.scaling_jobs_per_socket(count)}" for count in sizes.scaling_sockets)
+        + " sockets x jobs",
         "idle": f"{sizes.idle_seconds:g} s idle",
     }
     ran = ", ".join(text for name, text in parts.items() if name in result.scenarios)
@@ -258,51 +314,173 @@ def _cpu_line(result: ConfigResult) -> str:
     return f"  {result.name}: " + ", ".join(parts)
 
 
-def format_table(results: list[ConfigResult], machine: dict[str, Any]) -> str:
-    """The run's summary: one row per configuration, the ratio row when both ran, then sizes and machine."""
-    rows = [list(COLUMNS)] + [_row(result) for result in results]
-    by_name = {result.name: result for result in results}
-    if "tuned" in by_name and "seed" in by_name:
-        rows.append(ratio_row(by_name["tuned"], by_name["seed"]))
-    widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
+def _render(rows: list[list[str]]) -> list[str]:
+    """Rows as aligned lines: the first column to the left, the others to the right, a rule under the header."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
 
     def line(row: list[str]) -> str:
         cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
         return "  ".join(cells).rstrip()
 
-    out = [line(rows[0]), "  ".join("-" * width for width in widths)]
-    out += [line(row) for row in rows[1:]]
+    return [line(rows[0]), "  ".join("-" * width for width in widths)] + [line(row) for row in rows[1:]]
+
+
+def _compared(results: list[ConfigResult]) -> list[tuple[ConfigResult, ConfigResult]]:
+    """(tuned, other) for each configuration of ``COMPARED`` that ran beside tuned."""
+    by_name = {result.name: result for result in results}
+    if "tuned" not in by_name:
+        return []
+    return [(by_name["tuned"], by_name[name]) for name in COMPARED if name in by_name]
+
+
+LOAD_COLUMNS = (
+    "config",
+    "flood answered/refused/lost",
+    "flood s",
+    "flood KB/socket",
+    "overload answered/refused/lost",
+    "overload s",
+)
+
+
+def _outcomes(part: LoadResult) -> str:
+    counts = part.counts
+    return f"{counts.results:,} / {counts.refused:,} / {counts.lost:,}"
+
+
+def _load_row(result: ConfigResult) -> list[str]:
+    def cells(scenario: str, *figures: Callable[[LoadResult], str]) -> list[str]:
+        part: LoadResult | None = getattr(result, scenario)
+        if part is None:
+            failed = scenario in result.crashes or "stack" in result.crashes
+            return ["crashed" if failed else "—"] * len(figures)
+        return [figure(part) for figure in figures]
+
+    return [
+        result.name + (" (FAILED)" if result.failed else ""),
+        *cells("flood", _outcomes, lambda part: _fmt(part.seconds, 2), lambda part: _fmt(part.kb_per_socket, 1)),
+        *cells("overload", _outcomes, lambda part: _fmt(part.seconds, 2)),
+    ]
+
+
+def load_table(results: list[ConfigResult]) -> list[str]:
+    """Flood and overload: each configuration's outcomes and seconds to the last one; beside tuned, other/tuned."""
+    ran = [result for result in results if {"flood", "overload"} & set(result.scenarios)]
+    if not ran:
+        return []
+    rows = [list(LOAD_COLUMNS)] + [_load_row(result) for result in ran]
+    for tuned, other in _compared(ran):
+        rows.append(
+            [
+                f"tuned vs {other.name} (time {other.name}/tuned)",
+                "",
+                _ratio(_load_seconds(other.flood), _load_seconds(tuned.flood)),
+                "",
+                "",
+                _ratio(_load_seconds(other.overload), _load_seconds(tuned.overload)),
+            ]
+        )
+    heading = (
+        "Under load: jobs answered / refused (an error frame) / lost; seconds from the first send to the last outcome"
+    )
+    return ["", heading, *_render(rows)]
+
+
+def scaling_table(results: list[ConfigResult]) -> list[str]:
+    """The closed loop by sockets: jobs/s and p50/p99 ms per configuration; beside tuned, tuned/other jobs/s."""
+    ran = [result for result in results if result.scaling and result.scaling.points]
+    if not ran:
+        return []
+    counts = sorted(
+        {run.sockets for result in ran for run in result.runs_of("scaling") if isinstance(run, ThroughputResult)}
+    )
+    header = ["sockets"] + [f"{result.name} {figure}" for result in ran for figure in ("jobs/s", "p50 ms", "p99 ms")]
+    compared = _compared(ran)
+    header += [f"tuned/{other.name} jobs/s" for _, other in compared]
+    rows = [header]
+    for count in counts:
+        row = [f"{count:,}"]
+        for result in ran:
+            point = _point(result, count)
+            row += [_fmt(point.jobs_per_s, 0), _fmt(point.p50_ms, 2), _fmt(point.p99_ms, 2)] if point else ["—"] * 3
+        row += [_ratio(_rate(_point(tuned, count)), _rate(_point(other, count))) for tuned, other in compared]
+        rows.append(row)
+    return ["", "Scaling: the closed loop (each socket waits for its result) by sockets", *_render(rows)]
+
+
+def _client_line(results: list[ConfigResult], run: Mapping[str, Any]) -> str:
+    """What the client was and offered, and what each server settled on."""
+    offered = run.get("compression") or "/".join(sorted({result.compression for result in results})) or "—"
+    client = f"websockets {run['client_websockets']} on {run['client_loop']}, " if "client_websockets" in run else ""
+    settled = ", ".join(
+        f"{result.name} {', '.join(result.negotiated) or 'none'}" for result in results if result.negotiated is not None
+    )
+    return f"Client: {client}offering {offered}; extensions the servers settled on: {settled or '—'}"
+
+
+def _outcome_lines(result: ConfigResult) -> list[str]:
+    """Each scenario's lost jobs and refused ones (the load scenarios'), with a sample message."""
+    out = []
+    for scenario in COUNTED:
+        runs = result.runs_of(scenario)
+        counts = JobCounts(
+            jobs=sum(run.counts.jobs for run in runs),
+            errors=sum(run.counts.errors for run in runs),
+            refused=sum(run.counts.refused for run in runs),
+            results=sum(run.counts.results for run in runs),
+        )
+        samples = [text for run in runs for text in run.counts.error_samples]
+        lost = sum(run.counts.lost for run in runs)
+        if scenario in LOAD_SCENARIOS:
+            if counts.refused:
+                out.append(
+                    f"  {result.name}: {scenario}: {counts.refused:,} of {counts.jobs:,} jobs refused "
+                    f"(an error frame; counted, not lost), e.g. {samples[:1]}"
+                )
+            if lost:
+                out.append(f"  {result.name}: {scenario}: {lost:,} of {counts.jobs:,} jobs got no outcome")
+        elif lost:
+            out.append(
+                f"  {result.name}: {scenario}: {lost} of {counts.jobs} jobs got no result "
+                f"({counts.errors} error outcomes, e.g. {samples[:1]})"
+            )
+    for scenario in ("sockets", "flood", "overload"):
+        part: SocketsResult | LoadResult | None = getattr(result, scenario)
+        if part is not None and part.failed_connects:
+            out.append(
+                f"  {result.name}: {scenario}: {part.failed_connects} of {part.sockets} sockets failed to "
+                f"connect, e.g. {part.connect_errors[:1]}"
+            )
+    return out
+
+
+def format_table(results: list[ConfigResult], machine: dict[str, Any], run: Mapping[str, Any] | None = None) -> str:
+    """The run's summary: one row per configuration and the ratio rows, the load and scaling tables, then notes.
+
+    ``run`` (the JSON's) gives the client's compression and the configurations skipped.
+    """
+    run = run or {}
+    rows = [list(COLUMNS)] + [_row(result) for result in results]
+    rows += [ratio_row(tuned, other) for tuned, other in _compared(results)]
+    out = _render(rows)
+    out += load_table(results)
+    out += scaling_table(results)
     out.append("")
     out.append("Zero-work jobs (JOB_TIME_SCALE=0), one server, one worker, Redis and the client on one machine:")
     out += [_sizes_line(result) for result in results]
     out += [line for line in map(_rounds_line, results) if line is not None]
+    out += [f"  {name}: skipped: {reason}" for name, reason in run.get("skipped", {}).items()]
     for result in results:
         for scenario, error in result.crashes.items():
             out.append(f"  {result.name}: {scenario} CRASHED: {error}")
-        for scenario in ("latency", "burst", "closed_loop", "sockets"):
-            part: LatencyResult | ThroughputResult | SocketsResult | None = getattr(result, scenario)
-            runs: list[LatencyResult | ThroughputResult | SocketsResult] = [*result.rounds.get(scenario, [])] or (
-                [part] if part is not None else []
-            )
-            lost, jobs = sum(run.counts.lost for run in runs), sum(run.counts.jobs for run in runs)
-            if lost:
-                errors = sum(run.counts.errors for run in runs)
-                samples = [text for run in runs for text in run.counts.error_samples]
-                out.append(
-                    f"  {result.name}: {scenario}: {lost} of {jobs} jobs got no result "
-                    f"({errors} error outcomes, e.g. {samples[:1]})"
-                )
-        if result.sockets and result.sockets.failed_connects:
-            out.append(
-                f"  {result.name}: {result.sockets.failed_connects} of {result.sockets.sockets} sockets failed to "
-                f"connect, e.g. {result.sockets.connect_errors[:1]}"
-            )
+        out += _outcome_lines(result)
         for name, log in result.logs.items():
             if log.tracebacks or log.errors:
                 out.append(
                     f"  {result.name}: the {name} logged {log.errors} errors and {log.tracebacks} tracebacks "
                     f"({log.path})"
                 )
+    out.append(_client_line(results, run))
     out.append("CPU seconds used during each scenario (client/server/worker) and its wall time:")
     out += [_cpu_line(result) for result in results if result.timings]
     out.append(
@@ -331,15 +509,25 @@ def to_json(results: list[ConfigResult], machine: dict[str, Any], run: dict[str,
         figures["lost"] = result.lost
         figures["unmatched_frames"] = result.unmatched_frames
         figures["failed"] = result.failed
-        for part in ("latency", "burst", "closed_loop", "sockets"):
+        for part in ("latency", "burst", "closed_loop", "sockets", "flood", "overload"):
             if figures[part] is not None:
-                figures[part]["counts"]["lost"] = getattr(result, part).counts.lost
+                _add_outcomes(figures[part]["counts"], getattr(result, part).counts)
+        if result.scaling is not None:
+            for point, measured in zip(figures["scaling"]["points"], result.scaling.points, strict=True):
+                _add_outcomes(point["counts"], measured.counts)
         configs[result.name] = figures
-    by_name = {result.name: result for result in results}
     document: dict[str, Any] = {"run": run, "machine": machine, "configs": configs}
-    if "tuned" in by_name and "seed" in by_name:
-        document["ratios"] = ratios(by_name["tuned"], by_name["seed"])
+    compared = _compared(results)
+    if compared:
+        document["ratios"] = {key: value for tuned, other in compared for key, value in ratios(tuned, other).items()}
     return _jsonable(document)  # type: ignore[no-any-return]
+
+
+def _add_outcomes(figures: dict[str, Any], counts: JobCounts) -> None:
+    """The counts' derived figures, for the JSON: lost, and (the load scenarios') answered."""
+    figures["lost"] = counts.lost
+    if counts.refused_is_outcome:
+        figures["answered"] = counts.results
 
 
 def write_json(document: dict[str, Any], out_dir: Path) -> Path:
@@ -389,6 +577,53 @@ def plot_latency(results: list[ConfigResult], machine: dict[str, Any], out_dir: 
     figure.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / PLOT_NAME
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def plot_scaling(results: list[ConfigResult], machine: dict[str, Any], out_dir: Path) -> Path | None:
+    """The scaling scenario: jobs/s and p99 latency against sockets (log x), one line per configuration, as PNG."""
+    ran = [result for result in results if result.scaling and result.scaling.points]
+    if not ran:
+        return None
+    try:
+        import matplotlib
+    except ImportError:
+        logger.error("matplotlib is not installed (pip install -e '.[bench]'): no scaling plot")
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (rate_axes, p99_axes) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120)
+    for result in ran:
+        points = result.scaling.points if result.scaling else []
+        sockets = [point.sockets for point in points]
+        rate_axes.plot(sockets, [point.jobs_per_s for point in points], marker="o", label=result.name)
+        p99_axes.plot(sockets, [point.p99_ms for point in points], marker="o", label=result.name)
+    rate_axes.set_ylabel("jobs/s (results per second)")
+    rate_axes.set_ylim(bottom=0)
+    p99_axes.axhline(TARGET_P99_MS, color="grey", linestyle="--", linewidth=1, label=f"target p99 {TARGET_P99_MS:g} ms")
+    p99_axes.set_yscale("log")
+    p99_axes.set_ylabel("p99 send → result latency (ms, log scale)")
+    counts = sorted(
+        {run.sockets for result in ran for run in result.runs_of("scaling") if isinstance(run, ThroughputResult)}
+    )
+    for axes in (rate_axes, p99_axes):
+        axes.set_xscale("log")
+        axes.set_xticks(counts, [f"{count:,}" for count in counts])
+        axes.minorticks_off()
+        axes.set_xlabel("sockets, each waiting for its result before its next job (log scale)")
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize=8)
+    figure.suptitle(
+        f"Zero-work jobs, closed loop; client offers {'/'.join(sorted({result.compression for result in ran}))}\n"
+        f"{machine['cpu']}, {machine['cores']} cores; Python {machine['python']}, Redis {machine['redis']}",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / SCALING_PLOT_NAME
     figure.savefig(path)
     plt.close(figure)
     return path

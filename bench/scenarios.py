@@ -1,4 +1,10 @@
-"""The scenarios of issue 5, each against a running stack: latency, burst, closed-loop, sockets, idle worker."""
+"""The scenarios, each against a running stack.
+
+Issue 5's: latency, burst, closed-loop, sockets, idle worker. Under load (issue 12's): flood (many
+sockets, one job each, all sent at once), overload (many jobs at once over a few sockets) and scaling
+(the closed loop at growing socket counts). Every scenario's client offers permessage-deflate unless
+``compression=None``.
+"""
 
 import asyncio
 import logging
@@ -7,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bench.client import Job, JobSocket, Tracker
+from bench.client import DEFAULT_COMPRESSION, Job, JobSocket, Tracker
 from bench.stack import cpu_seconds, rss_kb
 
 logger = logging.getLogger(__name__)
@@ -34,6 +40,20 @@ class Sizes:
     sockets_send: str = "waves"
     #: Rounds of the latency, burst and closed-loop scenarios; each reports its median round.
     rounds: int = 1
+    #: Flood: sockets opened first, then one job each, all sent at once.
+    flood_sockets: int = 5000
+    #: Overload: sockets, and the jobs each sends at once.
+    overload_sockets: int = 100
+    overload_jobs_per_socket: int = 100
+    #: Scaling: the closed loop at each of these socket counts, each point with at least
+    #: ``scaling_jobs`` jobs in all and ``scaling_min_jobs_per_socket`` per socket.
+    scaling_sockets: tuple[int, ...] = (1, 10, 50, 200, 500)
+    scaling_jobs: int = 2000
+    scaling_min_jobs_per_socket: int = 5
+
+    def scaling_jobs_per_socket(self, sockets: int) -> int:
+        """Jobs each socket sends at the scaling point of ``sockets`` sockets."""
+        return max(self.scaling_min_jobs_per_socket, math.ceil(self.scaling_jobs / sockets))
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -52,15 +72,23 @@ class JobCounts:
 
     jobs: int = 0
     results: int = 0
+    #: Outcomes other than a result: ``job_status`` ``error`` frames (``refused``) and chanx's validation errors.
     errors: int = 0
     unmatched_frames: int = 0
     #: A few distinct messages of ``error`` outcomes.
     error_samples: list[str] = field(default_factory=list)
+    #: Jobs that got a ``job_status`` ``error`` frame (e.g. ``❌ Error queuing job: ...``): the server answered no.
+    refused: int = 0
+    #: Whether a refused job is an outcome (the load scenarios: counted, not lost) or a lost result (issue 5's).
+    refused_is_outcome: bool = False
 
     @property
     def lost(self) -> int:
-        """Jobs planned that got no ``result`` frame (an ``error`` outcome, a timeout, a failed connect or send)."""
-        return self.jobs - self.results
+        """Jobs planned without their outcome: no ``result`` frame (nor, where refusals are outcomes, an ``error`` one).
+
+        The jobs of a timeout, a failed connect or send, and (issue 5's scenarios) an ``error`` outcome.
+        """
+        return self.jobs - self.results - (self.refused if self.refused_is_outcome else 0)
 
     def count(self, jobs: Sequence[Job]) -> None:
         """Add the outcomes of ``jobs`` (``self.jobs`` counts the jobs planned, set by the scenario)."""
@@ -69,6 +97,8 @@ class JobCounts:
                 self.results += 1
             elif job.status is not None:
                 self.errors += 1
+                if job.status == "error":
+                    self.refused += 1
                 text = f"{job.status}: {job.error}"
                 if len(self.error_samples) < ERROR_SAMPLES and text not in self.error_samples:
                     self.error_samples.append(text)
@@ -125,6 +155,38 @@ class SocketsResult:
 
 
 @dataclass
+class LoadResult:
+    """Jobs sent all at once (flood, overload): answered, refused or lost, and the time to the last outcome."""
+
+    counts: JobCounts
+    sockets: int
+    jobs_per_socket: int
+    opened: int = 0
+    failed_connects: int = 0
+    connect_errors: list[str] = field(default_factory=list)
+    open_seconds: float = math.nan
+    #: Seconds from the first send to the last outcome (a result or an error frame).
+    seconds: float = math.nan
+    #: Results per second over ``seconds``.
+    jobs_per_s: float = math.nan
+    #: Send → result latency percentiles (answered jobs only).
+    p50_ms: float = math.nan
+    p99_ms: float = math.nan
+    rss_before_kb: int = 0
+    rss_open_kb: int = 0
+    rss_after_kb: int = 0
+    #: (the server's RSS with every socket open and answered − before) / sockets opened.
+    kb_per_socket: float = math.nan
+
+
+@dataclass
+class ScalingResult:
+    """The closed loop at growing socket counts: one throughput point per count."""
+
+    points: list[ThroughputResult] = field(default_factory=list)
+
+
+@dataclass
 class IdleResult:
     """CPU used by processes with nothing to do, in % of one core."""
 
@@ -137,11 +199,13 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
-async def latency(url: str, jobs: int, warmup: int, stall_timeout: float) -> LatencyResult:
+async def latency(
+    url: str, jobs: int, warmup: int, stall_timeout: float, compression: str | None = DEFAULT_COMPRESSION
+) -> LatencyResult:
     """``warmup`` uncounted jobs, then ``jobs`` sequential ones on one socket: each sent once the previous ended."""
     tracker = Tracker()
     counts = JobCounts(jobs=jobs)
-    sock = await JobSocket.open(url, tracker)
+    sock = await JobSocket.open(url, tracker, compression=compression)
     measured: list[Job] = []
     try:
         for index in range(warmup + jobs):
@@ -170,14 +234,18 @@ async def latency(url: str, jobs: int, warmup: int, stall_timeout: float) -> Lat
     )
 
 
-async def _open_many(url: str, count: int, batch: int, tracker: Tracker) -> tuple[list[JobSocket], list[str], int]:
+async def _open_many(
+    url: str, count: int, batch: int, tracker: Tracker, compression: str | None
+) -> tuple[list[JobSocket], list[str], int]:
     """Open ``count`` sockets, ``batch`` handshakes at a time; return them, sample errors and the failure count."""
     sockets: list[JobSocket] = []
     errors: list[str] = []
     failed = 0
     for start in range(0, count, batch):
         size = min(batch, count - start)
-        opened = await asyncio.gather(*(JobSocket.open(url, tracker) for _ in range(size)), return_exceptions=True)
+        opened = await asyncio.gather(
+            *(JobSocket.open(url, tracker, compression=compression) for _ in range(size)), return_exceptions=True
+        )
         for outcome in opened:
             if isinstance(outcome, JobSocket):
                 sockets.append(outcome)
@@ -194,6 +262,23 @@ async def _open_many(url: str, count: int, batch: int, tracker: Tracker) -> tupl
 async def _close_many(sockets: Sequence[JobSocket], batch: int) -> None:
     for start in range(0, len(sockets), batch):
         await asyncio.gather(*(sock.close() for sock in sockets[start : start + batch]), return_exceptions=True)
+
+
+async def _send_at_once(opened: Sequence[JobSocket], per_socket: int) -> list[Job]:
+    """Every socket sends ``per_socket`` jobs, all starting in the same instant, without waiting for any outcome."""
+    jobs: list[Job] = []
+    start = asyncio.Event()
+
+    async def send_all(sock: JobSocket) -> None:
+        await start.wait()
+        for _ in range(per_socket):
+            jobs.append(await sock.send_job())
+
+    senders = [asyncio.create_task(send_all(sock)) for sock in opened]
+    await asyncio.sleep(0)  # let every sender reach the start line
+    start.set()
+    await asyncio.gather(*senders, return_exceptions=True)
+    return jobs
 
 
 def _throughput(
@@ -220,24 +305,21 @@ def _throughput(
     )
 
 
-async def burst(url: str, sockets: int, per_socket: int, batch: int, stall_timeout: float) -> ThroughputResult:
+async def burst(
+    url: str,
+    sockets: int,
+    per_socket: int,
+    batch: int,
+    stall_timeout: float,
+    compression: str | None = DEFAULT_COMPRESSION,
+) -> ThroughputResult:
     """``sockets`` sockets each send ``per_socket`` jobs at once, as fast as they can; every result must come."""
     tracker = Tracker()
     counts = JobCounts(jobs=sockets * per_socket)
-    opened, _, _ = await _open_many(url, sockets, batch, tracker)
+    opened, _, _ = await _open_many(url, sockets, batch, tracker, compression)
     jobs: list[Job] = []
-    start = asyncio.Event()
-
-    async def send_all(sock: JobSocket) -> None:
-        await start.wait()
-        for _ in range(per_socket):
-            jobs.append(await sock.send_job())
-
     try:
-        senders = [asyncio.create_task(send_all(sock)) for sock in opened]
-        await asyncio.sleep(0)  # let every sender reach the start line
-        start.set()
-        await asyncio.gather(*senders, return_exceptions=True)
+        jobs = await _send_at_once(opened, per_socket)
         if not await tracker.wait(stall_timeout):
             logger.warning(
                 "burst: no result for %.0f s; %d jobs pending", stall_timeout, tracker.expected - tracker.finished
@@ -247,11 +329,24 @@ async def burst(url: str, sockets: int, per_socket: int, batch: int, stall_timeo
     return _throughput(counts, jobs, sockets, per_socket, sum(sock.unmatched for sock in opened))
 
 
-async def closed_loop(url: str, sockets: int, per_socket: int, batch: int, stall_timeout: float) -> ThroughputResult:
-    """``sockets`` sockets each send ``per_socket`` jobs, each only after the previous one's result."""
+async def closed_loop(
+    url: str,
+    sockets: int,
+    per_socket: int,
+    batch: int,
+    stall_timeout: float,
+    compression: str | None = DEFAULT_COMPRESSION,
+    refused_is_outcome: bool = False,
+    give_up_on_stall: bool = False,
+) -> ThroughputResult:
+    """``sockets`` sockets each send ``per_socket`` jobs, each only after the previous one's outcome.
+
+    With ``give_up_on_stall``, a socket whose job got no outcome within ``stall_timeout`` sends no more
+    (its remaining jobs count as lost): a stuck server costs one timeout, not one per job.
+    """
     tracker = Tracker()
-    counts = JobCounts(jobs=sockets * per_socket)
-    opened, _, _ = await _open_many(url, sockets, batch, tracker)
+    counts = JobCounts(jobs=sockets * per_socket, refused_is_outcome=refused_is_outcome)
+    opened, _, _ = await _open_many(url, sockets, batch, tracker, compression)
     jobs: list[Job] = []
     start = asyncio.Event()
 
@@ -265,6 +360,8 @@ async def closed_loop(url: str, sockets: int, per_socket: int, batch: int, stall
                     await job.done
             except TimeoutError:
                 logger.warning("closed-loop: job %s got no outcome within %.0f s", job.job_id, stall_timeout)
+                if give_up_on_stall:
+                    return
 
     try:
         senders = [asyncio.create_task(loop(sock)) for sock in opened]
@@ -277,7 +374,13 @@ async def closed_loop(url: str, sockets: int, per_socket: int, batch: int, stall
 
 
 async def many_sockets(
-    url: str, count: int, batch: int, server_pid: int, stall_timeout: float, send: str = "waves"
+    url: str,
+    count: int,
+    batch: int,
+    server_pid: int,
+    stall_timeout: float,
+    send: str = "waves",
+    compression: str | None = DEFAULT_COMPRESSION,
 ) -> SocketsResult:
     """Hold ``count`` sockets open on the server, one job each; each must get its own result.
 
@@ -288,7 +391,7 @@ async def many_sockets(
     result = SocketsResult(counts=JobCounts(jobs=count), sockets=count, send=send, opened=0, failed_connects=0)
     result.rss_before_kb = rss_kb(server_pid)
     began = time.perf_counter()
-    opened, result.connect_errors, result.failed_connects = await _open_many(url, count, batch, tracker)
+    opened, result.connect_errors, result.failed_connects = await _open_many(url, count, batch, tracker, compression)
     result.open_seconds = round(time.perf_counter() - began, 3)
     result.opened = len(opened)
     logger.info("sockets: %d open in %.1f s (%d failed)", len(opened), result.open_seconds, result.failed_connects)
@@ -329,3 +432,133 @@ async def idle(worker_pid: int, server_pid: int, seconds: float) -> IdleResult:
         worker_cpu_percent=round((cpu_seconds(worker_pid) - worker_before) / elapsed * 100, 2),
         server_cpu_percent=round((cpu_seconds(server_pid) - server_before) / elapsed * 100, 2),
     )
+
+
+async def negotiated_extensions(url: str, compression: str | None = DEFAULT_COMPRESSION) -> list[str]:
+    """The WebSocket extensions one handshake settles on with this client's offer."""
+    sock = await JobSocket.open(url, Tracker(), compression=compression)
+    try:
+        return sock.extensions
+    finally:
+        await sock.close()
+
+
+async def flood(
+    url: str,
+    sockets: int,
+    batch: int,
+    server_pid: int,
+    stall_timeout: float,
+    compression: str | None = DEFAULT_COMPRESSION,
+) -> LoadResult:
+    """Open ``sockets`` sockets (``batch`` handshakes at a time), then each sends one job, all in the same instant."""
+    return await _load("flood", url, sockets, 1, batch, server_pid, stall_timeout, compression)
+
+
+async def overload(
+    url: str,
+    sockets: int,
+    per_socket: int,
+    batch: int,
+    server_pid: int,
+    stall_timeout: float,
+    compression: str | None = DEFAULT_COMPRESSION,
+) -> LoadResult:
+    """``sockets`` sockets each send ``per_socket`` jobs, all at once: every job answered or refused, none lost."""
+    return await _load("overload", url, sockets, per_socket, batch, server_pid, stall_timeout, compression)
+
+
+async def _load(
+    name: str,
+    url: str,
+    sockets: int,
+    per_socket: int,
+    batch: int,
+    server_pid: int,
+    stall_timeout: float,
+    compression: str | None,
+) -> LoadResult:
+    """Open the sockets, send every job at once, wait for every outcome (or a stall); refusals are outcomes."""
+    tracker = Tracker()
+    result = LoadResult(
+        counts=JobCounts(jobs=sockets * per_socket, refused_is_outcome=True),
+        sockets=sockets,
+        jobs_per_socket=per_socket,
+    )
+    result.rss_before_kb = rss_kb(server_pid)
+    began = time.perf_counter()
+    opened, result.connect_errors, result.failed_connects = await _open_many(url, sockets, batch, tracker, compression)
+    result.open_seconds = round(time.perf_counter() - began, 3)
+    result.opened = len(opened)
+    logger.info(
+        "%s: %d sockets open in %.1f s (%d failed); sending %d jobs at once",
+        name,
+        len(opened),
+        result.open_seconds,
+        result.failed_connects,
+        len(opened) * per_socket,
+    )
+    jobs: list[Job] = []
+    try:
+        result.rss_open_kb = rss_kb(server_pid)
+        jobs = await _send_at_once(opened, per_socket)
+        if not await tracker.wait(stall_timeout):
+            logger.warning(
+                "%s: no outcome for %.0f s; %d jobs pending", name, stall_timeout, tracker.expected - tracker.finished
+            )
+        result.rss_after_kb = rss_kb(server_pid)
+    finally:
+        await _close_many(opened, batch)
+    result.counts.count(jobs)
+    result.counts.unmatched_frames = sum(sock.unmatched for sock in opened)
+    _time_outcomes(result, jobs)
+    if opened:
+        result.kb_per_socket = round((result.rss_after_kb - result.rss_before_kb) / len(opened), 2)
+    return result
+
+
+def _time_outcomes(result: LoadResult, jobs: Sequence[Job]) -> None:
+    """Fill in the seconds from the first send to the last outcome, the result rate and the latency percentiles."""
+    ended = [job.finished_at for job in jobs if job.finished_at is not None]
+    if not ended:
+        return
+    result.seconds = round(max(ended) - min(job.sent_at for job in jobs), 4)
+    if result.seconds > 0:
+        result.jobs_per_s = round(result.counts.results / result.seconds, 1)
+    latencies = sorted(job.latency for job in jobs if job.status == "result" and job.latency is not None)
+    result.p50_ms = _ms(percentile(latencies, 50))
+    result.p99_ms = _ms(percentile(latencies, 99))
+
+
+async def scaling(
+    url: str,
+    points: Sequence[tuple[int, int]],
+    batch: int,
+    stall_timeout: float,
+    compression: str | None = DEFAULT_COMPRESSION,
+) -> ScalingResult:
+    """The closed loop at each ``(sockets, jobs per socket)`` point in turn; refusals are outcomes, not losses."""
+    result = ScalingResult()
+    for sockets, per_socket in points:
+        point = await closed_loop(
+            url,
+            sockets,
+            per_socket,
+            batch,
+            stall_timeout,
+            compression=compression,
+            refused_is_outcome=True,
+            give_up_on_stall=True,
+        )
+        logger.info(
+            "scaling: %d sockets x %d jobs: %.0f jobs/s, p50 %.2f ms, p99 %.2f ms (%d refused, %d lost)",
+            sockets,
+            per_socket,
+            point.jobs_per_s,
+            point.p50_ms,
+            point.p99_ms,
+            point.counts.refused,
+            point.counts.lost,
+        )
+        result.points.append(point)
+    return result

@@ -1,4 +1,4 @@
-"""A private stack for one configuration: Redis, one ARQ worker, one uvicorn server; and /proc readings."""
+"""A private stack for one configuration: Redis, one worker, one uvicorn server; and /proc readings."""
 
 import logging
 import os
@@ -10,11 +10,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import redis
 
-from tests.support.processes import AppWorkerProcess, ManagedProcess, ServerProcess, WorkerProcess
+from tests.support.processes import READY_TIMEOUT, AppWorkerProcess, ServerProcess, WorkerProcess
 from tests.support.redis_provider import RedisServerProcess
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,24 @@ _SAMPLE_LINES = 5
 #: Seconds a worker or server gets to exit on SIGTERM before SIGKILL; after Ctrl+C, less.
 STOP_TIMEOUT = 15.0
 INTERRUPTED_STOP_TIMEOUT = 3.0
+
+
+class StackProcess(Protocol):
+    """A worker or server process of a stack: started, waited for until ready, stopped; its output in a log file."""
+
+    name: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
+
+    def is_running(self) -> bool: ...
 
 
 def raise_open_files_limit() -> int:
@@ -108,6 +126,7 @@ class Stack:
     """Redis, a worker and a server for one configuration; ``with Stack(...)`` starts them and stops them all.
 
     On exit the worker's, server's and Redis's logs are copied to ``log_dir`` and summarised in ``logs``.
+    Subclasses (the peer's stack) start other processes on the same private Redis: ``_processes``.
     """
 
     def __init__(self, config: str, settings: dict[str, str], log_dir: Path) -> None:
@@ -117,8 +136,9 @@ class Stack:
         self.logs: dict[str, LogSummary] = {}
         self._exit = ExitStack()
         self._redis: RedisServerProcess | None = None
-        self._worker: WorkerProcess | None = None
-        self._server: ServerProcess | None = None
+        self._worker: StackProcess | None = None
+        self._server: StackProcess | None = None
+        self._ws_url: str | None = None
         self._stop_timeout = STOP_TIMEOUT
 
     def __enter__(self) -> Self:
@@ -140,12 +160,11 @@ class Stack:
         self._exit.callback(redis_server.close)
         self._exit.callback(self._collect_redis_log)
         redis_server.start()
-        env: dict[str, Any] = dict(self.settings)
-        worker_class = AppWorkerProcess if self.config in UVLOOP_WORKER else WorkerProcess
-        self._worker = worker_class(redis_server.url, **env)
-        self._server = ServerProcess(redis_server.url, **env)
+        self._worker, self._server, self._ws_url = self._processes(redis_server.url)
         self._exit.callback(self._collect_logs)
-        logger.info("[%s] starting a worker and a server on Redis %s; settings %s", self.config, redis_server.url, env)
+        logger.info(
+            "[%s] starting a worker and a server on Redis %s; settings %s", self.config, redis_server.url, self.settings
+        )
         for process in (self._worker, self._server):
             process.start()
             self._exit.callback(self._stop_process, process)
@@ -155,7 +174,14 @@ class Stack:
             "[%s] ready: server pid %d on %s, worker pid %d", self.config, self.server_pid, self.ws_url, self.worker_pid
         )
 
-    def _stop_process(self, process: ManagedProcess) -> None:
+    def _processes(self, redis_url: str) -> tuple[StackProcess, StackProcess, str]:
+        """The worker and the server (not started yet) on ``redis_url``, and the server's socket URL."""
+        env: dict[str, Any] = dict(self.settings)
+        worker_class = AppWorkerProcess if self.config in UVLOOP_WORKER else WorkerProcess
+        server = ServerProcess(redis_url, **env)
+        return worker_class(redis_url, **env), server, server.ws_url
+
+    def _stop_process(self, process: StackProcess) -> None:
         process.stop(timeout=self._stop_timeout)
 
     def _stop(self, interrupted: bool = False) -> None:
@@ -173,7 +199,7 @@ class Stack:
         if self._redis is not None and self._redis.log_path.exists():
             self._copy_log("redis", self._redis.log_path)
 
-    def _collect(self, name: str, process: ManagedProcess) -> None:
+    def _collect(self, name: str, process: StackProcess) -> None:
         if process.log_path.exists():
             self._copy_log(name, process.log_path)
         # The process's own temporary folder (made for its log): the copy in log_dir is the one kept.
@@ -188,8 +214,8 @@ class Stack:
     @property
     def ws_url(self) -> str:
         """The server's background-jobs socket URL."""
-        assert self._server is not None
-        return self._server.ws_url
+        assert self._ws_url is not None
+        return self._ws_url
 
     @property
     def server_pid(self) -> int:
@@ -199,14 +225,14 @@ class Stack:
 
     @property
     def worker_pid(self) -> int:
-        """The ARQ worker process's pid."""
+        """The worker process's pid."""
         assert self._worker is not None
         return self._worker.pid
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by this process (the client), the server and the worker (0 once exited)."""
 
-        def used(process: ManagedProcess | None) -> float:
+        def used(process: StackProcess | None) -> float:
             if process is None or not process.is_running():
                 return 0.0
             return cpu_seconds(process.pid)

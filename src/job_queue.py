@@ -10,14 +10,26 @@ from arq.utils import timestamp_ms
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
+from src.apps.background_jobs.messages import queue_full_text
 from src.settings import Settings
 from src.speedups import JobWriter, SpeedUps
 
 logger = structlog.stdlib.get_logger(__name__)
 
 
+#: Enqueues the stock writer runs at once (each holds a Redis connection for its three round trips).
+STOCK_ENQUEUES_AT_ONCE = 32
+
+#: Seconds a PING's answer vouches for Redis to the handshakes that follow it.
+PONG_FRESH_FOR = 0.1
+
+
 class QueueError(Exception):
     """A job could not be put on the queue; the message says why, for the client."""
+
+
+class QueueFull(QueueError):
+    """ARQ's queue holds ``MAX_QUEUE_DEPTH`` jobs: the job was not queued."""
 
 
 def new_job_id(job_type: str) -> str:
@@ -38,15 +50,24 @@ def web_pool(settings: Settings, connections: type[ConnectionPool] = ConnectionP
 
 
 class ArqJobWriter:
-    """ARQ's own writes: ``enqueue_job`` for each job, and the abort request ``Job.abort`` records."""
+    """ARQ's own writes: ``enqueue_job`` for each job, and the abort request ``Job.abort`` records.
 
-    def __init__(self, pool: ArqRedis) -> None:
+    At most ``STOCK_ENQUEUES_AT_ONCE`` enqueues run at once; the others wait their turn, untimed (that
+    wait is this process's backlog), and each one's Redis work is bounded by ``ENQUEUE_TIMEOUT``.
+    """
+
+    def __init__(self, pool: ArqRedis, settings: Settings) -> None:
         self.pool = pool
+        self.settings = settings
+        self._turns = asyncio.Semaphore(STOCK_ENQUEUES_AT_ONCE)
 
-    async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str, timeout: float) -> None:
-        """Queue the job with ARQ's ``enqueue_job`` under ``job_id``, within ``timeout`` seconds."""
-        async with asyncio.timeout(timeout):
+    async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> bool:
+        """Queue the job with ARQ's ``enqueue_job`` under ``job_id``, unless the queue is full (then False)."""
+        async with self._turns, asyncio.timeout(self.settings.enqueue_timeout):
+            if await self.pool.zcard(self.settings.queue_name) >= self.settings.max_queue_depth:
+                return False
             await self.pool.enqueue_job(job_type, job_id, content, channel_name, _job_id=job_id)
+        return True
 
     async def request_abort(self, job_id: str) -> None:
         """Record ARQ's abort request (what ``Job.abort`` writes, without its wait for the job's end)."""
@@ -76,6 +97,8 @@ class JobQueue:
         self.speedups = speedups
         self._pool = pool
         self._writer: JobWriter | None = None
+        self._ping: asyncio.Future[bool] | None = None
+        self._pong_at = float("-inf")
 
     @property
     def pool(self) -> ArqRedis:
@@ -88,7 +111,9 @@ class JobQueue:
     def writer(self) -> JobWriter:
         """Writes this process's enqueues and abort requests to the pool."""
         if self._writer is None:
-            self._writer = ArqJobWriter(self.pool) if self.speedups is None else self.speedups.job_writer(self.pool)
+            self._writer = (
+                ArqJobWriter(self.pool, self.settings) if self.speedups is None else self.speedups.job_writer(self.pool)
+            )
         return self._writer
 
     async def open(self) -> None:
@@ -105,28 +130,43 @@ class JobQueue:
             self._writer = None
 
     async def is_available(self) -> bool:
-        """Whether Redis answers a PING within ``enqueue_timeout``."""
+        """Whether Redis answers a PING within ``enqueue_timeout``; handshakes that arrive together share one
+        PING, and one answered in the last ``PONG_FRESH_FOR`` seconds vouches for the next ones (unless an
+        enqueue has failed since)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._pong_at < PONG_FRESH_FOR:
+            return True
+        if self._ping is None or self._ping.done():
+            self._ping = asyncio.ensure_future(self._ping_redis())
+        return await asyncio.shield(self._ping)
+
+    async def _ping_redis(self) -> bool:
+        """PING Redis within ``enqueue_timeout``: whether it answered."""
         try:
             async with asyncio.timeout(self.settings.enqueue_timeout):
                 await self.pool.ping()
         except (TimeoutError, RedisError):
             return False
+        self._pong_at = asyncio.get_running_loop().time()
         return True
 
     async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> None:
-        """Queue a job within ``enqueue_timeout``, or raise ``QueueError`` saying why not."""
-        timeout = self.settings.enqueue_timeout
+        """Queue a job, or raise ``QueueError`` saying why not: Redis is away or does not answer in time
+        (``ENQUEUE_TIMEOUT``), or its queue is full (``MAX_QUEUE_DEPTH``)."""
         try:
             if self.settings.enqueue_pool_per_job:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(self.settings.enqueue_timeout):
                     await queue_job_with_its_own_pool(self.settings, job_type, job_id, content, channel_name)
-            else:
-                await self.writer.enqueue(job_type, job_id, content, channel_name, timeout)
+            elif not await self.writer.enqueue(job_type, job_id, content, channel_name):
+                logger.warning("job refused: the queue is full", job_id=job_id, limit=self.settings.max_queue_depth)
+                raise QueueFull(queue_full_text(self.settings.max_queue_depth))
         except TimeoutError:
             logger.warning("enqueue timed out", job_id=job_id)
+            self._pong_at = float("-inf")  # the next handshake asks Redis again
             raise QueueError("the job queue did not answer in time") from None
         except RedisError as exc:
             logger.warning("enqueue failed", job_id=job_id, error=str(exc))
+            self._pong_at = float("-inf")
             raise QueueError("the job queue is unavailable") from exc
 
     async def request_abort(self, job_id: str) -> None:

@@ -3,12 +3,15 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from chanx.fast_channels import asyncapi_docs, asyncapi_spec_json
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from src.apps.background_jobs.admission import Admission
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.job_queue import JobQueue
 from src.layers import setup_layers, teardown_layers
@@ -18,6 +21,26 @@ from src.speedups import speedups
 
 STATIC_DIR = Path(__file__).parent / "static"
 WS_PATH = "/ws/background_jobs"
+
+
+class SocketFirst:
+    """ASGI middleware: the background-jobs socket goes straight to its consumer, past the app's other layers.
+
+    An open socket keeps alive every layer it came through (a coroutine frame, a copy of the scope);
+    FastAPI's exception and routing layers do nothing for this socket, so it skips them: about 4 KB
+    less held per socket. Every other request goes through the app as usual.
+    """
+
+    def __init__(self, app: ASGIApp, path: str, endpoint: Any) -> None:
+        self.app = app
+        self.path = path
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == self.path:
+            await self.endpoint(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -> FastAPI:
@@ -42,13 +65,16 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
         description="FastAPI + chanx + ARQ: jobs queued over a WebSocket, results sent back to it.",
         lifespan=lifespan,
     )
+    admission = Admission(settings)
     app.state.settings = settings
     app.state.jobs = job_queue
+    app.state.admission = admission
 
-    ws_app = FastAPI()
-    ws_app.state.jobs = job_queue
-    ws_app.router.add_websocket_route("/background_jobs", BackgroundJobConsumer.as_asgi())
-    app.mount("/ws", ws_app)
+    # The socket is on the app's own router (a mounted sub-app would hold a second middleware stack
+    # per socket), and reached past the middleware by SocketFirst.
+    consumer = BackgroundJobConsumer.as_asgi()
+    app.router.add_websocket_route(WS_PATH, consumer)
+    app.add_middleware(SocketFirst, path=WS_PATH, endpoint=consumer)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     # The largest WebSocket frame accepted, in bytes (start_dev passes it to uvicorn; the consumer enforces it too).
     ws_max_size: int = Field(default=65_536, ge=1)
 
+    # Under load (issue 12): a busy server answers later, it does not refuse.
+    # Sockets one server holds open; a handshake over it is closed with 1013 (Try Again Later).
+    max_connections: int = Field(default=10_000, ge=1)
+    # Jobs on ARQ's queue (waiting or running), across all servers; a job over it is refused as "queue full".
+    max_queue_depth: int = Field(default=100_000, ge=1)
+    # Jobs this server has taken and not yet written to Redis; over it, it stops reading sockets' frames.
+    max_enqueue_backlog: int = Field(default=1_000, ge=1)
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _origins_from_text(cls, value: Any) -> Any:

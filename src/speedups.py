@@ -19,8 +19,10 @@ from src.settings import Settings
 class JobWriter(Protocol):
     """The enqueue side's writes: jobs onto ARQ's queue, and ARQ's abort requests."""
 
-    async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str, timeout: float) -> None:
-        """Queue the job under ``job_id`` with the seed's task arguments; ``TimeoutError`` after ``timeout``."""
+    async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> bool:
+        """Queue the job under ``job_id`` with the seed's task arguments; False if the queue holds
+        ``MAX_QUEUE_DEPTH`` jobs (it is not queued then). ``TimeoutError`` or ``RedisError`` only when
+        Redis fails to take it, never for this process's own backlog."""
 
     async def request_abort(self, job_id: str) -> None:
         """Record ARQ's abort request for ``job_id``."""

@@ -41,7 +41,10 @@ class FastPath:
 
     def job_writer(self, pool: ArqRedis) -> BatchedJobWriter:
         """Enqueues batched per loop turn, and aborts, each with a wake-up for idle workers."""
-        return BatchedJobWriter(pool, wake_channel(self.settings.queue_name))
+        settings = self.settings
+        return BatchedJobWriter(
+            pool, wake_channel(settings.queue_name), settings.max_queue_depth, settings.enqueue_timeout
+        )
 
     def worker_pool(self) -> WakeableArqRedis:
         """The worker's pool: an idle poll waits for a wake-up, and its pipelines carry the worker's shortcuts."""

@@ -1,12 +1,14 @@
-"""Auto-pipelining for the web side: the enqueues of one loop turn go to Redis as one MULTI/EXEC.
+"""Auto-pipelining for the web side: the enqueues of one loop turn go to Redis as one script call.
 
 Beneath ARQ's public API: the job record and queue entry ``enqueue_job`` writes, written here without
-its WATCH round trips (``tests/contract`` compares the two).
+its WATCH round trips (``tests/contract`` compares the two), by ``queue_jobs.lua``.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
 
 from arq import ArqRedis
 from arq.constants import abort_jobs_ss, job_key_prefix
@@ -16,99 +18,129 @@ from arq.utils import timestamp_ms
 
 @dataclass
 class NewJob:
-    """One job to put on the queue, with the seed's task arguments."""
+    """One job to put on the queue, with the seed's task arguments; ``done`` says whether it was queued."""
 
     job_type: str
     job_id: str
     content: str
     channel_name: str
-    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-async def queue_jobs(pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str) -> None:
-    """Write ARQ's job record and queue entry for each job, and one wake-up, in one round trip.
+@cache
+def queue_jobs_source() -> str:
+    """The Lua script of one batch's enqueues (``queue_jobs.lua``, beside this module)."""
+    return files(__package__).joinpath("queue_jobs.lua").read_text(encoding="utf-8")
 
-    ARQ's own ``enqueue_job`` spends three round trips per job (WATCH, EXISTS, MULTI/EXEC) making
-    sure the id is free; ours are fresh uuid4s, so the records are written as ARQ writes them,
-    without the check, all jobs in one transaction.
+
+async def queue_jobs(pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str, max_depth: int) -> list[bool]:
+    """Write ARQ's job record and queue entry for each job while the queue has room, and one wake-up.
+
+    One round trip. ARQ's own ``enqueue_job`` spends three per job (WATCH, EXISTS, MULTI/EXEC) making
+    sure the id is free; ours are fresh uuid4s, so the records are written as ARQ writes them, without
+    the check. Returns, per job, whether it was queued (False: the queue held ``max_depth`` jobs).
     """
     now = timestamp_ms()
-    async with pool.pipeline(transaction=True) as pipe:
-        for job in jobs:
-            record = serialize_job(
-                job.job_type,
-                (job.job_id, job.content, job.channel_name),
-                {},
-                job_try=None,
-                enqueue_time_ms=now,
-                serializer=pool.job_serializer,
-            )
-            pipe.psetex(job_key_prefix + job.job_id, pool.expires_extra_ms, record)
-            pipe.zadd(pool.default_queue_name, {job.job_id: now})
-        pipe.publish(wake_channel, b"")
-        await pipe.execute()
+    args: list[str | int | bytes] = [max_depth, now, pool.expires_extra_ms, wake_channel]
+    for job in jobs:
+        record = serialize_job(
+            job.job_type,
+            (job.job_id, job.content, job.channel_name),
+            {},
+            job_try=None,
+            enqueue_time_ms=now,
+            serializer=pool.job_serializer,
+        )
+        args += [job.job_id, record]
+    script = pool.register_script(queue_jobs_source())
+    queued = await script(keys=[pool.default_queue_name, job_key_prefix], args=args)
+    return [bool(flag) for flag in queued]
 
 
-Writer = Callable[[ArqRedis, Sequence[NewJob], str], Awaitable[None]]
+Writer = Callable[[ArqRedis, Sequence[NewJob], str, int], Awaitable[list[bool]]]
 
 
 class EnqueueBatcher:
     """Collects concurrent enqueues and writes them in batches; a lone enqueue goes out at once.
 
-    A job waits at most ``wait_timeout`` to be written; one whose batch is already on its way
-    waits for Redis's answer, which the connection's socket timeout bounds, so a client is never
-    told a job failed that was in fact queued.
+    A job waits here for as long as this process takes to get to it: its own backlog never fails it.
+    It fails only when Redis does: a write that fails fails its batch, and while a write has gone
+    unanswered for ``answer_timeout`` seconds, the jobs still waiting (never sent) fail at once, as do
+    new ones. A job whose batch was sent waits for Redis's answer, however late (the connection's
+    socket timeout bounds it), so a client is never told a job failed that was in fact queued.
     """
 
-    def __init__(self, pool: ArqRedis, wake_channel: str, max_batch: int = 500) -> None:
+    def __init__(
+        self, pool: ArqRedis, wake_channel: str, max_depth: int, answer_timeout: float, max_batch: int = 500
+    ) -> None:
         self._pool = pool
         self._wake_channel = wake_channel
+        self._max_depth = max_depth
+        self._answer_timeout = answer_timeout
         self._max_batch = max_batch
         self._waiting: list[NewJob] = []
         self._flusher: asyncio.Task[None] | None = None
+        #: Whether the write in flight has gone unanswered for ``answer_timeout``.
+        self.overdue = False
         #: The writer, a seam for tests that need an enqueue to pause.
         self.write: Writer = queue_jobs
 
-    async def enqueue(self, job: NewJob, wait_timeout: float) -> None:
-        """Queue ``job``; raises ``TimeoutError`` if it could not be written in time (it then is not)."""
+    async def enqueue(self, job: NewJob) -> bool:
+        """Queue ``job``: whether it was (False: the queue is full). ``TimeoutError`` if Redis does not answer."""
+        if self.overdue:
+            raise TimeoutError("Redis has not answered the write in flight")
         self._waiting.append(job)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="enqueue batcher")
-        try:
-            await asyncio.wait_for(asyncio.shield(job.done), wait_timeout)
-        except TimeoutError:
-            if job in self._waiting:  # never sent: withdraw it, the failure is true
-                self._waiting.remove(job)
-                raise
-            await job.done  # sent: Redis's answer (or the socket timeout) decides
+        return await asyncio.shield(job.done)
 
     async def _flush(self) -> None:
         """Write what is waiting, batch after batch, until nothing is."""
         while self._waiting:
             batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-            try:
-                await self.write(self._pool, batch, self._wake_channel)
-            except Exception as exc:
-                for job in batch:
-                    if not job.done.done():
-                        job.done.set_exception(exc)
+            write = asyncio.ensure_future(self.write(self._pool, batch, self._wake_channel, self._max_depth))
+            answered, _ = await asyncio.wait({write}, timeout=self._answer_timeout)
+            if not answered:
+                await self._redis_is_not_answering(write)
+            self._settle(batch, write)
+
+    async def _redis_is_not_answering(self, write: "asyncio.Future[list[bool]]") -> None:
+        """Fail the jobs never sent, and any that come, until the write in flight has its answer."""
+        self.overdue = True
+        unsent, self._waiting = self._waiting, []
+        for job in unsent:
+            if not job.done.done():
+                job.done.set_exception(TimeoutError("Redis has not answered the write in flight"))
+        try:
+            await asyncio.wait({write})
+        finally:
+            self.overdue = False
+
+    @staticmethod
+    def _settle(batch: Sequence[NewJob], write: "asyncio.Future[list[bool]]") -> None:
+        """Give each job of ``batch`` the write's outcome: queued or not, or its error."""
+        error = write.exception()
+        queued = [False] * len(batch) if error is not None else write.result()
+        for job, was_queued in zip(batch, queued, strict=True):
+            if job.done.done():
+                continue
+            if error is not None:
+                job.done.set_exception(error)
             else:
-                for job in batch:
-                    if not job.done.done():
-                        job.done.set_result(None)
+                job.done.set_result(was_queued)
 
 
 class BatchedJobWriter:
     """The web side's writes (``JobWriter``): enqueues batched per loop turn, each batch and abort with a wake-up."""
 
-    def __init__(self, pool: ArqRedis, wake_channel: str) -> None:
+    def __init__(self, pool: ArqRedis, wake_channel: str, max_depth: int, answer_timeout: float) -> None:
         self.pool = pool
         self.wake_channel = wake_channel
-        self.batcher = EnqueueBatcher(pool, wake_channel)
+        self.batcher = EnqueueBatcher(pool, wake_channel, max_depth, answer_timeout)
 
-    async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str, timeout: float) -> None:
-        """Queue the job in the next batch; ``TimeoutError`` only if it was not written within ``timeout``."""
-        await self.batcher.enqueue(NewJob(job_type, job_id, content, channel_name), timeout)
+    async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> bool:
+        """Queue the job in the next batch; False if the queue is full."""
+        return await self.batcher.enqueue(NewJob(job_type, job_id, content, channel_name))
 
     async def request_abort(self, job_id: str) -> None:
         """Record ARQ's abort request, and wake an idle worker to act on it at once."""

@@ -144,3 +144,10 @@ async def test_the_apps_lifespan_opens_the_job_queue_and_the_layer_and_closes_bo
     assert channel_layers.list_aliases() == []
     with pytest.raises(RuntimeError):
         _ = app.state.jobs.pool
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_the_apps_job_queue_asks_the_seam_for_the_fast_path_as_the_settings_say(fast_path: bool) -> None:
+    app = create_app(Settings(fast_path=fast_path))
+
+    assert (app.state.jobs.speedups is not None) is fast_path

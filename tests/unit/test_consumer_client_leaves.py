@@ -65,9 +65,9 @@ async def test_client_that_leaves_during_the_enqueue_still_gets_its_job_run(
     release = asyncio.Event()
     enqueue = jobs.writer.enqueue
 
-    async def slow_enqueue(*args: Any) -> None:
+    async def slow_enqueue(*args: Any) -> bool:
         await release.wait()
-        await enqueue(*args)
+        return await enqueue(*args)
 
     monkeypatch.setattr(jobs.writer, "enqueue", slow_enqueue)
     await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})

@@ -143,10 +143,11 @@ async def test_a_result_arriving_during_the_enqueue_waits_for_the_queued_frame(
     release = asyncio.Event()
     enqueue = jobs.writer.enqueue
 
-    async def slow_enqueue(*args: Any) -> None:
-        await enqueue(*args)
+    async def slow_enqueue(*args: Any) -> bool:
+        queued = await enqueue(*args)
         enqueued.set()
         await release.wait()
+        return queued
 
     monkeypatch.setattr(jobs.writer, "enqueue", slow_enqueue)
     await ws.send_json_to({"action": "job", "payload": {"type": "default", "content": "fast"}})

@@ -8,7 +8,8 @@ import pytest
 from arq.constants import abort_jobs_ss
 from redis.asyncio import ConnectionPool
 
-from src.job_queue import ArqJobWriter, JobQueue, QueueError
+import src.job_queue
+from src.job_queue import ArqJobWriter, JobQueue, QueueError, QueueFull
 from src.settings import Settings
 from tests.support.fake_arq import fake_arq_pool
 
@@ -89,3 +90,49 @@ async def test_without_the_fast_path_an_enqueue_redis_does_not_take_in_time_fail
 
     assert any("enqueue timed out" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     await pool.aclose()
+
+
+async def test_without_the_fast_path_a_job_over_max_queue_depth_is_not_queued_and_the_queue_is_said_full() -> None:
+    pool = fake_arq_pool()
+    jobs = JobQueue(Settings(max_queue_depth=1), pool=pool)
+    await jobs.enqueue("default", "default_1", "a", "channel")
+
+    with pytest.raises(QueueFull, match=r"^the job queue is full \(1 jobs\); try again later$"):
+        await jobs.enqueue("default", "default_2", "b", "channel")
+
+    assert [job.job_id for job in await pool.queued_jobs()] == ["default_1"]
+    await pool.aclose()
+
+
+async def test_without_the_fast_path_an_enqueue_waiting_its_turn_is_not_timed_only_redis_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool = fake_arq_pool()
+    monkeypatch.setattr(src.job_queue, "STOCK_ENQUEUES_AT_ONCE", 1)
+    jobs = JobQueue(Settings(enqueue_timeout=0.1), pool=pool)
+    enqueue_job = pool.enqueue_job
+
+    async def redis_takes_a_while(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.06)  # within ENQUEUE_TIMEOUT, each on its own
+        return await enqueue_job(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "enqueue_job", redis_takes_a_while)
+
+    await asyncio.gather(*(jobs.enqueue("default", f"default_{n}", "x", "channel") for n in range(3)))
+
+    assert len(await pool.queued_jobs()) == 3  # the last waited 0.12 s for its turn, more than the timeout
+    await pool.aclose()
+
+
+async def test_a_job_queue_opened_again_writes_on_its_new_pool() -> None:
+    jobs = JobQueue(Settings())
+    await jobs.open()
+    first = jobs.writer
+    await jobs.close()
+
+    await jobs.open()
+
+    assert jobs.writer is not first
+    assert isinstance(jobs.writer, ArqJobWriter)
+    assert jobs.writer.pool is jobs.pool
+    await jobs.close()

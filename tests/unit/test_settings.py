@@ -3,6 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
+import src.tasks
 from src.settings import Settings, get_settings
 from src.tasks import REPORT_GRACE, TASKS, build_worker_settings, shutdown, startup
 
@@ -101,3 +102,23 @@ def test_the_hardening_defaults_are_the_readmes(monkeypatch: pytest.MonkeyPatch)
     settings = get_settings()
 
     assert (settings.allowed_origins, settings.max_jobs_in_flight, settings.ws_max_size) == ([], 100, 65_536)
+
+
+@pytest.mark.parametrize("fast_path", ["true", "false"])
+async def test_worker_settings_for_the_arq_command_are_built_from_the_environment_when_asked_for(
+    monkeypatch: pytest.MonkeyPatch, fast_path: str
+) -> None:
+    monkeypatch.setenv("QUEUE_NAME", "q:from-env")
+    monkeypatch.setenv("FAST_PATH", fast_path)
+
+    worker = src.tasks.WorkerSettings
+
+    assert (worker.__name__, worker.queue_name) == ("WorkerSettings", "q:from-env")
+    assert (worker.redis_pool is not None) is (fast_path == "true")  # the fast path brings the worker's pool
+    if worker.redis_pool is not None:
+        await worker.redis_pool.aclose()
+
+
+def test_the_task_module_has_no_other_attributes_made_on_demand() -> None:
+    with pytest.raises(AttributeError, match=r"^module 'src.tasks' has no attribute 'WorkerSetting'$"):
+        _ = src.tasks.WorkerSetting

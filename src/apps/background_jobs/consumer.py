@@ -15,6 +15,7 @@ from src.job_queue import JobQueue, QueueError, new_job_id
 from src.job_types import job_type_of, resolve_job_type
 from src.layers import JOBS_LAYER_ALIAS
 
+from .admission import Admission
 from .lookup import bounded, look_up
 from .messages import (
     CancelMessage,
@@ -49,6 +50,11 @@ MESSAGE_TOO_BIG = 1009
 UNAVAILABLE_TEXT = "The job queue is unavailable; try again shortly."
 
 
+def at_capacity_text(limit: int) -> str:
+    """Why a handshake over ``MAX_CONNECTIONS`` is refused."""
+    return f"The server holds its most sockets ({limit}); try again shortly."
+
+
 def content_too_long(content: str, max_length: int) -> ValidationError:
     """The validation error pydantic gives for a ``max_length`` string field, for ``payload.content``."""
     return ValidationError.from_exception_data(
@@ -69,7 +75,12 @@ def jobs_of(scope: Any) -> JobQueue:
     return cast(JobQueue, scope["app"].state.jobs)
 
 
-async def refuse_handshake(receive: Any, send: Any) -> None:
+def admission_of(scope: Any) -> Admission:
+    """What the app serving ``scope`` takes on: its sockets and its enqueue backlog."""
+    return cast(Admission, scope["app"].state.admission)
+
+
+async def refuse_handshake(receive: Any, send: Any, reason: str = UNAVAILABLE_TEXT) -> None:
     """Accept the handshake and close at once with 1013 (Try Again Later), saying why.
 
     (A 503 through the ``websocket.http.response`` extension would read better, but
@@ -78,7 +89,7 @@ async def refuse_handshake(receive: Any, send: Any) -> None:
     message = await receive()
     if message["type"] == "websocket.connect":
         await send({"type": "websocket.accept"})
-        await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": UNAVAILABLE_TEXT})
+        await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": reason})
 
 
 async def refuse_origin(receive: Any, send: Any) -> None:
@@ -124,25 +135,42 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
         """The app's job queue, from the state of the app serving this socket."""
         return jobs_of(self.scope)
 
+    @property
+    def admission(self) -> Admission:
+        """The app's sockets and enqueue backlog."""
+        return admission_of(self.scope)
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Serve the socket; refuse a foreign origin (403), and a handshake while the job queue is unreachable."""
+        """Serve the socket; refuse a foreign origin (403), a handshake over ``MAX_CONNECTIONS``, and one while
+        the job queue is unreachable (both closed with 1013)."""
         if not origin_allowed(scope, jobs_of(scope).settings.allowed_origins):
             logger.warning("refusing a WebSocket from a foreign origin", origin=header(scope, b"origin"))
             await refuse_origin(receive, send)
             return
-        if not await jobs_of(scope).is_available():
-            logger.warning("refusing a WebSocket: the job queue is unavailable")
-            await refuse_handshake(receive, send)
+        admission = admission_of(scope)
+        if not admission.open_socket():
+            limit = admission.settings.max_connections
+            logger.warning("refusing a WebSocket: the server holds MAX_CONNECTIONS sockets", limit=limit)
+            await refuse_handshake(receive, send, at_capacity_text(limit))
             return
-        await super().__call__(scope, receive, send)
+        try:
+            if not await jobs_of(scope).is_available():
+                logger.warning("refusing a WebSocket: the job queue is unavailable")
+                await refuse_handshake(receive, send)
+                return
+            await super().__call__(scope, receive, send)
+        finally:
+            admission.close_socket()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
-        """Close the socket (1009) on a frame over ``WS_MAX_SIZE``, as uvicorn does; decode any other."""
+        """Close the socket (1009) on a frame over ``WS_MAX_SIZE``, as uvicorn does; decode any other once the
+        server's enqueue backlog allows (until then the socket is not read further)."""
         limit = self.jobs.settings.ws_max_size
         if frame_too_big(text_data, bytes_data, limit):
             logger.info("closing a socket that sent a frame over WS_MAX_SIZE", limit=limit)
             await self.close(MESSAGE_TOO_BIG, f"frame over {limit} bytes")
             return
+        await self.admission.wait_for_room()
         await super().receive(text_data, bytes_data, **kwargs)
 
     async def post_authentication(self) -> None:
@@ -181,15 +209,16 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
 
         self.pending.queuing(job_id)
         try:
-            if not await self._send_job_status("queuing", job_id, job_type, queuing_text(job_type, content)):
-                logger.info("client left before its job was queued; not queued", job_id=job_id)
-                return
-            try:
-                # Shielded: a job whose enqueue has begun is not abandoned half-way.
-                await asyncio.shield(self.jobs.enqueue(job_type, job_id, content, self.channel_name))
-            except QueueError as exc:
-                await self._send_job_status("error", job_id, job_type, queue_error_text(str(exc)))
-                return
+            with self.admission.enqueueing():
+                if not await self._send_job_status("queuing", job_id, job_type, queuing_text(job_type, content)):
+                    logger.info("client left before its job was queued; not queued", job_id=job_id)
+                    return
+                try:
+                    # Shielded: a job whose enqueue has begun is not abandoned half-way.
+                    await asyncio.shield(self.jobs.enqueue(job_type, job_id, content, self.channel_name))
+                except QueueError as exc:
+                    await self._send_job_status("error", job_id, job_type, queue_error_text(str(exc)))
+                    return
             if await self._send_job_status("queued", job_id, job_type, queued_text(job_id)):
                 self.pending.queued(job_id, job_type)
             else:

@@ -110,6 +110,11 @@ def queue_error_text(reason: str) -> str:
     return f"❌ Error queuing job: {reason}"
 
 
+def queue_full_text(limit: int) -> str:
+    """The reason a job over ``MAX_QUEUE_DEPTH`` is not queued."""
+    return f"the job queue is full ({limit} jobs); try again later"
+
+
 def lookup_queued_text(job_id: str) -> str:
     """A looked-up job that waits on the queue."""
     return f"📋 Job {job_id} is queued"

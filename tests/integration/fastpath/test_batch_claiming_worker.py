@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from arq import ArqRedis
-from arq.constants import result_key_prefix
+from arq.constants import abort_jobs_ss, result_key_prefix
 from arq.jobs import Job
+from arq.utils import timestamp_ms
 from arq.worker import Worker
 from chanx.fast_channels.testing import WebsocketCommunicator
 from redis.asyncio.client import Pipeline
@@ -16,6 +17,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.fastpath import batch_claim_worker
 from src.fastpath.batch_claim_worker import BatchClaimWorker
+from src.fastpath.enqueue_batcher import NewJob
+from src.fastpath.enqueue_batcher import queue_jobs as fast_queue_jobs
 from src.settings import Settings
 from tests.integration.conftest import run_burst_worker
 
@@ -193,6 +196,28 @@ async def test_a_first_transaction_arq_queues_unlike_the_one_read_ahead_never_re
     tries = [(await Job(job_id, pool).result_info()) for job_id in job_ids]
     # The job that found out was counted by the script too; the other was started by ARQ alone.
     assert sorted(info.job_try if info else 0 for info in tries) == [1, 2]
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1
-    assert "did not read ahead" in errors[0].getMessage()
+    [error] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert (
+        "ARQ's run_job queued a transaction the fast path did not read ahead; reading ahead is off "
+        "from now on and the job goes back on the queue"
+    ) in error
+    assert any(f"job_id={job_id}" in error for job_id in job_ids)
+    assert "expected=[('GET', 'arq:job:" in error
+    assert "1234)" in error  # what the script read ahead for
+    assert "queued=[('GET', 'arq:job:" in error
+    assert "88400)" in error  # what ARQ queued
+
+
+async def test_a_job_whose_abort_was_requested_stays_aborted_when_a_mismatch_puts_it_back(
+    settings: Settings, pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batch_claim_worker, "RETRY_COUNTER_SECONDS", 1234)
+    await fast_queue_jobs(pool, [NewJob("default", "default_1", "x", "chan")], "arq:queue:wake", 100)
+    await pool.zadd(abort_jobs_ss, {"default_1": timestamp_ms()})
+
+    await run_burst_worker(settings, worker_class=BatchClaimWorker)
+
+    info = await Job("default_1", pool).result_info()
+    assert info is not None
+    assert isinstance(info.result, asyncio.CancelledError)  # the abort the script took was put back, and honoured
+    assert await pool.zscore(abort_jobs_ss, "default_1") is None

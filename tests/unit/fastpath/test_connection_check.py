@@ -41,5 +41,5 @@ async def test_a_clean_connection_read_by_redis_pys_own_parser_holds_nothing_and
 
 
 async def test_a_connection_without_a_stream_is_not_taken_for_a_clean_one() -> None:
-    with pytest.raises(RedisConnectionError, match="not connected"):
+    with pytest.raises(RedisConnectionError, match=r"^the connection is not connected$"):
         has_unread_data(Connection())

@@ -1,8 +1,8 @@
-"""The web side's enqueues: those of one loop turn go to Redis in one write, with one wake-up, failing together."""
+"""The web side's enqueues on the fast path: those of one loop turn go to Redis in one script call, with one
+wake-up; a job waits as long as this process takes to get to it, and fails only when Redis does."""
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 from arq import ArqRedis
@@ -11,24 +11,44 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.fastpath import FastPath
 from src.fastpath.enqueue_batcher import BatchedJobWriter, EnqueueBatcher, NewJob, queue_jobs
-from src.job_queue import JobQueue, QueueError
+from src.job_queue import JobQueue, QueueError, QueueFull
 from src.settings import Settings
 from tests.support.fake_arq import fake_arq_pool
 
+ANSWER_TIMEOUT = 0.05
+
 
 class RecordingWriter:
-    """Stands in for the Redis write: records each batch (its job ids) and the wake channel it was given."""
+    """Stands in for the Redis write: records each batch (its job ids), its wake channel and its depth bound."""
 
     def __init__(self, error: Exception | None = None) -> None:
         self.batches: list[list[str]] = []
         self.wake_channels: list[str] = []
+        self.depths: list[int] = []
         self.error = error
 
-    async def __call__(self, pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str) -> None:
+    async def __call__(self, pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str, max_depth: int) -> list[bool]:
         self.batches.append([job.job_id for job in jobs])
         self.wake_channels.append(wake_channel)
+        self.depths.append(max_depth)
         if self.error is not None:
             raise self.error
+        return [True] * len(jobs)
+
+
+class HeldWriter:
+    """A write that reaches Redis and waits for its answer until ``answer`` is set."""
+
+    def __init__(self) -> None:
+        self.writing = asyncio.Event()
+        self.answer = asyncio.Event()
+        self.batches: list[list[str]] = []
+
+    async def __call__(self, pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str, max_depth: int) -> list[bool]:
+        self.batches.append([job.job_id for job in jobs])
+        self.writing.set()
+        await self.answer.wait()
+        return [True] * len(jobs)
 
 
 def new_job(n: int) -> NewJob:
@@ -36,20 +56,25 @@ def new_job(n: int) -> NewJob:
     return NewJob("default", f"default_{n}", "x", "channel")
 
 
-async def test_a_lone_enqueue_is_written_at_once_with_its_wake_up() -> None:
-    batcher = EnqueueBatcher(fake_arq_pool(), "q:wake")
-    writer = batcher.write = RecordingWriter()
+def batcher(max_depth: int = 100, answer_timeout: float = ANSWER_TIMEOUT) -> EnqueueBatcher:
+    """A batcher on a fake pool, waking ``q:wake``."""
+    return EnqueueBatcher(fake_arq_pool(), "q:wake", max_depth, answer_timeout)
 
-    await batcher.enqueue(new_job(1), wait_timeout=1.0)
 
-    assert (writer.batches, writer.wake_channels) == ([["default_1"]], ["q:wake"])
+async def test_a_lone_enqueue_is_written_at_once_with_its_wake_up_and_the_queues_bound() -> None:
+    lone = batcher(max_depth=7)
+    writer = lone.write = RecordingWriter()
+
+    assert await lone.enqueue(new_job(1)) is True
+
+    assert (writer.batches, writer.wake_channels, writer.depths) == ([["default_1"]], ["q:wake"], [7])
 
 
 async def test_enqueues_of_one_loop_turn_are_written_together_at_most_500_at_a_time() -> None:
-    batcher = EnqueueBatcher(fake_arq_pool(), "q:wake")
-    writer = batcher.write = RecordingWriter()
+    many = batcher()
+    writer = many.write = RecordingWriter()
 
-    await asyncio.gather(*(batcher.enqueue(new_job(n), wait_timeout=1.0) for n in range(501)))
+    await asyncio.gather(*(many.enqueue(new_job(n)) for n in range(501)))
 
     assert [len(batch) for batch in writer.batches] == [500, 1]
     assert writer.batches[0][:2] == ["default_0", "default_1"]
@@ -57,25 +82,89 @@ async def test_enqueues_of_one_loop_turn_are_written_together_at_most_500_at_a_t
 
 
 async def test_a_write_that_fails_fails_every_job_of_its_batch() -> None:
-    batcher = EnqueueBatcher(fake_arq_pool(), "q:wake")
-    batcher.write = RecordingWriter(RedisConnectionError("Redis is away"))
+    failing = batcher()
+    failing.write = RecordingWriter(RedisConnectionError("Redis is away"))
 
-    results = await asyncio.gather(*(batcher.enqueue(new_job(n), 1.0) for n in range(3)), return_exceptions=True)
+    results = await asyncio.gather(*(failing.enqueue(new_job(n)) for n in range(3)), return_exceptions=True)
 
     assert [type(result) for result in results] == [RedisConnectionError] * 3
 
 
-async def test_the_fast_paths_writer_batches_the_job_queues_enqueues_with_a_wake_up_on_the_queues_wake_channel() -> (
-    None
-):
-    settings = Settings(queue_name="q")
+async def test_a_job_waiting_behind_writes_redis_answers_is_never_failed_however_long_it_waits() -> None:
+    slow = batcher(answer_timeout=0.2)
+    answered: list[int] = []
+
+    async def answers_each_batch_in_time(
+        pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str, max_depth: int
+    ) -> list[bool]:
+        await asyncio.sleep(0.1)  # Redis's answer to each batch takes 0.1 s, within its 0.2 s
+        answered.append(len(jobs))
+        return [True] * len(jobs)
+
+    slow.write = answers_each_batch_in_time
+    first = asyncio.create_task(slow.enqueue(new_job(0)))
+    await asyncio.sleep(0)  # the first job's batch goes out alone
+    later = [asyncio.create_task(slow.enqueue(new_job(n))) for n in range(1, 1001)]  # two batches behind it
+
+    results = await asyncio.wait_for(asyncio.gather(first, *later), timeout=5)
+
+    assert all(results)  # waited 0.3 s, longer than Redis's deadline, and none failed
+    assert answered == [1, 500, 500]
+
+
+async def test_while_redis_has_not_answered_a_write_in_time_the_jobs_not_sent_fail_and_the_sent_ones_wait() -> None:
+    stuck = batcher()
+    writer = stuck.write = HeldWriter()
+    in_flight = asyncio.create_task(stuck.enqueue(new_job(1)))
+    await asyncio.wait_for(writer.writing.wait(), timeout=1)
+    waiting = asyncio.create_task(stuck.enqueue(new_job(2)))
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(waiting, timeout=1)  # failed once the write in flight is ANSWER_TIMEOUT late
+    assert stuck.overdue
+    with pytest.raises(TimeoutError):
+        await stuck.enqueue(new_job(3))  # and a new one fails at once
+    writer.answer.set()
+
+    assert await asyncio.wait_for(in_flight, timeout=1) is True  # sent: Redis's answer decided, however late
+    assert writer.batches == [["default_1"]]  # the failed ones were never sent
+    assert not stuck.overdue
+    assert await asyncio.wait_for(stuck.enqueue(new_job(4)), timeout=1) is True
+
+
+async def test_a_job_that_finds_the_queue_full_is_not_queued_and_says_so() -> None:
+    pool = fake_arq_pool()
+    full = EnqueueBatcher(pool, "q:wake", max_depth=2, answer_timeout=1.0)
+
+    results = await asyncio.gather(*(full.enqueue(new_job(n)) for n in range(3)))
+
+    assert results == [True, True, False]
+    assert sorted(str(job.job_id) for job in await pool.queued_jobs()) == ["default_0", "default_1"]
+    await pool.aclose()
+
+
+async def test_the_fast_paths_writer_batches_the_job_queues_enqueues_with_a_wake_up_on_the_queues_channel() -> None:
+    settings = Settings(queue_name="q", max_queue_depth=9)
     jobs = JobQueue(settings, pool=fake_arq_pool(), speedups=FastPath(settings))
     assert isinstance(jobs.writer, BatchedJobWriter)
     writer = jobs.writer.batcher.write = RecordingWriter()
 
     await jobs.enqueue("default", "default_1", "x", "channel")
 
-    assert (writer.batches, writer.wake_channels) == ([["default_1"]], ["q:wake"])
+    assert (writer.batches, writer.wake_channels, writer.depths) == ([["default_1"]], ["q:wake"], [9])
+
+
+async def test_a_job_over_max_queue_depth_is_refused_saying_the_queue_is_full() -> None:
+    settings = Settings(queue_name="q", max_queue_depth=1)
+    pool = fake_arq_pool()
+    jobs = JobQueue(settings, pool=pool, speedups=FastPath(settings))
+    await jobs.enqueue("default", "default_1", "x", "channel")
+
+    with pytest.raises(QueueFull, match=r"^the job queue is full \(1 jobs\); try again later$"):
+        await jobs.enqueue("default", "default_2", "x", "channel")
+
+    assert [job.job_id for job in await pool.queued_jobs()] == ["default_1"]
+    await pool.aclose()
 
 
 async def test_the_fast_paths_abort_request_is_arqs_and_wakes_an_idle_worker_to_see_it_at_once() -> None:
@@ -84,7 +173,7 @@ async def test_the_fast_paths_abort_request_is_arqs_and_wakes_an_idle_worker_to_
     await wake_ups.subscribe("q:wake")
     await wake_ups.get_message(timeout=1)  # the subscription's confirmation
 
-    await BatchedJobWriter(pool, "q:wake").request_abort("default_1")
+    await BatchedJobWriter(pool, "q:wake", 100, 1.0).request_abort("default_1")
 
     assert await pool.zscore(abort_jobs_ss, "default_1") is not None
     message = await wake_ups.get_message(ignore_subscribe_messages=True, timeout=1)
@@ -94,27 +183,21 @@ async def test_the_fast_paths_abort_request_is_arqs_and_wakes_an_idle_worker_to_
     await pool.aclose()
 
 
-async def test_an_enqueue_waiting_behind_a_hung_write_past_enqueue_timeout_fails_saying_so_and_one_sent_does_not(
+async def test_an_enqueue_while_redis_has_not_answered_in_time_fails_saying_so_and_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = Settings(enqueue_timeout=0.05)
+    settings = Settings(enqueue_timeout=ANSWER_TIMEOUT)
     jobs = JobQueue(settings, pool=fake_arq_pool(), speedups=FastPath(settings))
-    writing, answer = asyncio.Event(), asyncio.Event()
-
-    async def hung_redis(*args: Any) -> None:
-        writing.set()
-        await answer.wait()
-
     assert isinstance(jobs.writer, BatchedJobWriter)
-    jobs.writer.batcher.write = hung_redis
+    writer = jobs.writer.batcher.write = HeldWriter()
     in_flight = asyncio.create_task(jobs.enqueue("default", "default_1", "a", "channel"))
-    await asyncio.wait_for(writing.wait(), timeout=1)  # the first job's write hangs
+    await asyncio.wait_for(writer.writing.wait(), timeout=1)
 
     with pytest.raises(QueueError, match=r"^the job queue did not answer in time$"):
-        await jobs.enqueue("default", "default_2", "b", "channel")  # waits behind it, past the timeout
+        await jobs.enqueue("default", "default_2", "b", "channel")
 
-    answer.set()
-    await asyncio.wait_for(in_flight, timeout=1)  # one already sent waits for Redis's answer, however late
+    writer.answer.set()
+    await asyncio.wait_for(in_flight, timeout=1)
     assert [r.getMessage().split("] ")[-1].split() for r in caplog.records if r.levelname == "WARNING"] == [
         ["enqueue", "timed", "out", "job_id=default_2"]
     ]
@@ -127,7 +210,7 @@ async def test_queued_jobs_are_written_as_arqs_own_enqueue_writes_them_with_one_
     await wake.subscribe("q:wake")
     await wake.get_message(timeout=1)  # the subscription's confirmation
 
-    await queue_jobs(pool, jobs, "q:wake")
+    assert await queue_jobs(pool, jobs, "q:wake", 100) == [True, True]
 
     queued = {job.job_id: (job.function, job.args) for job in await pool.queued_jobs()}
     assert queued == {
@@ -137,6 +220,20 @@ async def test_queued_jobs_are_written_as_arqs_own_enqueue_writes_them_with_one_
     message = await wake.get_message(timeout=1)
     assert message is not None
     assert (message["type"], message["data"]) == ("message", b"")
+    assert await wake.get_message(timeout=0.05) is None
+    await wake.aclose()  # type: ignore[no-untyped-call]
+    await pool.aclose()
+
+
+async def test_a_batch_that_finds_the_queue_full_publishes_no_wake_up() -> None:
+    pool = fake_arq_pool()
+    wake = pool.pubsub()
+    await wake.subscribe("q:wake")
+    await wake.get_message(timeout=1)
+
+    assert await queue_jobs(pool, [new_job(1)], "q:wake", 0) == [False]
+
+    assert await pool.queued_jobs() == []
     assert await wake.get_message(timeout=0.05) is None
     await wake.aclose()  # type: ignore[no-untyped-call]
     await pool.aclose()

@@ -1,6 +1,6 @@
 """What the fast path puts in place of the stock parts: the web pool's connections, the worker's pool and pace."""
 
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from arq.typing import WorkerSettingsBase
@@ -54,7 +54,9 @@ async def test_the_worker_pool_retries_a_lost_redis_redis_reconnect_attempts_tim
 
 
 def test_the_batch_claiming_worker_runs_only_on_the_fast_paths_wakeable_pool() -> None:
-    stock = get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(Settings(), None)))
+    stock: dict[str, Any] = get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(Settings(), None)))
 
-    with pytest.raises(TypeError, match="WakeableArqRedis"):
+    with pytest.raises(
+        TypeError, match=r"^BatchClaimWorker runs on the fast path's WakeableArqRedis \(its redis_pool\)$"
+    ):
         BatchClaimWorker(**stock)  # ARQ's own pool (made from redis_settings) carries none of its shortcuts

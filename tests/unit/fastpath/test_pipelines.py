@@ -115,6 +115,10 @@ async def test_a_first_transaction_unlike_the_one_read_ahead_raises_and_is_not_s
         await run_as_job_task(read_ahead, start_transaction(pool))
 
     assert raised.value.queued == [("GET", "arq:job:a"), ("INCRBY", "arq:retry:a", 1)]
+    assert str(raised.value) == (
+        "read ahead for [('GET', 'arq:job:b'), ('INCRBY', 'arq:retry:b', 1)], "
+        "but the transaction queued [('GET', 'arq:job:a'), ('INCRBY', 'arq:retry:a', 1)]"
+    )
     assert raised.value.read_ahead is read_ahead
     assert await pool.get("arq:retry:a") is None  # never counted
     assert read_ahead.used  # spent: later transactions go to Redis

@@ -1,0 +1,173 @@
+"""A busy server answers later instead of refusing: its bounds on sockets (MAX_CONNECTIONS), on the jobs it
+takes before writing them (MAX_ENQUEUE_BACKLOG) and on ARQ's queue (MAX_QUEUE_DEPTH), each saying so."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from arq import ArqRedis
+from chanx.fast_channels.testing import WebsocketCommunicator
+from dirty_equals import IsStr
+from fakeredis import FakeServer
+from fastapi import FastAPI
+
+from src.apps.background_jobs.admission import Admission
+from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.job_queue import JobQueue
+from src.main import WS_PATH
+from src.settings import Settings
+from tests.support.protocol import PING, PONG, job_status
+
+MAX_CONNECTIONS = 2
+MAX_QUEUE_DEPTH = 1
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The unit layer's settings with small bounds: two sockets, a backlog of one job, a queue of one."""
+    return Settings(
+        redis_url="redis://unit-tests-use-no-redis:1",
+        job_time_scale=0.0,
+        max_connections=MAX_CONNECTIONS,
+        max_enqueue_backlog=1,
+        max_queue_depth=MAX_QUEUE_DEPTH,
+    )
+
+
+@pytest_asyncio.fixture
+async def sockets(app: FastAPI) -> AsyncIterator[list[WebsocketCommunicator]]:
+    """The sockets a test opens; each is closed after it."""
+    opened: list[WebsocketCommunicator] = []
+    yield opened
+    for ws in opened:
+        await ws.disconnect()
+
+
+async def open_socket(app: FastAPI, sockets: list[WebsocketCommunicator]) -> tuple[WebsocketCommunicator, Any]:
+    """Open a socket on the app: the communicator and its first output (the connected frame, or a close)."""
+    ws = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    sockets.append(ws)
+    await ws.connect()
+    return ws, await ws.receive_output(timeout=1)
+
+
+def job(content: str = "hi") -> dict[str, Any]:
+    """A default job frame."""
+    return {"action": "job", "payload": {"type": "default", "content": content}}
+
+
+async def test_a_handshake_over_max_connections_is_closed_with_1013_saying_so_and_welcome_once_one_closes(
+    app: FastAPI, sockets: list[WebsocketCommunicator]
+) -> None:
+    held = [await open_socket(app, sockets) for _ in range(MAX_CONNECTIONS)]
+    assert [output["type"] for _, output in held] == ["websocket.send"] * MAX_CONNECTIONS
+
+    _, refused = await open_socket(app, sockets)
+
+    assert refused == {
+        "type": "websocket.close",
+        "code": 1013,
+        "reason": f"The server holds its most sockets ({MAX_CONNECTIONS}); try again shortly.",
+    }
+    await held[0][0].disconnect()
+    _, welcome = await open_socket(app, sockets)
+    assert welcome["type"] == "websocket.send"
+
+
+async def test_the_servers_sockets_are_counted_while_they_are_open(
+    app: FastAPI, sockets: list[WebsocketCommunicator]
+) -> None:
+    admission: Admission = app.state.admission
+    ws, _ = await open_socket(app, sockets)
+    assert admission.sockets == 1
+
+    await ws.disconnect()
+
+    assert admission.sockets == 0
+
+
+async def test_at_max_enqueue_backlog_the_next_frame_waits_unread_and_is_answered_once_the_backlog_drains(
+    app: FastAPI, jobs: JobQueue, sockets: list[WebsocketCommunicator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = asyncio.Event()
+    enqueue = jobs.writer.enqueue
+
+    async def slow_redis(*args: Any) -> bool:
+        await release.wait()
+        return await enqueue(*args)
+
+    monkeypatch.setattr(jobs.writer, "enqueue", slow_redis)
+    busy, _ = await open_socket(app, sockets)
+    other, _ = await open_socket(app, sockets)
+    await busy.send_json_to(job())
+    queuing = await busy.receive_json_from(timeout=1)  # the one job of the backlog, being written
+
+    await other.send_json_to(PING)
+    assert await other.receive_nothing(timeout=0.2)  # not read while the backlog is full
+    release.set()
+
+    assert await busy.receive_json_from(timeout=1) == job_status(
+        "queued", queuing["payload"]["job_id"], "default", IsStr(regex=r"📋 Job .+ queued successfully!")
+    )
+    assert await other.receive_json_from(timeout=1) == PONG
+
+
+async def test_a_job_over_max_queue_depth_gets_an_error_saying_the_queue_is_full_and_is_not_queued(
+    ws: WebsocketCommunicator, pool: ArqRedis
+) -> None:
+    await ws.send_json_to(job("first"))
+    assert [(await ws.receive_json_from(timeout=1))["payload"]["status"] for _ in range(2)] == ["queuing", "queued"]
+
+    await ws.send_json_to(job("second"))
+
+    queuing = await ws.receive_json_from(timeout=1)
+    job_id = queuing["payload"]["job_id"]
+    assert await ws.receive_json_from(timeout=1) == job_status(
+        "error",
+        job_id,
+        "default",
+        f"❌ Error queuing job: the job queue is full ({MAX_QUEUE_DEPTH} jobs); try again later",
+    )
+    assert job_id not in {job.job_id for job in await pool.queued_jobs()}
+    await ws.send_json_to(PING)
+    assert await ws.receive_json_from(timeout=1) == PONG  # the socket goes on
+
+
+async def test_handshakes_that_arrive_together_share_one_ping_of_redis(
+    app: FastAPI, jobs: JobQueue, sockets: list[WebsocketCommunicator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pings: list[None] = []
+    ping = jobs.pool.ping
+
+    async def counted_ping(**kwargs: Any) -> Any:
+        pings.append(None)
+        await asyncio.sleep(0.05)  # Redis takes a moment: the other handshakes arrive meanwhile
+        return await ping(**kwargs)
+
+    monkeypatch.setattr(jobs.pool, "ping", counted_ping)
+
+    outputs = await asyncio.gather(*(open_socket(app, sockets) for _ in range(MAX_CONNECTIONS)))
+
+    assert [output for _, output in outputs] == [
+        {"type": "websocket.send", "text": IsStr(regex=r'.*"connected".*')}
+    ] * MAX_CONNECTIONS
+    assert len(pings) == 1
+
+
+async def test_after_an_enqueue_fails_the_next_handshake_asks_redis_again(
+    app: FastAPI, jobs: JobQueue, sockets: list[WebsocketCommunicator], redis_server: FakeServer
+) -> None:
+    ws, _ = await open_socket(app, sockets)  # Redis answered a moment ago
+    redis_server.connected = False
+
+    await ws.send_json_to(job())
+    assert [(await ws.receive_json_from(timeout=1))["payload"]["status"] for _ in range(2)] == ["queuing", "error"]
+    _, refused = await open_socket(app, sockets)
+
+    assert refused == {
+        "type": "websocket.close",
+        "code": 1013,
+        "reason": "The job queue is unavailable; try again shortly.",
+    }
