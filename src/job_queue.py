@@ -11,6 +11,7 @@ from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 from src.apps.background_jobs.messages import queue_full_text
+from src.deadlines import within
 from src.settings import Settings
 from src.speedups import JobWriter, SpeedUps
 
@@ -53,7 +54,8 @@ class ArqJobWriter:
     """ARQ's own writes: ``enqueue_job`` for each job, and the abort request ``Job.abort`` records.
 
     At most ``STOCK_ENQUEUES_AT_ONCE`` enqueues run at once; the others wait their turn, untimed (that
-    wait is this process's backlog), and each one's Redis work is bounded by ``ENQUEUE_TIMEOUT``.
+    wait is this process's backlog), and each one's Redis work is bounded by ``ENQUEUE_TIMEOUT``
+    (``src.deadlines``: time this process's busy loop loses is not counted).
     """
 
     def __init__(self, pool: ArqRedis, settings: Settings) -> None:
@@ -63,10 +65,14 @@ class ArqJobWriter:
 
     async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> bool:
         """Queue the job with ARQ's ``enqueue_job`` under ``job_id``, unless the queue is full (then False)."""
-        async with self._turns, asyncio.timeout(self.settings.enqueue_timeout):
-            if await self.pool.zcard(self.settings.queue_name) >= self.settings.max_queue_depth:
-                return False
-            await self.pool.enqueue_job(job_type, job_id, content, channel_name, _job_id=job_id)
+        async with self._turns:
+            return await within(self._enqueue(job_type, job_id, content, channel_name), self.settings.enqueue_timeout)
+
+    async def _enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> bool:
+        """Check the queue's depth, then ``enqueue_job``."""
+        if await self.pool.zcard(self.settings.queue_name) >= self.settings.max_queue_depth:
+            return False
+        await self.pool.enqueue_job(job_type, job_id, content, channel_name, _job_id=job_id)
         return True
 
     async def request_abort(self, job_id: str) -> None:
@@ -143,8 +149,7 @@ class JobQueue:
     async def _ping_redis(self) -> bool:
         """PING Redis within ``enqueue_timeout``: whether it answered."""
         try:
-            async with asyncio.timeout(self.settings.enqueue_timeout):
-                await self.pool.ping()
+            await within(self.pool.ping(), self.settings.enqueue_timeout)
         except (TimeoutError, RedisError):
             return False
         self._pong_at = asyncio.get_running_loop().time()
@@ -155,8 +160,8 @@ class JobQueue:
         (``ENQUEUE_TIMEOUT``), or its queue is full (``MAX_QUEUE_DEPTH``)."""
         try:
             if self.settings.enqueue_pool_per_job:
-                async with asyncio.timeout(self.settings.enqueue_timeout):
-                    await queue_job_with_its_own_pool(self.settings, job_type, job_id, content, channel_name)
+                tutorials = queue_job_with_its_own_pool(self.settings, job_type, job_id, content, channel_name)
+                await within(tutorials, self.settings.enqueue_timeout)
             elif not await self.writer.enqueue(job_type, job_id, content, channel_name):
                 logger.warning("job refused: the queue is full", job_id=job_id, limit=self.settings.max_queue_depth)
                 raise QueueFull(queue_full_text(self.settings.max_queue_depth))

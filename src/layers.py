@@ -25,6 +25,18 @@ def setup_layers(settings: Settings, reconnect_attempts: int = -1) -> None:
     register_channel_layer(JOBS_LAYER_ALIAS, layer)
 
 
+async def keep_listening() -> str:
+    """Give the layer a channel of this process's own, so that its reader always listens; the channel's name.
+
+    While the Redis pub/sub layer has no channel subscribed, its reader looks for one every 100 ms:
+    after a quiet spell, the first socket's first event would wait up to that long. With this
+    channel, which nothing is ever sent to, the reader waits on Redis itself.
+    """
+    layer = get_channel_layer(JOBS_LAYER_ALIAS)
+    assert layer is not None, "setup_layers() has not been called"
+    return str(await layer.new_channel())
+
+
 async def teardown_layers() -> None:
     """Close the layer's connections and unregister it."""
     layer = get_channel_layer(JOBS_LAYER_ALIAS)

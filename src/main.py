@@ -1,5 +1,7 @@
 """The FastAPI app: the Background Jobs page, the WebSocket sub-app at ``/ws`` and its AsyncAPI docs."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from src.apps.background_jobs.admission import Admission
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.job_queue import JobQueue
-from src.layers import setup_layers, teardown_layers
+from src.layers import keep_listening, setup_layers, teardown_layers
 from src.logging_setup import configure_logging
 from src.settings import Settings, get_settings
 from src.speedups import speedups
@@ -46,18 +48,27 @@ class SocketFirst:
 def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -> FastAPI:
     """Build the app for ``settings``; ``jobs`` may bring its own pool (tests)."""
     settings = settings or get_settings()
-    job_queue = jobs or JobQueue(settings, speedups=speedups(settings))
+    fast = speedups(settings)
+    job_queue = jobs or JobQueue(settings, speedups=fast)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
+        restore_runtime = fast.tune_process() if fast is not None else None
         setup_layers(settings)
+        # In the background: with Redis away, the app starts all the same (the layer reconnects).
+        listening = asyncio.create_task(keep_listening(), name="keep the channel layer listening")
         await job_queue.open()
         try:
             yield
         finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
             await job_queue.close()
             await teardown_layers()
+            if restore_runtime is not None:
+                restore_runtime()
 
     app = FastAPI(
         title="Background Jobs over WebSocket",

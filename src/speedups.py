@@ -6,6 +6,7 @@ the web pool's connection pool, the enqueue side's writer, the worker's class, p
 To drop the fast path altogether, delete ``src/fastpath/`` and make ``speedups`` return ``None``.
 """
 
+from collections.abc import Callable
 from typing import Protocol
 
 from arq import ArqRedis
@@ -43,6 +44,9 @@ class SpeedUps(Protocol):
 
     def worker_pool(self) -> ArqRedis:
         """The worker's ARQ pool (ARQ's ``redis_pool``), made at worker start-up."""
+
+    def tune_process(self) -> Callable[[], None]:
+        """Tune this process's runtime as it starts serving; returns what undoes it, for its shutdown."""
 
 
 def speedups(settings: Settings) -> SpeedUps | None:

@@ -47,8 +47,14 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "src.worker"]
 
 
+#: uvicorn's options every server of ours runs with: no permessage-deflate (job frames are small JSON, and a
+#: socket that compresses holds a compressor and a decompressor: about 40 KB more per socket).
+SERVER_OPTIONS = ["--ws-per-message-deflate", "false"]
+
+
 def server_command(settings: Settings) -> list[str]:
-    """The uvicorn server on the configured host and port, with ``WS_MAX_SIZE`` as its frame limit, without reload."""
+    """The uvicorn server on the configured host and port, with ``WS_MAX_SIZE`` as its frame limit and without
+    compression, without reload."""
     return [
         sys.executable,
         "-m",
@@ -60,6 +66,7 @@ def server_command(settings: Settings) -> list[str]:
         str(settings.port),
         "--ws-max-size",
         str(settings.ws_max_size),
+        *SERVER_OPTIONS,
     ]
 
 

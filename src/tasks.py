@@ -135,18 +135,24 @@ TASKS: dict[str, WorkerCoroutine] = {
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    """Worker start-up: logging, the channel layer, and the notifier tasks report through."""
+    """Worker start-up: logging, the channel layer, the notifier tasks report through, and (fast path) the runtime."""
     settings: Settings = ctx["settings"]
     configure_logging(settings)
     # After ARQ's "Starting worker" line: per-job lines only when asked for.
     logging.getLogger("arq.worker").setLevel(logging.INFO if settings.worker_log_jobs else logging.WARNING)
     setup_layers(settings, reconnect_attempts=settings.redis_reconnect_attempts)
     ctx["notifier"] = consumer_notifier()
+    fast: SpeedUps | None = ctx.get("speedups")
+    if fast is not None:
+        ctx["restore_runtime"] = fast.tune_process()
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    """Worker shutdown: close the channel layer's connections."""
+    """Worker shutdown: close the channel layer's connections (and undo the runtime's tuning)."""
     await teardown_layers()
+    restore = ctx.pop("restore_runtime", None)
+    if restore is not None:
+        restore()
 
 
 def worker_functions(settings: Settings) -> list[Function]:
@@ -191,7 +197,8 @@ def build_worker_settings(settings: Settings, fast: SpeedUps | None) -> type[Arq
             "functions": worker_functions(settings),
             "on_startup": startup,
             "on_shutdown": shutdown,
-            "ctx": {"settings": settings},
+            # The fast path, when on, tunes the worker's runtime at start-up (see ``startup``).
+            "ctx": {"settings": settings} if fast is None else {"settings": settings, "speedups": fast},
             # ARQ makes its pool from these unless it is given one; either way it rides out a Redis restart.
             "redis_settings": settings.worker_arq_redis,
             "redis_pool": None if fast is None else fast.worker_pool(),

@@ -6,7 +6,7 @@ exact library versions they were verified against (``VERIFIED_VERSIONS``): on an
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib.metadata import version
 from types import MappingProxyType
 
@@ -17,6 +17,7 @@ from redis.asyncio import ConnectionPool
 from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.fastpath.connection_pool import ReadyConnectionPool
 from src.fastpath.enqueue_batcher import BatchedJobWriter
+from src.fastpath.runtime import tune_garbage_collector
 from src.fastpath.wakeable_pool import WAKEABLE_PACE, WakeableArqRedis, wake_channel, worker_pool
 from src.settings import Settings
 
@@ -49,6 +50,10 @@ class FastPath:
     def worker_pool(self) -> WakeableArqRedis:
         """The worker's pool: an idle poll waits for a wake-up, and its pipelines carry the worker's shortcuts."""
         return worker_pool(self.settings)
+
+    def tune_process(self) -> Callable[[], None]:
+        """Fewer, cheaper garbage collections (``runtime.py``)."""
+        return tune_garbage_collector()
 
 
 def installed_versions() -> dict[str, str]:

@@ -1,19 +1,19 @@
-"""Auto-pipelining for the web side: the enqueues of one loop turn go to Redis as one script call.
+"""Auto-pipelining for the web side: the enqueues of one loop turn go to Redis as one MULTI/EXEC.
 
 Beneath ARQ's public API: the job record and queue entry ``enqueue_job`` writes, written here without
-its WATCH round trips (``tests/contract`` compares the two), by ``queue_jobs.lua``.
+its WATCH round trips (``tests/contract`` compares the two).
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from importlib.resources import files
 
 from arq import ArqRedis
 from arq.constants import abort_jobs_ss, job_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
+
+from src.deadlines import answered_within
 
 
 @dataclass
@@ -27,37 +27,34 @@ class NewJob:
     done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-@cache
-def queue_jobs_source() -> str:
-    """The Lua script of one batch's enqueues (``queue_jobs.lua``, beside this module)."""
-    return files(__package__).joinpath("queue_jobs.lua").read_text(encoding="utf-8")
+async def queue_jobs(pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str) -> int:
+    """Write ARQ's job record and queue entry for each job, and one wake-up, in one MULTI/EXEC; the queue's
+    length after it.
 
-
-async def queue_jobs(pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str, max_depth: int) -> list[bool]:
-    """Write ARQ's job record and queue entry for each job while the queue has room, and one wake-up.
-
-    One round trip. ARQ's own ``enqueue_job`` spends three per job (WATCH, EXISTS, MULTI/EXEC) making
-    sure the id is free; ours are fresh uuid4s, so the records are written as ARQ writes them, without
-    the check. Returns, per job, whether it was queued (False: the queue held ``max_depth`` jobs).
+    ARQ's own ``enqueue_job`` spends three round trips per job (WATCH, EXISTS, MULTI/EXEC) making sure
+    the id is free; ours are fresh uuid4s, so the records are written as ARQ writes them, without the
+    check, all jobs in one transaction.
     """
     now = timestamp_ms()
-    args: list[str | int | bytes] = [max_depth, now, pool.expires_extra_ms, wake_channel]
-    for job in jobs:
-        record = serialize_job(
-            job.job_type,
-            (job.job_id, job.content, job.channel_name),
-            {},
-            job_try=None,
-            enqueue_time_ms=now,
-            serializer=pool.job_serializer,
-        )
-        args += [job.job_id, record]
-    script = pool.register_script(queue_jobs_source())
-    queued = await script(keys=[pool.default_queue_name, job_key_prefix], args=args)
-    return [bool(flag) for flag in queued]
+    async with pool.pipeline(transaction=True) as pipe:
+        for job in jobs:
+            record = serialize_job(
+                job.job_type,
+                (job.job_id, job.content, job.channel_name),
+                {},
+                job_try=None,
+                enqueue_time_ms=now,
+                serializer=pool.job_serializer,
+            )
+            pipe.psetex(job_key_prefix + job.job_id, pool.expires_extra_ms, record)
+            pipe.zadd(pool.default_queue_name, {job.job_id: now})
+        pipe.publish(wake_channel, b"")
+        pipe.zcard(pool.default_queue_name)
+        replies = await pipe.execute()
+    return int(replies[-1])
 
 
-Writer = Callable[[ArqRedis, Sequence[NewJob], str, int], Awaitable[list[bool]]]
+Writer = Callable[[ArqRedis, Sequence[NewJob], str], Awaitable[int]]
 
 
 class EnqueueBatcher:
@@ -65,9 +62,10 @@ class EnqueueBatcher:
 
     A job waits here for as long as this process takes to get to it: its own backlog never fails it.
     It fails only when Redis does: a write that fails fails its batch, and while a write has gone
-    unanswered for ``answer_timeout`` seconds, the jobs still waiting (never sent) fail at once, as do
-    new ones. A job whose batch was sent waits for Redis's answer, however late (the connection's
-    socket timeout bounds it), so a client is never told a job failed that was in fact queued.
+    unanswered for ``answer_timeout`` seconds (of time the loop was free to hear it: ``src.deadlines``),
+    the jobs still waiting (never sent) fail at once, as do new ones. A job whose batch was sent
+    waits for Redis's answer, however late (the connection's socket timeout bounds it), so a client
+    is never told a job failed that was in fact queued.
     """
 
     def __init__(
@@ -78,6 +76,8 @@ class EnqueueBatcher:
         self._max_depth = max_depth
         self._answer_timeout = answer_timeout
         self._max_batch = max_batch
+        #: ARQ's queue length as the last write (or look) found it; None before the first.
+        self.depth: int | None = None
         self._waiting: list[NewJob] = []
         self._flusher: asyncio.Task[None] | None = None
         #: Whether the write in flight has gone unanswered for ``answer_timeout``.
@@ -98,11 +98,25 @@ class EnqueueBatcher:
         """Write what is waiting, batch after batch, until nothing is."""
         while self._waiting:
             batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-            write = asyncio.ensure_future(self.write(self._pool, batch, self._wake_channel, self._max_depth))
-            answered, _ = await asyncio.wait({write}, timeout=self._answer_timeout)
-            if not answered:
+            write = asyncio.ensure_future(self._write_what_fits(batch))
+            if not await answered_within(write, self._answer_timeout):
                 await self._redis_is_not_answering(write)
             self._settle(batch, write)
+
+    async def _write_what_fits(self, batch: Sequence[NewJob]) -> list[bool]:
+        """Write the jobs of ``batch`` the queue has room for (``max_depth``); which were written.
+
+        Each write reads the queue's length back, for free; the length is asked for first only before
+        the first write, and when the last one says the batch might not fit (workers may have taken
+        jobs since). Other servers' jobs show in the next write's length, so the queue may go over its
+        bound by at most a batch per server.
+        """
+        if self.depth is None or self.depth + len(batch) > self._max_depth:
+            self.depth = int(await self._pool.zcard(self._pool.default_queue_name))
+        fits = min(max(self._max_depth - self.depth, 0), len(batch))
+        if fits:
+            self.depth = await self.write(self._pool, batch[:fits], self._wake_channel)
+        return [True] * fits + [False] * (len(batch) - fits)
 
     async def _redis_is_not_answering(self, write: "asyncio.Future[list[bool]]") -> None:
         """Fail the jobs never sent, and any that come, until the write in flight has its answer."""

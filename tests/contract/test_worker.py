@@ -141,7 +141,7 @@ async def result_after(pool: ArqRedis, settings: Settings, *, enqueue_fast: bool
     """The stored result of one job enqueued by ARQ or the fast path, and run by ARQ's worker or the fast path's."""
     await pool.flushdb()
     if enqueue_fast:
-        await queue_jobs(pool, [NewJob("translate", "translate_1", "hello", "chan")], settings.queue_name + ":wake", 9)
+        await queue_jobs(pool, [NewJob("translate", "translate_1", "hello", "chan")], settings.queue_name + ":wake")
     else:
         await enqueue_with_arq(pool, "translate", "translate_1")
     await run_burst(settings, fast=run_fast)

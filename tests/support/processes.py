@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from src.start_dev import SERVER_OPTIONS
 from tests.support.redis_provider import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -167,6 +168,7 @@ class ServerProcess(ManagedProcess):
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                *SERVER_OPTIONS,
             ],
             app_env(redis_url, **settings),
         )

@@ -188,6 +188,8 @@ def test_the_worker_is_python_m_src_worker_and_the_server_uvicorn_on_the_configu
         "9001",
         "--ws-max-size",
         "4096",
+        "--ws-per-message-deflate",
+        "false",
     ]
 
 

@@ -1,6 +1,7 @@
 """``python -m src.worker``: ARQ's logging, uvloop, then the worker for the settings, ARQ's own or the fast path's."""
 
 import logging.config
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -67,6 +68,9 @@ class FakeSpeedUps:
 
     def worker_pool(self) -> ArqRedis:
         return self.pool
+
+    def tune_process(self) -> Callable[[], None]:
+        return lambda: None
 
 
 def test_on_the_fast_path_it_runs_the_fast_paths_worker_on_its_pool_at_its_pace(

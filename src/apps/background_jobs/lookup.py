@@ -1,6 +1,5 @@
 """Where a job stands, read from what ARQ keeps in Redis."""
 
-import asyncio
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -9,6 +8,7 @@ from arq.jobs import Job
 from arq.jobs import JobStatus as ArqJobStatus
 from redis.exceptions import RedisError
 
+from src.deadlines import within
 from src.job_queue import QueueError
 from src.job_types import job_type_of
 
@@ -21,8 +21,7 @@ T = TypeVar("T")
 async def bounded(call: Awaitable[T], timeout: float) -> T:
     """Await a Redis call for at most ``timeout`` seconds; ``QueueError`` saying why it did not answer."""
     try:
-        async with asyncio.timeout(timeout):
-            return await call
+        return await within(call, timeout)
     except TimeoutError:
         raise QueueError("the job queue did not answer in time") from None
     except RedisError as exc:

@@ -41,10 +41,17 @@ class PendingJobs:
         self._deliver = deliver
         self._gates: dict[str, asyncio.Event] = {}
         self._waiting: dict[str, PendingJob] = {}
+        #: The next look for overdue outcomes: a timer while outcomes are owed (not a task per socket).
+        self._next_look: asyncio.TimerHandle | None = None
         self._recovery: asyncio.Task[None] | None = None
 
     def __contains__(self, job_id: str) -> bool:
         return job_id in self._waiting
+
+    @property
+    def recovering(self) -> bool:
+        """Whether a look for overdue outcomes is due or under way."""
+        return self._next_look is not None or (self._recovery is not None and not self._recovery.done())
 
     @property
     def in_flight(self) -> int:
@@ -60,8 +67,7 @@ class PendingJobs:
         loop = asyncio.get_running_loop()
         due = loop.time() + work_seconds(self._settings, job_type) + self._settings.result_recovery_grace
         self._waiting[job_id] = PendingJob(job_type, due)
-        if self._recovery is None or self._recovery.done():
-            self._recovery = asyncio.create_task(self._recover_overdue(), name="recover overdue outcomes")
+        self._look_later()
 
     def release(self, job_id: str) -> None:
         """The job's ``queued`` (or ``error``) frame is out, or will never be: let its outcome through."""
@@ -77,7 +83,9 @@ class PendingJobs:
 
     def withdraw(self, job_id: str) -> PendingJob | None:
         """The job is being cancelled: its outcome is no longer owed, and will not be sent (None if it was not)."""
-        return self._waiting.pop(job_id, None)
+        job = self._waiting.pop(job_id, None)
+        self._stop_looking_if_settled()
+        return job
 
     def restore(self, job_id: str, job: PendingJob) -> None:
         """Owe a withdrawn job's outcome again (its cancel could not be recorded)."""
@@ -86,26 +94,48 @@ class PendingJobs:
     async def claim(self, job_id: str) -> bool:
         """Whether the socket should send this job's outcome now (once its ``queued`` frame is out)."""
         await self.queuing_done(job_id)
-        return self._waiting.pop(job_id, None) is not None
+        owed = self._waiting.pop(job_id, None) is not None
+        self._stop_looking_if_settled()
+        return owed
 
     def close(self) -> None:
         """Stop recovering: the socket is gone."""
+        if self._next_look is not None:
+            self._next_look.cancel()
+            self._next_look = None
         if self._recovery is not None:
             self._recovery.cancel()
 
+    def _look_later(self) -> None:
+        """Look for overdue outcomes in ``result_recovery_interval`` seconds, if any are owed and no look is due."""
+        if self._next_look is None and self._waiting:
+            loop = asyncio.get_running_loop()
+            self._next_look = loop.call_later(self._settings.result_recovery_interval, self._look_now)
+
+    def _look_now(self) -> None:
+        """The timer's callback: look up the overdue outcomes, in a task."""
+        self._next_look = None
+        if self._waiting:
+            self._recovery = asyncio.create_task(self._recover_overdue(), name="recover overdue outcomes")
+
+    def _stop_looking_if_settled(self) -> None:
+        """No outcome is owed any more: no look is needed."""
+        if not self._waiting and self._next_look is not None:
+            self._next_look.cancel()
+            self._next_look = None
+
     async def _recover_overdue(self) -> None:
-        """While outcomes are owed, look up the stored outcome of each overdue job."""
-        while self._waiting:
-            await asyncio.sleep(self._settings.result_recovery_interval)
-            now = asyncio.get_running_loop().time()
-            for job_id, job in list(self._waiting.items()):
-                if job.due > now:
-                    continue
-                try:
-                    outcome = await self._lookup(job_id, job.job_type)
-                except RedisError as exc:
-                    logger.info("cannot look up overdue outcomes yet", error=str(exc))
-                    break
-                if outcome is not None and self._waiting.pop(job_id, None) is not None:
-                    logger.info("recovered an outcome whose event was lost", job_id=job_id)
-                    await self._deliver(outcome)
+        """Look up the stored outcome of each overdue job, then look again later while outcomes are owed."""
+        now = asyncio.get_running_loop().time()
+        for job_id, job in list(self._waiting.items()):
+            if job.due > now:
+                continue
+            try:
+                outcome = await self._lookup(job_id, job.job_type)
+            except RedisError as exc:
+                logger.info("cannot look up overdue outcomes yet", error=str(exc))
+                break
+            if outcome is not None and self._waiting.pop(job_id, None) is not None:
+                logger.info("recovered an outcome whose event was lost", job_id=job_id)
+                await self._deliver(outcome)
+        self._look_later()

@@ -212,7 +212,7 @@ async def test_a_job_whose_abort_was_requested_stays_aborted_when_a_mismatch_put
     settings: Settings, pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(batch_claim_worker, "RETRY_COUNTER_SECONDS", 1234)
-    await fast_queue_jobs(pool, [NewJob("default", "default_1", "x", "chan")], "arq:queue:wake", 100)
+    await fast_queue_jobs(pool, [NewJob("default", "default_1", "x", "chan")], "arq:queue:wake")
     await pool.zadd(abort_jobs_ss, {"default_1": timestamp_ms()})
 
     await run_burst_worker(settings, worker_class=BatchClaimWorker)

@@ -41,7 +41,7 @@ async def make_worker(settings: Settings, **overrides: Any) -> BatchClaimWorker:
 @pytest_asyncio.fixture
 async def worker(settings: Settings, pool: ArqRedis) -> AsyncIterator[BatchClaimWorker]:
     """A worker of five slots with ten instant jobs queued."""
-    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], "arq:queue:wake", 100)
+    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], "arq:queue:wake")
     claimer = await make_worker(settings)
     yield claimer
     await asyncio.wait_for(asyncio.gather(*claimer.tasks.values()), timeout=5)  # the claimed jobs run to the end
@@ -150,7 +150,7 @@ SLOW = {"job_time_scale": 1000.0}  # each job sleeps for as long as a test could
 @pytest_asyncio.fixture
 async def slow_worker(settings: Settings, pool: ArqRedis) -> AsyncIterator[BatchClaimWorker]:
     """A worker of five slots with ten queued jobs that run until they are cancelled; it waits 30 s for a wake-up."""
-    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], "arq:queue:wake", 100)
+    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], "arq:queue:wake")
     claimer = await make_worker(settings.model_copy(update=SLOW))
     cast(WakeableArqRedis, claimer.pool).wake_wait = 30.0
     yield claimer
@@ -223,7 +223,7 @@ async def test_a_running_job_cancelled_by_its_abort_is_finished_as_cancelled(
 async def test_a_burst_worker_claims_only_what_is_left_of_its_max_burst_jobs(
     settings: Settings, pool: ArqRedis
 ) -> None:
-    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], "arq:queue:wake", 100)
+    await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], "arq:queue:wake")
     none_allowed, three_allowed = (
         await make_worker(settings, max_burst_jobs=0),
         await make_worker(settings, max_burst_jobs=3),

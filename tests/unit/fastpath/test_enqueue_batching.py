@@ -19,21 +19,19 @@ ANSWER_TIMEOUT = 0.05
 
 
 class RecordingWriter:
-    """Stands in for the Redis write: records each batch (its job ids), its wake channel and its depth bound."""
+    """Stands in for the Redis write: records each batch (its job ids) and its wake channel."""
 
     def __init__(self, error: Exception | None = None) -> None:
         self.batches: list[list[str]] = []
         self.wake_channels: list[str] = []
-        self.depths: list[int] = []
         self.error = error
 
-    async def __call__(self, pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str, max_depth: int) -> list[bool]:
+    async def __call__(self, pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str) -> int:
         self.batches.append([job.job_id for job in jobs])
         self.wake_channels.append(wake_channel)
-        self.depths.append(max_depth)
         if self.error is not None:
             raise self.error
-        return [True] * len(jobs)
+        return sum(len(batch) for batch in self.batches)
 
 
 class HeldWriter:
@@ -44,11 +42,11 @@ class HeldWriter:
         self.answer = asyncio.Event()
         self.batches: list[list[str]] = []
 
-    async def __call__(self, pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str, max_depth: int) -> list[bool]:
+    async def __call__(self, pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str) -> int:
         self.batches.append([job.job_id for job in jobs])
         self.writing.set()
         await self.answer.wait()
-        return [True] * len(jobs)
+        return len(jobs)
 
 
 def new_job(n: int) -> NewJob:
@@ -61,17 +59,17 @@ def batcher(max_depth: int = 100, answer_timeout: float = ANSWER_TIMEOUT) -> Enq
     return EnqueueBatcher(fake_arq_pool(), "q:wake", max_depth, answer_timeout)
 
 
-async def test_a_lone_enqueue_is_written_at_once_with_its_wake_up_and_the_queues_bound() -> None:
-    lone = batcher(max_depth=7)
+async def test_a_lone_enqueue_is_written_at_once_with_its_wake_up() -> None:
+    lone = batcher()
     writer = lone.write = RecordingWriter()
 
     assert await lone.enqueue(new_job(1)) is True
 
-    assert (writer.batches, writer.wake_channels, writer.depths) == ([["default_1"]], ["q:wake"], [7])
+    assert (writer.batches, writer.wake_channels) == ([["default_1"]], ["q:wake"])
 
 
 async def test_enqueues_of_one_loop_turn_are_written_together_at_most_500_at_a_time() -> None:
-    many = batcher()
+    many = batcher(max_depth=10_000)
     writer = many.write = RecordingWriter()
 
     await asyncio.gather(*(many.enqueue(new_job(n)) for n in range(501)))
@@ -91,15 +89,13 @@ async def test_a_write_that_fails_fails_every_job_of_its_batch() -> None:
 
 
 async def test_a_job_waiting_behind_writes_redis_answers_is_never_failed_however_long_it_waits() -> None:
-    slow = batcher(answer_timeout=0.2)
+    slow = batcher(max_depth=10_000, answer_timeout=0.2)
     answered: list[int] = []
 
-    async def answers_each_batch_in_time(
-        pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str, max_depth: int
-    ) -> list[bool]:
+    async def answers_each_batch_in_time(pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str) -> int:
         await asyncio.sleep(0.1)  # Redis's answer to each batch takes 0.1 s, within its 0.2 s
         answered.append(len(jobs))
-        return [True] * len(jobs)
+        return sum(answered)
 
     slow.write = answers_each_batch_in_time
     first = asyncio.create_task(slow.enqueue(new_job(0)))
@@ -143,15 +139,44 @@ async def test_a_job_that_finds_the_queue_full_is_not_queued_and_says_so() -> No
     await pool.aclose()
 
 
+async def test_near_its_bound_the_queue_is_measured_first_so_jobs_taken_by_workers_make_room_again() -> None:
+    pool = fake_arq_pool()
+    full = EnqueueBatcher(pool, "q:wake", max_depth=2, answer_timeout=1.0)
+    assert list(await asyncio.gather(full.enqueue(new_job(1)), full.enqueue(new_job(2)))) == [True, True]
+    assert full.depth == 2
+    await pool.zrem("arq:queue", "default_1")  # a worker finished it
+
+    assert await full.enqueue(new_job(3)) is True
+
+    assert sorted(str(job.job_id) for job in await pool.queued_jobs()) == ["default_2", "default_3"]
+    await pool.aclose()
+
+
+async def test_a_batch_that_finds_the_queue_full_is_not_written_and_wakes_no_worker() -> None:
+    pool = fake_arq_pool()
+    await pool.zadd("arq:queue", {"someone_elses": 1})
+    wake = pool.pubsub()
+    await wake.subscribe("q:wake")
+    await wake.get_message(timeout=1)
+    full = EnqueueBatcher(pool, "q:wake", max_depth=1, answer_timeout=1.0)
+
+    assert await full.enqueue(new_job(1)) is False
+
+    assert await pool.exists("arq:job:default_1") == 0
+    assert await wake.get_message(timeout=0.05) is None
+    await wake.aclose()  # type: ignore[no-untyped-call]
+    await pool.aclose()
+
+
 async def test_the_fast_paths_writer_batches_the_job_queues_enqueues_with_a_wake_up_on_the_queues_channel() -> None:
-    settings = Settings(queue_name="q", max_queue_depth=9)
+    settings = Settings(queue_name="q")
     jobs = JobQueue(settings, pool=fake_arq_pool(), speedups=FastPath(settings))
     assert isinstance(jobs.writer, BatchedJobWriter)
     writer = jobs.writer.batcher.write = RecordingWriter()
 
     await jobs.enqueue("default", "default_1", "x", "channel")
 
-    assert (writer.batches, writer.wake_channels, writer.depths) == ([["default_1"]], ["q:wake"], [9])
+    assert (writer.batches, writer.wake_channels) == ([["default_1"]], ["q:wake"])
 
 
 async def test_a_job_over_max_queue_depth_is_refused_saying_the_queue_is_full() -> None:
@@ -210,7 +235,7 @@ async def test_queued_jobs_are_written_as_arqs_own_enqueue_writes_them_with_one_
     await wake.subscribe("q:wake")
     await wake.get_message(timeout=1)  # the subscription's confirmation
 
-    assert await queue_jobs(pool, jobs, "q:wake", 100) == [True, True]
+    assert await queue_jobs(pool, jobs, "q:wake") == 2  # the queue's length after the write
 
     queued = {job.job_id: (job.function, job.args) for job in await pool.queued_jobs()}
     assert queued == {
@@ -220,20 +245,6 @@ async def test_queued_jobs_are_written_as_arqs_own_enqueue_writes_them_with_one_
     message = await wake.get_message(timeout=1)
     assert message is not None
     assert (message["type"], message["data"]) == ("message", b"")
-    assert await wake.get_message(timeout=0.05) is None
-    await wake.aclose()  # type: ignore[no-untyped-call]
-    await pool.aclose()
-
-
-async def test_a_batch_that_finds_the_queue_full_publishes_no_wake_up() -> None:
-    pool = fake_arq_pool()
-    wake = pool.pubsub()
-    await wake.subscribe("q:wake")
-    await wake.get_message(timeout=1)
-
-    assert await queue_jobs(pool, [new_job(1)], "q:wake", 0) == [False]
-
-    assert await pool.queued_jobs() == []
     assert await wake.get_message(timeout=0.05) is None
     await wake.aclose()  # type: ignore[no-untyped-call]
     await pool.aclose()

@@ -1,5 +1,7 @@
 """What the fast path puts in place of the stock parts: the web pool's connections, the worker's pool and pace."""
 
+import asyncio
+import gc
 from typing import Any, cast
 
 import pytest
@@ -7,9 +9,11 @@ from arq.typing import WorkerSettingsBase
 from arq.worker import get_kwargs
 from redis.asyncio import ConnectionPool
 
+import src.tasks
 from src.fastpath import FastPath
 from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.fastpath.connection_pool import ReadyConnectionPool
+from src.fastpath.runtime import GC_THRESHOLDS
 from src.fastpath.wakeable_pool import WAKEABLE_PACE, WakeableArqRedis, worker_pool
 from src.job_queue import JobQueue
 from src.settings import RECONNECT_ERRORS, Settings
@@ -60,3 +64,36 @@ def test_the_batch_claiming_worker_runs_only_on_the_fast_paths_wakeable_pool() -
         TypeError, match=r"^BatchClaimWorker runs on the fast path's WakeableArqRedis \(its redis_pool\)$"
     ):
         BatchClaimWorker(**stock)  # ARQ's own pool (made from redis_settings) carries none of its shortcuts
+
+
+def test_the_runtime_is_tuned_for_many_sockets_and_untuned_at_shutdown() -> None:
+    before = gc.get_threshold()
+
+    restore = FastPath(Settings()).tune_process()
+    try:
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0  # what start-up made is never scanned again
+    finally:
+        restore()
+
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+async def test_the_workers_start_up_tunes_its_runtime_on_the_fast_path_and_its_shutdown_untunes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings()
+    worker = build_worker_settings(settings, FastPath(settings))
+    ctx = dict(worker.ctx)
+    monkeypatch.setattr(src.tasks, "setup_layers", lambda *args, **kwargs: None)
+    monkeypatch.setattr(src.tasks, "teardown_layers", lambda: asyncio.sleep(0))
+    before = gc.get_threshold()
+    assert worker.redis_pool is not None
+    await worker.redis_pool.aclose()
+
+    await src.tasks.startup(ctx)
+    tuned = gc.get_threshold()
+    await src.tasks.shutdown(ctx)
+
+    assert (tuned, gc.get_threshold()) == (GC_THRESHOLDS, before)

@@ -44,7 +44,7 @@ async def enqueue(server: FakeServer, job_id: str, wake: bool = True) -> None:
     web = fake_arq_pool(server)
     try:
         if wake:
-            await queue_jobs(web, [NewJob("default", job_id, "x", "channel")], WAKE, 100)
+            await queue_jobs(web, [NewJob("default", job_id, "x", "channel")], WAKE)
         else:
             await web.enqueue_job("default", job_id, "x", "channel", _job_id=job_id)
     finally:
