@@ -1,0 +1,46 @@
+"""Waits on Redis that this process's busy loop cannot use up: a late timer means a busy loop, not a slow Redis."""
+
+import asyncio
+import time
+
+import pytest
+
+from src.deadlines import ON_TIME, answered_within, within
+
+
+async def test_an_answer_in_time_is_the_result() -> None:
+    async def redis() -> str:
+        return "PONG"
+
+    assert await within(redis(), 1.0) == "PONG"
+
+
+async def test_no_answer_in_time_with_the_loop_free_is_a_timeout_and_the_call_is_cancelled() -> None:
+    never = asyncio.Event()
+    call = asyncio.ensure_future(never.wait())
+
+    with pytest.raises(TimeoutError, match=r"^no answer within 0\.05s$"):
+        await within(call, 0.05)
+
+    with pytest.raises(asyncio.CancelledError):
+        await call  # cancelled: the wait is over
+
+
+async def test_while_the_loop_is_busy_past_the_deadline_an_answer_that_comes_after_it_still_counts() -> None:
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+    loop.call_soon(time.sleep, 0.2)  # the loop is busy (frames to handle, say) for 0.2 s, past the 0.05 s
+    loop.call_later(0.21, answer.set_result, "OK")  # Redis's answer, read just after
+
+    assert await answered_within(answer, 0.05)
+    assert answer.result() == "OK"
+
+
+async def test_a_timer_late_by_no_more_than_a_loop_turn_or_two_counts_as_on_time() -> None:
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+    loop.call_later(0.05 + ON_TIME * 3, answer.set_result, "late")  # Redis answers well after the deadline
+
+    assert not await answered_within(answer, 0.05)
+    assert not answer.done()  # not cancelled: the caller decides what to do with a late answer
+    answer.cancel()
