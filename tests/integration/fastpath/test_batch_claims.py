@@ -40,9 +40,9 @@ async def make_worker(settings: Settings, **overrides: Any) -> BatchClaimWorker:
 
 @pytest_asyncio.fixture
 async def worker(settings: Settings, pool: ArqRedis) -> AsyncIterator[BatchClaimWorker]:
-    """A worker of five slots with ten instant jobs queued."""
+    """A worker of five slots with ten jobs queued, each running 0.1 s once claimed (so a test sees it running)."""
     await queue_jobs(pool, [NewJob("default", job_id, "x", "chan") for job_id in JOB_IDS], "arq:queue:wake")
-    claimer = await make_worker(settings)
+    claimer = await make_worker(settings.model_copy(update={"job_time_scale": 0.1}))
     yield claimer
     await asyncio.wait_for(asyncio.gather(*claimer.tasks.values()), timeout=5)  # the claimed jobs run to the end
     await claimer.pool.aclose(close_connection_pool=True)
