@@ -136,3 +136,47 @@ async def test_a_job_queue_opened_again_writes_on_its_new_pool() -> None:
     assert isinstance(jobs.writer, ArqJobWriter)
     assert jobs.writer.pool is jobs.pool
     await jobs.close()
+
+
+async def test_a_job_refused_for_a_full_queue_is_logged_with_its_id_and_the_bound(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool = fake_arq_pool()
+    jobs = JobQueue(Settings(max_queue_depth=1), pool=pool)
+    await jobs.enqueue("default", "default_1", "a", "channel")
+
+    with pytest.raises(QueueFull):
+        await jobs.enqueue("default", "default_2", "b", "channel")
+
+    assert [" ".join(r.getMessage().split()) for r in caplog.records if r.levelno == logging.WARNING] == [
+        "[warning ] job refused: the queue is full job_id=default_2 limit=1"
+    ]
+    await pool.aclose()
+
+
+async def test_after_an_enqueue_redis_did_not_answer_in_time_the_next_handshake_asks_redis_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool = fake_arq_pool()
+    jobs = JobQueue(Settings(enqueue_timeout=0.05), pool=pool)
+    assert await jobs.is_available()
+    never = asyncio.Event()
+
+    async def hung(*args: Any, **kwargs: Any) -> None:
+        await never.wait()
+
+    monkeypatch.setattr(pool, "enqueue_job", hung)
+    with pytest.raises(QueueError):
+        await jobs.enqueue("default", "default_1", "a", "channel")
+    pings: list[None] = []
+    ping = pool.ping
+
+    async def counted(**kwargs: Any) -> Any:
+        pings.append(None)
+        return await ping(**kwargs)
+
+    monkeypatch.setattr(pool, "ping", counted)
+
+    assert await jobs.is_available()
+    assert len(pings) == 1  # the earlier PONG no longer vouches for Redis
+    await pool.aclose()

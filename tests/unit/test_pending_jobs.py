@@ -204,3 +204,27 @@ async def test_an_outcome_is_overdue_after_its_types_work_and_the_grace() -> Non
 
     assert pending._waiting["job-1"].due == pytest.approx(now + 2.0 + 2.5, abs=0.05)
     pending.close()
+
+
+async def test_jobs_owed_together_are_looked_up_once_each_per_look() -> None:
+    recorder = Recorder({"job-1": outcome("job-1"), "job-2": outcome("job-2")})
+    pending = PendingJobs(FAST, recorder.lookup, recorder.deliver)
+    pending.queued("job-1", "default")
+    pending.queued("job-2", "default")  # while a look is already due: no second timer
+
+    async with asyncio.timeout(1):
+        while len(recorder.delivered) < 2:  # noqa: ASYNC110 - waiting for both deliveries
+            await asyncio.sleep(0.005)  # polling the recorder: a bounded wait, not a timed assertion
+
+    assert sorted(recorder.lookups) == ["job-1", "job-2"]
+    pending.close()
+
+
+async def test_a_closed_socket_looks_for_nothing_more() -> None:
+    pending = PendingJobs(FAST, Recorder({}).lookup, Recorder({}).deliver)
+    pending.queued("job-1", "default")
+    assert pending.recovering
+
+    pending.close()
+
+    assert not pending.recovering

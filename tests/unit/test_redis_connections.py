@@ -6,12 +6,12 @@ import re
 from typing import Any
 
 import pytest
-from fast_channels.layers import channel_layers, get_channel_layer
+from fast_channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 from fast_channels.layers.redis import RedisPubSubChannelLayer
 
 import src.layers
 from src.job_queue import JobQueue, QueueError, web_pool
-from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
+from src.layers import JOBS_LAYER_ALIAS, keep_listening, setup_layers, teardown_layers
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 from src.tasks import shutdown, startup
 from tests.support.fake_arq import fake_arq_pool
@@ -160,3 +160,20 @@ async def test_the_handshakes_redis_check_gives_up_on_a_redis_that_does_not_answ
 
     assert await asyncio.wait_for(jobs.is_available(), timeout=1) is False
     await pool.aclose()
+
+
+async def test_the_layer_is_kept_listening_on_a_channel_of_the_servers_own(
+    channel_layer: InMemoryChannelLayer,
+) -> None:
+    name = await keep_listening()
+
+    assert name.startswith("specific.")
+    await channel_layer.send(name, {"type": "nothing"})
+    assert await asyncio.wait_for(channel_layer.receive(name), timeout=1) == {"type": "nothing"}
+
+
+async def test_keeping_a_layer_listening_before_it_is_set_up_says_so() -> None:
+    channel_layers.clear()
+
+    with pytest.raises(AssertionError, match=r"^setup_layers\(\) has not been called$"):
+        await keep_listening()

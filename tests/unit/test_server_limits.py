@@ -59,7 +59,7 @@ def job(content: str = "hi") -> dict[str, Any]:
 
 
 async def test_a_handshake_over_max_connections_is_closed_with_1013_saying_so_and_welcome_once_one_closes(
-    app: FastAPI, sockets: list[WebsocketCommunicator]
+    app: FastAPI, sockets: list[WebsocketCommunicator], caplog: pytest.LogCaptureFixture
 ) -> None:
     held = [await open_socket(app, sockets) for _ in range(MAX_CONNECTIONS)]
     assert [output["type"] for _, output in held] == ["websocket.send"] * MAX_CONNECTIONS
@@ -71,6 +71,9 @@ async def test_a_handshake_over_max_connections_is_closed_with_1013_saying_so_an
         "code": 1013,
         "reason": f"The server holds its most sockets ({MAX_CONNECTIONS}); try again shortly.",
     }
+    assert [" ".join(r.getMessage().split()) for r in caplog.records if r.levelname == "WARNING"] == [
+        f"[warning ] refusing a WebSocket: the server holds MAX_CONNECTIONS sockets limit={MAX_CONNECTIONS}"
+    ]
     await held[0][0].disconnect()
     _, welcome = await open_socket(app, sockets)
     assert welcome["type"] == "websocket.send"

@@ -1,0 +1,52 @@
+"""The background-jobs socket goes straight to its consumer, past the app's middleware; everything else does not."""
+
+from collections.abc import MutableMapping
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from src.main import WS_PATH, SocketFirst, create_app
+from src.settings import Settings
+
+
+class Recorder:
+    """An ASGI app that notes the scopes it is called with."""
+
+    def __init__(self) -> None:
+        self.scopes: list[MutableMapping[str, Any]] = []
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        self.scopes.append(scope)
+
+
+async def nothing() -> MutableMapping[str, Any]:
+    return {}
+
+
+async def drop(message: MutableMapping[str, Any]) -> None:
+    """Send nowhere."""
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "to_consumer"),
+    [("websocket", WS_PATH, True), ("websocket", "/ws/other", False), ("http", WS_PATH, False), ("http", "/", False)],
+)
+async def test_only_the_background_jobs_socket_goes_straight_to_the_consumer(
+    kind: str, path: str, to_consumer: bool
+) -> None:
+    app, consumer = Recorder(), Recorder()
+    shortcut = SocketFirst(app, path=WS_PATH, endpoint=consumer)
+    scope: MutableMapping[str, Any] = {"type": kind, "path": path}
+
+    await shortcut(scope, nothing, drop)
+
+    assert (consumer.scopes, app.scopes) == (([scope], []) if to_consumer else ([], [scope]))
+
+
+def test_the_app_puts_the_shortcut_first_for_its_socket(settings: Settings) -> None:
+    app: FastAPI = create_app(settings)
+
+    first = app.user_middleware[0]
+    middleware: object = first.cls
+    assert (middleware, first.kwargs["path"]) == (SocketFirst, WS_PATH)
