@@ -49,7 +49,7 @@ async def test_a_timer_late_by_no_more_than_a_loop_turn_or_two_counts_as_on_time
 async def test_a_busy_loop_is_given_its_time_back_once_and_a_redis_that_never_answers_still_times_out() -> None:
     loop = asyncio.get_running_loop()
     never: asyncio.Future[str] = loop.create_future()
-    loop.call_soon(time.sleep, 0.2)  # busy past the deadline: the wait is extended by as much, once
+    loop.call_later(0.01, time.sleep, 0.2)  # busy past the deadline: the wait is extended by as much, once
 
     assert not await asyncio.wait_for(answered_within(never, 0.05), timeout=2)
     never.cancel()
