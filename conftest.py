@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from hypothesis import HealthCheck, settings
 
 from src.logging_setup import configure_logging
@@ -46,6 +47,17 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     """Say in the header which Redis provider serves this run."""
     return f"redis provider: {config.stash[REDIS_PROVIDER]} (TEST_REDIS_URL > testcontainers > redis-server)"
+
+
+@pytest.fixture
+def redis_url(redis_service: ProvidedRedis) -> str:
+    """The session's Redis, emptied before the test (the contract and integration layers' fixture)."""
+    client = redis.Redis.from_url(redis_service.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    return redis_service.url
 
 
 @pytest.fixture(scope="session")

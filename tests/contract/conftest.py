@@ -6,42 +6,28 @@ compare it with what ``src/fastpath/`` writes in its place: an upgrade of any of
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import arq.connections
 import arq.worker
 import pytest
 import pytest_asyncio
-import redis
 from arq import ArqRedis
-from arq.typing import WorkerSettingsBase
-from arq.worker import Worker, get_kwargs
+from arq.worker import Worker
 from fast_channels.layers import channel_layers
 from redis.asyncio import ConnectionPool, Redis
 
 import src.fastpath.batch_claim_worker
 import src.fastpath.enqueue_batcher
 from src.apps.background_jobs.messages import JobOutcome
-from src.fastpath import FastPath
 from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.layers import setup_layers, teardown_layers
+from src.notifier import Notifier
 from src.settings import Settings
-from src.tasks import build_worker_settings
-from tests.support.redis_provider import ProvidedRedis
+from tests.support.burst_worker import run_burst_worker
 
 #: The one instant every clock below reads, in ms: what ARQ and the fast path write is then byte for byte comparable.
 NOW_MS = 1_780_000_000_000
-
-
-@pytest.fixture
-def redis_url(redis_service: ProvidedRedis) -> str:
-    """The session's Redis, emptied before the test."""
-    client = redis.Redis.from_url(redis_service.url)
-    try:
-        client.flushall()
-    finally:
-        client.close()
-    return redis_service.url
 
 
 @pytest.fixture
@@ -112,31 +98,15 @@ def same_within(first: dict[str, Entry], second: dict[str, Entry], ttl_ms: int =
         assert abs(entry.pttl - second[key].pttl) <= ttl_ms, (key, entry.pttl, second[key].pttl)
 
 
-async def run_burst(settings: Settings, *, fast: bool, notifier: Any = None, **overrides: Any) -> Worker:
-    """Run ARQ's own worker (``fast=False``) or the fast path's, in this process, until the queue is empty."""
-    speedups = FastPath(settings) if fast else None
-    worker_class = BatchClaimWorker if fast else Worker
-    kwargs: dict[str, Any] = get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(settings, speedups)))
-
-    async def startup(ctx: dict[str, Any]) -> None:
-        ctx["notifier"] = notifier if notifier is not None else RecordingNotifier()
-
-    worker = worker_class(
-        **{
-            **kwargs,
-            "on_startup": startup,
-            "on_shutdown": None,
-            "burst": True,
-            "poll_delay": 0,
-            "handle_signals": False,
-            **overrides,
-        }
+async def run_burst(settings: Settings, *, fast: bool, notifier: Notifier | None = None, **overrides: Any) -> Worker:
+    """Run ARQ's own worker (``fast=False``) or the fast path's until the queue is empty; its tasks report to
+    ``notifier``, by default a recorder (the contracts compare Redis, not frames)."""
+    return await run_burst_worker(
+        settings.model_copy(update={"fast_path": fast}),
+        worker_class=BatchClaimWorker if fast else Worker,
+        notifier=notifier if notifier is not None else RecordingNotifier(),
+        **overrides,
     )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    return worker
 
 
 class RecordingNotifier:

@@ -1,30 +1,23 @@
 """Integration fixtures: a real Redis per session (emptied per test), the app in-process, real workers."""
 
 from collections.abc import AsyncIterator
-from typing import Any, cast
 
 import httpx
 import pytest
 import pytest_asyncio
-import redis
 from arq import ArqRedis
-from arq.typing import WorkerSettingsBase
-from arq.worker import Worker, get_kwargs
 from chanx.fast_channels.testing import WebsocketCommunicator
 from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.consumer_notifier import consumer_notifier
 from src.job_queue import JobQueue
 from src.layers import setup_layers, teardown_layers
 from src.main import WS_PATH, create_app
 from src.settings import Settings
 from src.speedups import speedups
-from src.tasks import build_worker_settings
 from tests.support.processes import WORKER_COMMANDS, WorkerProcess
 from tests.support.protocol import CONNECTED
-from tests.support.redis_provider import ProvidedRedis
 
 
 @pytest.fixture(scope="module", params=list(WORKER_COMMANDS.values()), ids=list(WORKER_COMMANDS))
@@ -36,17 +29,6 @@ def worker_class(request: pytest.FixtureRequest) -> type[WorkerProcess]:
     """
     worker: type[WorkerProcess] = request.param
     return worker
-
-
-@pytest.fixture
-def redis_url(redis_service: ProvidedRedis) -> str:
-    """The session's Redis, emptied before the test."""
-    client = redis.Redis.from_url(redis_service.url)
-    try:
-        client.flushall()
-    finally:
-        client.close()
-    return redis_service.url
 
 
 @pytest.fixture
@@ -88,35 +70,6 @@ async def ws(app: FastAPI) -> AsyncIterator[WebsocketCommunicator]:
     assert await communicator.receive_json_from(timeout=2) == CONNECTED
     yield communicator
     await communicator.disconnect()
-
-
-async def in_process_startup(ctx: dict[str, Any]) -> None:
-    """The worker's start-up in a process whose app already registered the channel layer."""
-    ctx["notifier"] = consumer_notifier()
-
-
-async def run_burst_worker(settings: Settings, worker_class: type[Worker] | None = None, **overrides: Any) -> Worker:
-    """Run the worker ``settings`` call for (ARQ's own, or the fast path's) in this process until the queue is
-    empty (arq's own tests' habit); ``worker_class`` overrides its class."""
-    fast = speedups(settings)
-    if worker_class is None:
-        worker_class = Worker if fast is None else fast.worker_class
-    worker = worker_class(
-        **{
-            **get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(settings, fast))),
-            **overrides,
-            "on_startup": in_process_startup,
-            "on_shutdown": None,
-            "burst": True,
-            "poll_delay": 0,
-            "handle_signals": False,
-        }
-    )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    return worker
 
 
 @pytest_asyncio.fixture

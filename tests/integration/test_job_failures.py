@@ -7,7 +7,7 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 
 from src.settings import Settings
 from src.tasks import run_reported
-from tests.integration.conftest import run_burst_worker
+from tests.support.burst_worker import run_burst_worker
 from tests.support.protocol import job_status
 
 

@@ -10,7 +10,7 @@ from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome
 from src.main import WS_PATH
 from src.settings import Settings
-from tests.integration.conftest import run_burst_worker
+from tests.support.burst_worker import run_burst_worker
 from tests.support.protocol import CONNECTED, job_status
 
 

@@ -5,7 +5,7 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 
 from src.job_queue import JobQueue, QueueError
 from src.settings import Settings
-from tests.integration.conftest import run_burst_worker
+from tests.support.burst_worker import run_burst_worker
 from tests.support.protocol import job_status
 
 

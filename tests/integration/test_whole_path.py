@@ -5,7 +5,7 @@ from arq import ArqRedis
 from chanx.fast_channels.testing import WebsocketCommunicator
 
 from src.settings import Settings
-from tests.integration.conftest import run_burst_worker
+from tests.support.burst_worker import run_burst_worker
 from tests.support.processes import WorkerProcess
 from tests.support.protocol import job_status
 

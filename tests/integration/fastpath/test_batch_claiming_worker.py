@@ -20,7 +20,7 @@ from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.fastpath.enqueue_batcher import NewJob
 from src.fastpath.enqueue_batcher import queue_jobs as fast_queue_jobs
 from src.settings import Settings
-from tests.integration.conftest import run_burst_worker
+from tests.support.burst_worker import run_burst_worker
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """What the fast path puts in place of the stock parts: the web pool's connections, the worker's pool and pace."""
 
-import asyncio
 import gc
 from typing import Any, cast
 
@@ -80,6 +79,10 @@ def test_the_runtime_is_tuned_for_many_sockets_and_untuned_at_shutdown() -> None
     assert gc.get_freeze_count() == 0
 
 
+async def no_layer_to_close() -> None:
+    """Stands in for ``teardown_layers``: the test registers no layer."""
+
+
 async def test_the_workers_start_up_tunes_its_runtime_on_the_fast_path_and_its_shutdown_untunes_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -87,7 +90,7 @@ async def test_the_workers_start_up_tunes_its_runtime_on_the_fast_path_and_its_s
     worker = build_worker_settings(settings, FastPath(settings))
     ctx = dict(worker.ctx)
     monkeypatch.setattr(src.tasks, "setup_layers", lambda *args, **kwargs: None)
-    monkeypatch.setattr(src.tasks, "teardown_layers", lambda: asyncio.sleep(0))
+    monkeypatch.setattr(src.tasks, "teardown_layers", no_layer_to_close)
     before = gc.get_threshold()
     assert worker.redis_pool is not None
     await worker.redis_pool.aclose()

@@ -1,0 +1,46 @@
+"""An ARQ worker run in the test's own process until its queue is empty (arq's own tests' habit)."""
+
+from typing import Any, cast
+
+from arq.typing import WorkerSettingsBase
+from arq.worker import Worker, get_kwargs
+
+from src.consumer_notifier import consumer_notifier
+from src.notifier import Notifier
+from src.settings import Settings
+from src.speedups import speedups
+from src.tasks import build_worker_settings
+
+
+async def run_burst_worker(
+    settings: Settings, worker_class: type[Worker] | None = None, notifier: Notifier | None = None, **overrides: Any
+) -> Worker:
+    """Run the worker ``settings`` call for (ARQ's own, or the fast path's) until the queue is empty.
+
+    ``worker_class`` overrides its class; its tasks report to ``notifier``, by default the consumer's
+    (through the channel layer the test's app registered).
+    """
+    fast = speedups(settings)
+    if worker_class is None:
+        worker_class = Worker if fast is None else fast.worker_class
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        """The worker's start-up in a process whose app already registered the channel layer."""
+        ctx["notifier"] = notifier if notifier is not None else consumer_notifier()
+
+    worker = worker_class(
+        **{
+            **get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(settings, fast))),
+            **overrides,
+            "on_startup": startup,
+            "on_shutdown": None,
+            "burst": True,
+            "poll_delay": 0,
+            "handle_signals": False,
+        }
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    return worker
