@@ -9,8 +9,12 @@ from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 JOBS_LAYER_ALIAS = "chat"
 
 
-def setup_layers(settings: Settings, reconnect_attempts: int = -1) -> None:
-    """Register the Redis pub/sub layer the consumer and the worker talk through.
+def setup_layers(
+    settings: Settings,
+    reconnect_attempts: int = -1,
+    layer_class: type[RedisPubSubChannelLayer] | None = None,
+) -> None:
+    """Register the Redis pub/sub layer the consumer and the worker talk through (``layer_class``: the fast path's).
 
     Its connections ride out a Redis restart (``-1``: for as long as it takes), so the
     layer's subscriptions come back by themselves and nothing is logged per retry.
@@ -21,7 +25,7 @@ def setup_layers(settings: Settings, reconnect_attempts: int = -1) -> None:
         "retry_on_error": list(RECONNECT_ERRORS),
         "socket_connect_timeout": 1.0,
     }
-    layer = RedisPubSubChannelLayer(hosts=[host], prefix=settings.channel_layer_prefix)
+    layer = (layer_class or RedisPubSubChannelLayer)(hosts=[host], prefix=settings.channel_layer_prefix)
     register_channel_layer(JOBS_LAYER_ALIAS, layer)
 
 

@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
         restore_runtime = fast.tune_process() if fast is not None else None
-        setup_layers(settings)
+        setup_layers(settings, layer_class=fast.channel_layer_class if fast is not None else None)
         # In the background: with Redis away, the app starts all the same (the layer reconnects).
         listening = asyncio.create_task(keep_listening(), name="keep the channel layer listening")
         await job_queue.open()
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     app.state.settings = settings
     app.state.jobs = job_queue
     app.state.admission = admission
+    app.state.speedups = fast
 
     # The socket is on the app's own router (a mounted sub-app would hold a second middleware stack
     # per socket), and reached past the middleware by SocketFirst.

@@ -2,15 +2,18 @@
 
 The reference path (``job_queue``, ``tasks``, ``worker``) is ARQ's and redis-py's own code. Where a
 process is built, it asks ``speedups(settings)`` once and uses what it gets instead of the stock part:
-the web pool's connection pool, the enqueue side's writer, the worker's class, pool and poll delay.
+the web pool's connection pool, the enqueue side's writer, the channel layer's class and the consumer's
+loop, the worker's class, pool and poll delay.
 To drop the fast path altogether, delete ``src/fastpath/`` and make ``speedups`` return ``None``.
 """
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from arq import ArqRedis
 from arq.worker import Worker
+from fast_channels.consumer.base import AsyncConsumer
+from fast_channels.layers.redis import RedisPubSubChannelLayer
 from redis.asyncio import ConnectionPool
 
 from src import fastpath
@@ -38,12 +41,17 @@ class SpeedUps(Protocol):
     worker_class: type[Worker]
     #: ARQ's ``poll_delay`` for the worker.
     poll_delay: float
+    #: fast-channels' ``RedisPubSubChannelLayer``, the layer the sockets' results arrive through.
+    channel_layer_class: type[RedisPubSubChannelLayer]
 
     def job_writer(self, pool: ArqRedis) -> JobWriter:
         """The writer of the web side's enqueues and abort requests on ``pool``."""
 
     def worker_pool(self) -> ArqRedis:
         """The worker's ARQ pool (ARQ's ``redis_pool``), made at worker start-up."""
+
+    async def serve_consumer(self, consumer: AsyncConsumer, scope: Any, receive: Any, send: Any) -> None:
+        """Serve one socket with ``consumer``, as fast-channels' ``AsyncConsumer.__call__`` does."""
 
     def tune_process(self) -> Callable[[], None]:
         """Tune this process's runtime as it starts serving; returns what undoes it, for its shutdown."""

@@ -9,15 +9,20 @@ import logging
 from collections.abc import Callable, Mapping
 from importlib.metadata import version
 from types import MappingProxyType
+from typing import Any
 
 from arq import ArqRedis
 from arq.worker import Worker
+from fast_channels.consumer.base import AsyncConsumer
+from fast_channels.layers.redis import RedisPubSubChannelLayer
 from redis.asyncio import ConnectionPool
 
 from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.fastpath.connection_pool import ReadyConnectionPool
 from src.fastpath.enqueue_batcher import BatchedJobWriter
+from src.fastpath.lean_channel_layer import LeanChannelLayer
 from src.fastpath.runtime import tune_garbage_collector
+from src.fastpath.socket_loop import serve_consumer
 from src.fastpath.wakeable_pool import WAKEABLE_PACE, WakeableArqRedis, wake_channel, worker_pool
 from src.settings import Settings
 
@@ -26,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 #: The distributions whose internals the fast path uses, and the versions its contract tests passed on.
 VERIFIED_VERSIONS: Mapping[str, frozenset[str]] = MappingProxyType(
-    {"arq": frozenset({"0.28.0"}), "redis": frozenset({"5.3.1"})}
+    {"arq": frozenset({"0.28.0"}), "redis": frozenset({"5.3.1"}), "fast-channels": frozenset({"1.1.0"})}
 )
 
 
@@ -36,6 +41,7 @@ class FastPath:
     connection_pool_class: type[ConnectionPool] = ReadyConnectionPool
     worker_class: type[Worker] = BatchClaimWorker
     poll_delay: float = WAKEABLE_PACE
+    channel_layer_class: type[RedisPubSubChannelLayer] = LeanChannelLayer
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -51,6 +57,10 @@ class FastPath:
         """The worker's pool: an idle poll waits for a wake-up, and its pipelines carry the worker's shortcuts."""
         return worker_pool(self.settings)
 
+    async def serve_consumer(self, consumer: AsyncConsumer, scope: Any, receive: Any, send: Any) -> None:
+        """The consumer's loop on its own task, on the lean layer's inbox (``socket_loop.py``)."""
+        await serve_consumer(consumer, scope, receive, send)
+
     def tune_process(self) -> Callable[[], None]:
         """Fewer, cheaper garbage collections (``runtime.py``)."""
         return tune_garbage_collector()
@@ -62,12 +72,12 @@ def installed_versions() -> dict[str, str]:
 
 
 def install(settings: Settings) -> FastPath | None:
-    """The fast path for ``settings``; None, with one warning, where arq or redis-py is a version not verified."""
+    """The fast path for ``settings``; None, with one warning, where a library is a version not verified."""
     found = installed_versions()
     if all(found[name] in verified for name, verified in VERIFIED_VERSIONS.items()):
         return FastPath(settings)
     logger.warning(
-        "fast path off: found %s, verified with %s; running ARQ's and redis-py's own code",
+        "fast path off: found %s, verified with %s; running ARQ's, redis-py's and fast-channels' own code",
         ", ".join(f"{name} {found[name]}" for name in VERIFIED_VERSIONS),
         ", ".join(f"{name} {' or '.join(sorted(verified))}" for name, verified in VERIFIED_VERSIONS.items()),
     )

@@ -14,6 +14,7 @@ from src.base_consumer import BaseConsumer
 from src.job_queue import JobQueue, QueueError, new_job_id
 from src.job_types import job_type_of, resolve_job_type
 from src.layers import JOBS_LAYER_ALIAS
+from src.speedups import SpeedUps
 
 from .admission import Admission
 from .lookup import bounded, look_up
@@ -73,6 +74,11 @@ def content_too_long(content: str, max_length: int) -> ValidationError:
 def jobs_of(scope: Any) -> JobQueue:
     """The job queue of the app serving ``scope``."""
     return cast(JobQueue, scope["app"].state.jobs)
+
+
+def speedups_of(scope: Any) -> SpeedUps | None:
+    """The fast path of the app serving ``scope`` (None when it is off)."""
+    return cast(SpeedUps | None, scope["app"].state.speedups)
 
 
 def admission_of(scope: Any) -> Admission:
@@ -158,7 +164,11 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
                 logger.warning("refusing a WebSocket: the job queue is unavailable")
                 await refuse_handshake(receive, send)
                 return
-            await super().__call__(scope, receive, send)
+            fast = speedups_of(scope)
+            if fast is None:
+                await super().__call__(scope, receive, send)
+            else:
+                await fast.serve_consumer(self, scope, receive, send)
         finally:
             admission.close_socket()
 

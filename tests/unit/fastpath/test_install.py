@@ -1,5 +1,5 @@
-"""The fast path installs itself only on the arq and redis-py it was verified against; elsewhere it stays off,
-says so in one warning, and the system runs the stock path."""
+"""The fast path installs itself only on the arq, redis-py and fast-channels it was verified against; elsewhere
+it stays off, says so in one warning, and the system runs the stock path."""
 
 import importlib.metadata
 import logging
@@ -37,6 +37,7 @@ def test_on_the_verified_versions_the_fast_path_is_installed(caplog: pytest.LogC
 
 def test_the_verified_versions_are_the_ones_the_project_pins() -> None:
     assert VERIFIED_VERSIONS["arq"] == {"0.28.0"}
+    assert VERIFIED_VERSIONS["fast-channels"] == {"1.1.0"}
     assert all(version.startswith("5.") for version in VERIFIED_VERSIONS["redis"])  # ARQ 0.28 needs redis-py < 6
 
 
@@ -49,9 +50,18 @@ def test_on_another_arq_the_fast_path_stays_off_with_one_warning_naming_the_vers
     assert warning.name == "src.fastpath"
     redis_py = importlib.metadata.version("redis")
     assert warning.getMessage() == (
-        f"fast path off: found arq 0.29.0, redis {redis_py}, verified with arq 0.28.0, "
-        f"redis {' or '.join(sorted(VERIFIED_VERSIONS['redis']))}; running ARQ's and redis-py's own code"
+        f"fast path off: found arq 0.29.0, redis {redis_py}, fast-channels 1.1.0, verified with arq 0.28.0, "
+        f"redis {' or '.join(sorted(VERIFIED_VERSIONS['redis']))}, fast-channels 1.1.0; "
+        "running ARQ's, redis-py's and fast-channels' own code"
     )
+
+
+def test_on_another_fast_channels_the_fast_path_stays_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = importlib.metadata.version
+    monkeypatch.setattr(src.fastpath, "version", lambda name: "1.2.0" if name == "fast-channels" else installed(name))
+
+    assert install(Settings()) is None
+    assert create_app(Settings()).state.speedups is None  # so the consumer runs fast-channels' own loop
 
 
 async def test_on_another_arq_the_app_enqueues_with_arqs_own_code(unverified_arq: None) -> None:

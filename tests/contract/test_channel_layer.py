@@ -1,0 +1,194 @@
+"""The lean channel layer and socket loop against fast-channels' own: on a real Redis, the same messages reach the
+same handlers in the same order, and a socket's channel is dropped and unsubscribed the same way."""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, ClassVar
+
+import pytest
+import pytest_asyncio
+from fast_channels.consumer.base import AsyncConsumer
+from fast_channels.exceptions import StopConsumer
+from fast_channels.layers import channel_layers, get_channel_layer
+from fast_channels.layers.redis import RedisPubSubChannelLayer
+from fast_channels.layers.redis.pubsub import RedisPubSubLoopLayer
+from redis.asyncio import Redis
+
+from src.fastpath.lean_channel_layer import LeanChannelLayer, LeanLoopLayer
+from src.fastpath.socket_loop import serve_consumer
+from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
+from src.settings import Settings
+
+#: The calls fast-channels' loop layer may make on a channel's queue (all that ``ChannelInbox`` offers it).
+INBOX_CALLS = {"put_nowait", "get"}
+
+
+class RecordingQueue:
+    """The stock queue behind a front that notes every attribute the layer uses."""
+
+    used: ClassVar[set[str]] = set()
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def __getattr__(self, name: str) -> Any:
+        RecordingQueue.used.add(name)
+        return getattr(self._queue, name)
+
+
+class RecordingLoopLayer(RedisPubSubLoopLayer):
+    """fast-channels' loop layer, on recording queues."""
+
+    async def _subscribe_to_channel(self, channel: str) -> None:
+        self.channels[channel] = RecordingQueue()  # type: ignore[assignment]
+        await self._get_shard(channel).subscribe(channel)
+
+
+class RecordingChannelLayer(RedisPubSubChannelLayer):
+    def _get_layer(self) -> RedisPubSubLoopLayer:
+        loop = asyncio.get_running_loop()
+        if loop not in self._layers:
+            self._layers[loop] = RecordingLoopLayer(*self._args, **self._kwargs, channel_layer=self)  # type: ignore[misc]
+        return self._layers[loop]
+
+
+@pytest_asyncio.fixture
+async def client(settings: Settings) -> AsyncIterator[Redis]:
+    redis = Redis.from_url(settings.redis_url)
+    yield redis
+    await redis.aclose()
+
+
+async def subscribers(client: Redis, channel: str) -> int:
+    """How many connections Redis has subscribed to ``channel``."""
+    [(_, count)] = await client.pubsub_numsub(channel)
+    return int(count)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 2.0) -> None:
+    """Until ``check`` holds, looking every 5 ms (Redis sends no notice of an unsubscribe), 2 s at most."""
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+
+async def test_fast_channels_uses_a_channels_queue_only_through_put_nowait_and_get(
+    settings: Settings, client: Redis
+) -> None:
+    RecordingQueue.used.clear()
+    layer = RecordingChannelLayer(hosts=[settings.redis_url], prefix=settings.channel_layer_prefix)
+    channel = await layer.new_channel()
+    await layer.group_add("watchers", channel)
+    await layer.send(channel, {"type": "direct"})
+    await layer.group_send("watchers", {"type": "to.group"})
+    assert [await layer.receive(channel), await layer.receive(channel)] == [{"type": "direct"}, {"type": "to.group"}]
+
+    waiting = asyncio.create_task(layer.receive(channel))
+    await asyncio.sleep(0.05)
+    waiting.cancel()  # as a consumer's exit cancels it: the layer drops the channel
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await until(lambda: _unsubscribed(client, channel))
+    await layer.flush()
+
+    assert RecordingQueue.used <= INBOX_CALLS
+    assert RecordingQueue.used == INBOX_CALLS  # both were exercised
+
+
+async def _unsubscribed(client: Redis, channel: str) -> bool:
+    return await subscribers(client, channel) == 0
+
+
+async def test_on_the_lean_layer_receive_and_groups_work_as_on_fast_channels_own(settings: Settings) -> None:
+    async def exchange(layer: RedisPubSubChannelLayer) -> list[Any]:
+        channel = await layer.new_channel()
+        await layer.group_add("watchers", channel)
+        for n in range(3):
+            await layer.send(channel, {"type": "direct", "n": n})
+            await layer.group_send("watchers", {"type": "to.group", "n": n})
+        received = [await asyncio.wait_for(layer.receive(channel), 2.0) for _ in range(6)]
+        await layer.flush()
+        return received
+
+    prefix = settings.channel_layer_prefix
+    stock = await exchange(RedisPubSubChannelLayer(hosts=[settings.redis_url], prefix=prefix))
+    lean = await exchange(LeanChannelLayer(hosts=[settings.redis_url], prefix=prefix))
+
+    assert lean == stock
+    assert [m["n"] for m in stock if m["type"] == "direct"] == [0, 1, 2]
+
+
+class Relay(AsyncConsumer):
+    """A consumer that records what its socket and its channel bring, and stops on the socket's ``stop``."""
+
+    channel_layer_alias = JOBS_LAYER_ALIAS
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, Any]] = []
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        if message["text"] == "stop":
+            raise StopConsumer
+        self.seen.append(("socket", message["text"]))
+
+    async def relay_event(self, message: dict[str, Any]) -> None:
+        self.seen.append(("layer", message["n"]))
+
+
+Serve = Callable[[Relay, Any, Any, Any], Coroutine[Any, Any, None]]
+
+
+async def stock_call(consumer: Relay, scope: Any, receive: Any, send: Any) -> None:
+    await AsyncConsumer.__call__(consumer, scope, receive, send)
+
+
+async def relay_session(settings: Settings, client: Redis, serve: Serve) -> tuple[list[tuple[str, Any]], bool, int]:
+    """Three socket messages and three channel messages, then ``stop``: what the consumer saw, in order, whether
+    the loop layer still knows the channel, and how many subscribers Redis still has on it."""
+    socket: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    consumer = Relay()
+    serving = asyncio.create_task(serve(consumer, {"type": "websocket"}, socket.get, lambda message: None))
+    await until(lambda: _has_channel(consumer))
+    layer = get_channel_layer(JOBS_LAYER_ALIAS)
+    assert layer is not None
+    for n in range(3):
+        socket.put_nowait({"type": "websocket.receive", "text": f"frame {n}"})
+        await layer.send(consumer.channel_name, {"type": "relay.event", "n": n})
+    await until(lambda: _seen(consumer, 6))
+    socket.put_nowait({"type": "websocket.receive", "text": "stop"})
+    await asyncio.wait_for(serving, 2.0)
+    assert isinstance(layer, RedisPubSubChannelLayer)
+    known = consumer.channel_name in layer._get_layer().channels
+    await until(lambda: _unsubscribed(client, consumer.channel_name))
+    return consumer.seen, known, await subscribers(client, consumer.channel_name)
+
+
+async def _has_channel(consumer: Relay) -> bool:
+    return hasattr(consumer, "channel_name")
+
+
+async def _seen(consumer: Relay, count: int) -> bool:
+    return len(consumer.seen) >= count
+
+
+async def test_the_lean_loop_serves_a_consumer_as_fast_channels_own_call_does(
+    settings: Settings, client: Redis
+) -> None:
+    channel_layers.clear()
+    setup_layers(settings)
+    stock = await relay_session(settings, client, stock_call)
+    await teardown_layers()
+    setup_layers(settings, layer_class=LeanChannelLayer)
+    assert isinstance(get_channel_layer(JOBS_LAYER_ALIAS), LeanChannelLayer)
+    lean = await relay_session(settings, client, serve_consumer)
+    assert isinstance(get_channel_layer(JOBS_LAYER_ALIAS)._get_layer(), LeanLoopLayer)  # type: ignore[union-attr]
+    await teardown_layers()
+
+    def by_source(seen: list[tuple[str, Any]], source: str) -> list[Any]:
+        return [value for where, value in seen if where == source]
+
+    for seen, known, subscribed in (stock, lean):
+        assert by_source(seen, "socket") == ["frame 0", "frame 1", "frame 2"]
+        assert by_source(seen, "layer") == [0, 1, 2]
+        assert (known, subscribed) == (False, 0)
