@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     job_timeout: float = Field(default=20.0, gt=0.0)
     task_timeouts: dict[str, float] = Field(default_factory=dict)
     keep_result: int = Field(default=3600, ge=0)
+    # A running job's progress frames: at most one per job per this many seconds (issue 13).
+    progress_interval: float = Field(default=0.25, gt=0.0)
     # On SIGTERM the worker takes no new jobs and lets running ones finish for this long;
     # any still running then are cancelled and go back on the queue for another worker.
     worker_shutdown_grace: int = Field(default=8, ge=0)

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, cast
 
@@ -23,6 +24,7 @@ from src.job_types import work_seconds
 from src.layers import setup_layers, teardown_layers
 from src.logging_setup import configure_logging
 from src.notifier import Notifier
+from src.progress_reporter import Progress, ProgressReporter
 from src.settings import Settings, get_settings
 from src.speedups import SpeedUps, speedups
 
@@ -73,11 +75,21 @@ RESULT_TEXTS: dict[str, Callable[[str], str]] = {
 }
 
 
-async def simulate_work(ctx: dict[str, Any], job_type: str) -> None:
-    """Sleep for the type's simulated work (not at all when ``JOB_TIME_SCALE`` is 0)."""
-    seconds = work_seconds(ctx["settings"], job_type)
-    if seconds > 0:
-        await asyncio.sleep(seconds)
+async def simulate_work(ctx: dict[str, Any], job_type: str, progress: Progress, text: str | None = None) -> None:
+    """Sleep for the type's simulated work (not at all when ``JOB_TIME_SCALE`` is 0), reporting the share done
+    every ``PROGRESS_INTERVAL``; with ``text``, its part in the same share goes with each report (streaming)."""
+    settings: Settings = ctx["settings"]
+    seconds = work_seconds(settings, job_type)
+    if seconds <= 0:
+        return
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    elapsed = 0.0
+    while elapsed < seconds:
+        percent = int(100 * elapsed / seconds)
+        await progress(percent, partial=None if text is None else text[: len(text) * percent // 100])
+        await asyncio.sleep(min(settings.progress_interval, seconds - elapsed))
+        elapsed = loop.time() - began
 
 
 async def run_reported(
@@ -85,15 +97,28 @@ async def run_reported(
     job_type: str,
     job_id: str,
     channel_name: str,
-    body: Callable[[], Awaitable[str]],
+    body: Callable[[Progress], Awaitable[str]],
 ) -> dict[str, Any]:
-    """Run ``body`` within the type's timeout and report its result, or its failure, to the client."""
+    """Run ``body`` within the type's timeout, with a ``progress`` to report through, and report its result, or
+    its failure, to the client."""
     settings: Settings = ctx["settings"]
     notifier: Notifier = ctx["notifier"]
     timeout = settings.timeout_for(job_type)
+    progress = ProgressReporter(
+        job_id=job_id,
+        job_type=job_type,
+        channel_name=channel_name,
+        notifier=notifier,
+        redis=ctx.get("redis"),
+        interval=settings.progress_interval,
+        keep_seconds=settings.keep_result or math.ceil(timeout),
+    )
     try:
         async with asyncio.timeout(timeout):
-            result = await body()
+            try:
+                result = await body(progress)
+            finally:
+                progress.close()  # no progress once the job has ended: its outcome comes next
     except TimeoutError:
         message = timeout_text(job_id, timeout)
         await notifier.notify(error_outcome(job_id, job_type, message), channel_name)
@@ -105,14 +130,20 @@ async def run_reported(
     return {"status": "completed", "result": result, "job_id": job_id}
 
 
+#: The types whose progress reports carry their text so far.
+STREAMING = frozenset({"generate"})
+
+
 def make_task(job_type: str) -> WorkerCoroutine:
-    """The ARQ task for ``job_type``: simulated work, then the seed's result text."""
+    """The ARQ task for ``job_type``: simulated work reporting its progress, then the seed's result text."""
     result_text = RESULT_TEXTS[job_type]
+    streams = job_type in STREAMING
 
     async def task(ctx: dict[str, Any], job_id: str, content: str, channel_name: str) -> dict[str, Any]:
-        async def body() -> str:
-            await simulate_work(ctx, job_type)
-            return result_text(content)
+        async def body(progress: Progress) -> str:
+            text = result_text(content)
+            await simulate_work(ctx, job_type, progress, text if streams else None)
+            return text
 
         return await run_reported(ctx, job_type, job_id, channel_name, body)
 

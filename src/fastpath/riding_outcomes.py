@@ -7,7 +7,7 @@ Redis pub/sub layer publishes it on (``tests/contract`` runs ``send_event`` and 
 from fast_channels.layers import get_channel_layer
 from fast_channels.layers.redis import RedisPubSubChannelLayer
 
-from src.apps.background_jobs.messages import JobOutcome, JobResult
+from src.apps.background_jobs.messages import JobOutcome, JobResult, ProgressUpdate
 from src.layers import JOBS_LAYER_ALIAS
 from src.notifier import ChannelLayerNotifier
 
@@ -44,6 +44,10 @@ class DeferredNotifier:
     async def notify(self, outcome: JobOutcome, channel_name: str) -> None:
         """Hold ``outcome`` until its job is finished."""
         self._held[outcome.job_id] = (outcome, channel_name)
+
+    async def progress(self, update: ProgressUpdate, channel_name: str) -> None:
+        """Progress is not held: it goes out at once, the usual way."""
+        await self._notifier.progress(update, channel_name)
 
     def take(self, job_id: str) -> tuple[JobOutcome, str] | None:
         """The outcome held for ``job_id`` and its channel, no longer held (None if there is none)."""

@@ -1,6 +1,7 @@
 // Background Jobs page: one WebSocket to /ws/background_jobs, a form that sends
 // {"action":"job","payload":{"type","content"}}, and one card per job id listing
-// every job_status frame of that job in arrival order. Each card has a Cancel button
+// every job_status frame of that job in arrival order, but for "progress" frames: those move the
+// card's progress bar (and show a streaming job's text so far) instead. Each card has a Cancel button
 // ({"action":"cancel"}), disabled once its job is final; a second form sends {"action":"job_lookup"},
 // whose answer lands on that job's card (made if this page has none, e.g. after a reload).
 //
@@ -171,12 +172,37 @@
     cancel.setAttribute("aria-label", "Cancel job " + jobId);
     head.append(type, id, status, cancel);
 
+    // How far the job is: a bar (0 to 100) with its percentage, and a streaming job's text so far.
+    var meter = make("div", "job-meter");
+    var bar = make("progress", "job-progress");
+    bar.max = 100;
+    bar.value = 0;
+    bar.setAttribute("aria-label", "Progress of job " + jobId);
+    var percent = make("span", "job-percent", "");
+    meter.append(bar, percent);
+    meter.hidden = true;
+    var partial = make("p", "job-partial");
+    partial.hidden = true;
+
     var events = make("ol", "job-events");
-    card.append(head, events);
+    card.append(head, meter, partial, events);
 
     el.jobs.append(card);
     el.jobsEmpty.hidden = true;
-    entry = { card: card, type: type, status: status, events: events, cancel: cancel, final: false, cancelling: false };
+    entry = {
+      card: card,
+      type: type,
+      status: status,
+      meter: meter,
+      bar: bar,
+      percent: percent,
+      partial: partial,
+      progress: -1,
+      events: events,
+      cancel: cancel,
+      final: false,
+      cancelling: false,
+    };
     cards.set(jobId, entry);
 
     cancel.addEventListener("click", function () {
@@ -194,10 +220,43 @@
     entry.cancel.disabled = entry.final || entry.cancelling || !isConnected();
   }
 
+  // The bar shows the highest percentage heard; the text so far goes with it.
+  function showProgress(entry, payload) {
+    var value = Number(payload.progress);
+    if (!isFinite(value) || value < entry.progress) return;
+    entry.progress = Math.max(0, Math.min(100, Math.round(value)));
+    entry.bar.value = entry.progress;
+    entry.percent.textContent = entry.progress + "%";
+    entry.meter.hidden = false;
+    if (typeof payload.partial === "string") {
+      entry.partial.textContent = payload.partial;
+      entry.partial.hidden = false;
+    }
+  }
+
+  // A finished card's bar says how it ended: full for a result, stopped where it was otherwise.
+  function showEnd(entry, status) {
+    if (status === "result") {
+      entry.bar.value = 100;
+      entry.percent.textContent = "100%";
+    }
+    if (entry.progress >= 0 || status === "result") entry.meter.hidden = false;
+    entry.partial.hidden = true; // the result (or why there is none) is in the card's last line
+  }
+
   function addJobEvent(payload) {
     var jobId = asText(payload.job_id);
     var status = payload.status === undefined ? "unknown" : asText(payload.status);
     var entry = jobCard(jobId, payload.job_type === undefined ? "" : asText(payload.job_type));
+
+    if (status === "progress") {
+      if (entry.final) return; // nothing moves a finished card
+      entry.card.dataset.status = status;
+      entry.status.textContent = "running";
+      showProgress(entry, payload);
+      return;
+    }
+    if (payload.progress !== undefined) showProgress(entry, payload); // an in_progress lookup
 
     if (payload.job_type !== undefined) {
       entry.type.textContent = asText(payload.job_type);
@@ -206,7 +265,10 @@
     entry.card.dataset.status = status;
     entry.status.textContent = status;
     // Final once, final for good (a cancel's answer is always final: cancelled, or error saying why).
-    if (FINAL_STATUSES.indexOf(status) !== -1) entry.final = true;
+    if (FINAL_STATUSES.indexOf(status) !== -1) {
+      entry.final = true;
+      showEnd(entry, status);
+    }
     updateCancel(entry);
 
     var line = make("li", "job-event");

@@ -19,7 +19,7 @@ from redis.asyncio import ConnectionPool, Redis
 
 import src.fastpath.batch_claim_worker
 import src.fastpath.enqueue_batcher
-from src.apps.background_jobs.messages import JobOutcome
+from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
 from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.layers import setup_layers, teardown_layers
 from src.notifier import Notifier
@@ -117,3 +117,6 @@ class RecordingNotifier:
 
     async def notify(self, outcome: JobOutcome, channel_name: str) -> None:
         self.sent.append((outcome, channel_name))
+
+    async def progress(self, update: ProgressUpdate, channel_name: str) -> None:
+        """Zero-work jobs report no progress."""

@@ -4,6 +4,8 @@ The four types run side by side, one socket each, sent in the same instant, so t
 about as long as the longest job (generate, 4 s); each test below reads that one recording.
 """
 
+import itertools
+
 import pytest
 import pytest_asyncio
 
@@ -14,8 +16,10 @@ from tests.support.protocol import (
     JOB_TYPES,
     SEED_DURATIONS,
     first_with_status,
+    is_progress,
     job_id_of,
     seed_job_frames,
+    without_progress,
 )
 from tests.support.ws_driver import Frame
 
@@ -23,6 +27,15 @@ from tests.support.ws_driver import Frame
 #: worker's pickup: at once on the fast path, within ARQ's poll delay off it).
 QUEUED_WITHIN = 0.100
 RESULT_LATE_BY_AT_MOST = 0.250
+#: A progress frame saying P % arrives within this of P % of the type's duration after ``queued`` (issue 13).
+PROGRESS_WITHIN = 0.250
+#: ``PROGRESS_INTERVAL``'s default: at most one progress frame per job per this many seconds.
+PROGRESS_INTERVAL = 0.25
+
+
+def progress_of(frames: list[Frame]) -> list[Frame]:
+    """The ``progress`` frames among ``frames``."""
+    return [frame for frame in frames if is_progress(frame.data)]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -39,7 +52,7 @@ def test_job_sends_connected_then_queuing_queued_and_the_seed_result_under_one_i
 
     job_id = frames[1]["payload"]["job_id"]
     assert job_id == job_id_of(job_type)
-    assert frames == [CONNECTED, *seed_job_frames(job_type, job_id)]
+    assert without_progress(frames) == [CONNECTED, *seed_job_frames(job_type, job_id)]
 
 
 @pytest.mark.parametrize("job_type", JOB_TYPES)
@@ -65,3 +78,66 @@ def test_result_arrives_at_most_250_ms_after_the_seed_duration_of_its_type_and_t
     result = first_with_status(recorded[job_type], "result")
 
     assert result.at <= SEED_DURATIONS[job_type] + real_time_stack.pickup_delay + RESULT_LATE_BY_AT_MOST
+
+
+@pytest.mark.parametrize("job_type", JOB_TYPES)
+def test_progress_frames_come_between_queued_and_the_result_at_least_one_per_half_second_of_work(
+    job_type: str, recorded: dict[str, list[Frame]]
+) -> None:
+    statuses = [frame.data["payload"]["status"] for frame in recorded[job_type]]
+    at_progress = [i for i, status in enumerate(statuses) if status == "progress"]
+
+    assert statuses.index("queued") < at_progress[0]
+    assert at_progress[-1] < statuses.index("result")
+    assert len(at_progress) >= SEED_DURATIONS[job_type] / 0.5
+
+
+@pytest.mark.parametrize("job_type", JOB_TYPES)
+def test_progress_frames_are_coalesced_to_at_most_one_per_progress_interval(
+    job_type: str, recorded: dict[str, list[Frame]]
+) -> None:
+    progress = progress_of(recorded[job_type])
+
+    assert len(progress) <= SEED_DURATIONS[job_type] / PROGRESS_INTERVAL + 1
+
+
+@pytest.mark.parametrize("job_type", JOB_TYPES)
+def test_progress_frames_carry_the_jobs_id_and_type_and_a_percentage_that_never_goes_down(
+    job_type: str, recorded: dict[str, list[Frame]]
+) -> None:
+    job_id = first_with_status(recorded[job_type], "queued").data["payload"]["job_id"]
+    payloads = [frame.data["payload"] for frame in progress_of(recorded[job_type])]
+
+    percents = [payload["progress"] for payload in payloads]
+    assert percents == sorted(percents)
+    assert all(isinstance(percent, int) and 0 <= percent <= 100 for percent in percents)
+    for payload in payloads:
+        assert payload == {
+            "status": "progress",
+            "job_id": job_id,
+            "job_type": job_type,
+            "progress": payload["progress"],
+            "message": f"⚙️ Job {job_id}: {payload['progress']}%",
+            **({"partial": payload["partial"]} if job_type == "generate" else {}),
+        }
+
+
+@pytest.mark.parametrize("job_type", JOB_TYPES)
+def test_each_progress_frame_arrives_within_250_ms_of_its_share_of_the_duration_after_queued(
+    job_type: str, recorded: dict[str, list[Frame]], real_time_stack: Stack
+) -> None:
+    queued = first_with_status(recorded[job_type], "queued")
+    duration = SEED_DURATIONS[job_type]
+
+    for frame in progress_of(recorded[job_type]):
+        due = queued.at + frame.data["payload"]["progress"] / 100 * duration
+        assert due - PROGRESS_WITHIN <= frame.at <= due + PROGRESS_WITHIN + real_time_stack.pickup_delay
+
+
+def test_generate_streams_growing_prefixes_of_its_result_text(recorded: dict[str, list[Frame]]) -> None:
+    result = first_with_status(recorded["generate"], "result").data["payload"]["message"]
+    partials = [frame.data["payload"]["partial"] for frame in progress_of(recorded["generate"])]
+
+    assert all(result.startswith(partial) for partial in partials)
+    assert all(len(earlier) <= len(later) for earlier, later in itertools.pairwise(partials))
+    assert len(set(partials)) >= 3

@@ -10,11 +10,14 @@ from playwright.async_api import Dialog, Page, expect
 from tests.e2e.conftest import Stack
 from tests.support.browser import WAIT_MS, open_page, submit_job
 from tests.support.processes import PROJECT_ROOT
+from tests.support.protocol import SEED_RESULTS_FOR_HELLO
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = PROJECT_ROOT / "artifacts" / "e2e-page.png"
+PROGRESS_SCREENSHOT = PROJECT_ROOT / "artifacts" / "e2e-page-progress.png"
 XSS = "<img src=x onerror=alert(1)>"
+RESULT_OF_GENERATE = SEED_RESULTS_FOR_HELLO["generate"]
 
 
 @pytest_asyncio.fixture
@@ -76,3 +79,33 @@ async def test_over_long_content_is_listed_under_errors(page: Page) -> None:
     await expect(entry).to_have_count(1)
     await expect(entry).to_contain_text("String should have at most 10000 characters")
     await expect(page.locator("#jobs > .job")).to_have_count(0)
+
+
+async def test_a_running_generate_job_shows_a_moving_progress_bar_and_its_text_growing(
+    chromium: str, real_time_stack: Stack
+) -> None:
+    async with open_page(chromium, real_time_stack.http_url + "/") as page:
+        await submit_job(page, "generate", "hello")
+        card = page.locator("#jobs > .job")
+        bar = card.locator("progress.job-progress")
+        partial = card.locator(".job-partial")
+
+        # Mid-job (generate works 4 s): the bar has moved but is not full, and some of the text shows.
+        await expect(card).to_have_attribute("data-status", "progress", timeout=WAIT_MS)
+        await expect(partial).to_be_visible(timeout=WAIT_MS)
+        await expect(partial).to_contain_text("🤖 AI Response to 'hello'", timeout=WAIT_MS)
+        value = float(await bar.evaluate("node => node.value"))
+        PROGRESS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        await page.screenshot(path=PROGRESS_SCREENSHOT, full_page=True)
+        assert 0 < value < 100
+        assert await card.get_attribute("data-status") == "progress"
+        shown = await partial.text_content()
+        assert shown is not None
+        assert RESULT_OF_GENERATE.startswith(shown)
+        assert len(shown) < len(RESULT_OF_GENERATE)
+
+        # At the end: a full bar, the text gone from the bar's place, the seed's result in the card's last line.
+        await expect(card).to_have_attribute("data-status", "result", timeout=WAIT_MS + 4_000)
+        assert float(await bar.evaluate("node => node.value")) == 100
+        await expect(partial).to_be_hidden()
+        await expect(card.locator(".job-event").last).to_contain_text("That's an interesting point")

@@ -23,6 +23,8 @@ from tests.support.protocol import PROMPT, SEED_RESULTS_FOR_HELLO, job_id_of
 
 #: Seconds a job on the scaled stack may take to its result.
 RESULT_TIMEOUT = 5.0
+#: The statuses that end a job.
+OUTCOMES = ("result", "error", "cancelled")
 
 
 class RecordingClient(BackgroundJobsClient):
@@ -40,6 +42,15 @@ class RecordingClient(BackgroundJobsClient):
     async def handle_websocket_connection_error(self, e: Exception) -> None:
         """Keep the error for the test to report (the generated client would swallow it)."""
         self.connection_error = e
+
+    async def receive_job(self, timeout: float) -> list[JobStatusMessage]:
+        """One job's messages up to its outcome (result, error or cancelled), each waited for with ``timeout``."""
+        messages: list[JobStatusMessage] = []
+        while not messages or messages[-1].payload.status not in OUTCOMES:
+            message = await self.receive(timeout)
+            assert isinstance(message, JobStatusMessage)
+            messages.append(message)
+        return messages
 
     async def receive(self, timeout: float) -> IncomingMessage:
         """The next message, waited for with a timeout."""
@@ -74,22 +85,41 @@ async def test_typed_client_runs_a_translate_job_to_its_seed_result(scaled_stack
     async with typed_client(scaled_stack) as client:
         await client.send_message(JobMessage(payload=JobPayload(type="translate", content="hello")))
 
-        queuing = await client.receive(PROMPT)
-        assert isinstance(queuing, JobStatusMessage)
+        messages = await client.receive_job(RESULT_TIMEOUT)
+
+        queuing = messages[0]
         assert isinstance(queuing.payload, JobStatus)
         job_id = queuing.payload.job_id
         assert job_id == job_id_of("translate")
-        assert [queuing, await client.receive(PROMPT), await client.receive(RESULT_TIMEOUT)] == [
+        assert [m for m in messages if m.payload.status != "progress"] == [
             status("queuing", job_id, "translate", "⏳ Queuing translate job: hello"),
             status("queued", job_id, "translate", f"📋 Job {job_id} queued successfully!"),
             status("result", job_id, "translate", SEED_RESULTS_FOR_HELLO["translate"]),
         ]
 
 
+async def test_typed_client_sees_a_running_jobs_progress_rise_before_its_result(real_time_stack: Stack) -> None:
+    async with typed_client(real_time_stack) as client:
+        await client.send_message(JobMessage(payload=JobPayload(type="default", content="hello")))
+
+        messages = await client.receive_job(PROMPT + real_time_stack.pickup_delay)
+
+    statuses = [m.payload.status for m in messages]
+    progress = [m.payload for m in messages if m.payload.status == "progress"]
+    assert statuses[:2] == ["queuing", "queued"]
+    assert statuses[-1] == "result"
+    assert set(statuses[2:-1]) == {"progress"}
+    assert len(progress) >= 2  # default's 1 s of work: at least one per 0.5 s
+    percents = [p.progress for p in progress if isinstance(p, JobStatus) and p.progress is not None]
+    assert len(percents) == len(progress)
+    assert percents == sorted(percents)
+    assert all(isinstance(p, JobStatus) and p.message == f"⚙️ Job {p.job_id}: {p.progress}%" for p in progress)
+
+
 async def test_typed_client_looks_up_a_finished_job_from_a_new_connection(scaled_stack: Stack) -> None:
     async with typed_client(scaled_stack) as client:
         await client.send_message(JobMessage(payload=JobPayload(type="analyze", content="hello")))
-        messages = [await client.receive(PROMPT), await client.receive(PROMPT), await client.receive(RESULT_TIMEOUT)]
+        messages = await client.receive_job(RESULT_TIMEOUT)
     result = messages[-1]
     assert isinstance(result, JobStatusMessage)
     assert isinstance(result.payload, JobStatus)

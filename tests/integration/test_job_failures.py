@@ -5,9 +5,11 @@ from typing import Any
 from arq.worker import func
 from chanx.fast_channels.testing import WebsocketCommunicator
 
+from src.progress_reporter import Progress
 from src.settings import Settings
 from src.tasks import run_reported
 from tests.support.burst_worker import run_burst_worker
+from tests.support.communicator import receive_but_progress
 from tests.support.protocol import job_status
 
 
@@ -15,7 +17,7 @@ async def test_a_job_that_raises_gets_an_error_frame_with_its_job_id(
     ws: WebsocketCommunicator, settings: Settings
 ) -> None:
     async def translate_with_a_bug(ctx: dict[str, Any], job_id: str, content: str, channel: str) -> Any:
-        async def body() -> str:
+        async def body(progress: Progress) -> str:
             raise KeyError("dictionary")
 
         return await run_reported(ctx, "translate", job_id, channel, body)
@@ -43,7 +45,7 @@ async def test_a_job_over_its_timeout_gets_an_error_frame_with_its_job_id(
     worker = await run_burst_worker(slow)
 
     assert (worker.jobs_complete, worker.jobs_failed) == (0, 1)
-    assert await ws.receive_json_from(timeout=2) == job_status(
+    assert await receive_but_progress(ws) == job_status(
         "error", job_id, "generate", f"❌ Job {job_id} timed out after 0.2s"
     )
     assert await ws.receive_nothing()

@@ -15,6 +15,7 @@ from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.main import WS_PATH
 from src.settings import Settings
 from tests.support.burst_worker import run_burst_worker
+from tests.support.communicator import receive_but_progress
 from tests.support.processes import WorkerProcess
 from tests.support.protocol import CONNECTED, job_status
 
@@ -51,9 +52,9 @@ async def queue(ws: WebsocketCommunicator, job_type: str, content: str) -> str:
 
 
 async def ask(ws: WebsocketCommunicator, action: str, job_id: str) -> Any:
-    """Send a ``job_lookup`` or ``cancel`` frame and return the reply."""
+    """Send a ``job_lookup`` or ``cancel`` frame and return the reply (past any progress frame)."""
     await ws.send_json_to({"action": action, "payload": {"job_id": job_id}})
-    return await ws.receive_json_from(timeout=2)
+    return await receive_but_progress(ws)
 
 
 async def wait_for_key(pool: ArqRedis, key: str, timeout: float = 5.0) -> None:
@@ -83,7 +84,7 @@ async def test_a_failed_job_looks_up_with_the_error_text_its_live_frame_had(
 ) -> None:
     job_id = await queue(ws, "generate", "slow")
     await run_burst_worker(settings.model_copy(update={"job_time_scale": 1.0, "task_timeouts": {"generate": 0.1}}))
-    live = await ws.receive_json_from(timeout=2)
+    live = await receive_but_progress(ws)
 
     assert (
         await ask(ws, "job_lookup", job_id)
@@ -127,9 +128,9 @@ async def test_a_running_job_cancelled_is_stopped_by_the_arq_cli_worker_and_send
         worker.wait_ready()
         job_id = await queue(ws, "analyze", "a long text")
         await wait_for_key(pool, in_progress_key_prefix + job_id)
-        assert await ask(ws, "job_lookup", job_id) == job_status(
-            "in_progress", job_id, "analyze", f"⚙️ Job {job_id} is in progress"
-        )
+        running = await ask(ws, "job_lookup", job_id)
+        assert running["payload"].pop("progress") in range(101)  # the worker reports from its start
+        assert running == job_status("in_progress", job_id, "analyze", f"⚙️ Job {job_id} is in progress")
 
         assert await ask(ws, "cancel", job_id) == job_status(
             "cancelled", job_id, "analyze", f"🛑 Job {job_id} cancelled"

@@ -7,10 +7,11 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from fastapi import FastAPI
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.apps.background_jobs.messages import JobOutcome
+from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
 from src.main import WS_PATH
 from src.settings import Settings
 from tests.support.burst_worker import run_burst_worker
+from tests.support.communicator import receive_but_progress
 from tests.support.protocol import CONNECTED, job_status
 
 
@@ -19,6 +20,9 @@ class LostEvents:
 
     async def notify(self, outcome: JobOutcome, channel_name: str) -> None:
         """Drop the outcome."""
+
+    async def progress(self, update: ProgressUpdate, channel_name: str) -> None:
+        """Drop the progress."""
 
 
 async def startup_losing_events(ctx: dict[str, Any]) -> None:
@@ -66,7 +70,7 @@ async def test_a_failure_whose_event_was_lost_is_recovered_with_the_same_error_t
 
     await run_burst_worker(slow, on_startup=startup_losing_events)
 
-    assert await ws.receive_json_from(timeout=2) == job_status(
+    assert await receive_but_progress(ws) == job_status(
         "error", job_id, "generate", f"❌ Job {job_id} timed out after 0.1s"
     )
 

@@ -92,6 +92,16 @@ def first_with_status(frames: Iterable[Frame], status: str) -> Frame:
     return next(frame for frame in frames if status_of(frame.data) == status)
 
 
+def is_progress(frame: JSONFrame) -> bool:
+    """A running job's ``progress`` frame (issue 13)."""
+    return frame.get("action") == "job_status" and frame["payload"].get("status") == "progress"
+
+
+def without_progress(frames: Iterable[JSONFrame]) -> list[JSONFrame]:
+    """``frames`` but the running jobs' ``progress`` frames: the seed's sequence of each job."""
+    return [frame for frame in frames if not is_progress(frame)]
+
+
 def by_job_id(frames: Iterable[JSONFrame]) -> dict[str, list[JSONFrame]]:
     """The ``job_status`` frames of each job, in arrival order, keyed by job id (in order of first frame)."""
     jobs: dict[str, list[JSONFrame]] = {}

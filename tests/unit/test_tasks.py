@@ -7,13 +7,14 @@ import pytest
 from fast_channels.layers import InMemoryChannelLayer
 
 import src.tasks
-from src.apps.background_jobs.messages import JobResult
+from src.apps.background_jobs.messages import JobProgress, JobResult
 from src.apps.background_jobs.outcomes import TaskTimeout, error_outcome
 from src.consumer_notifier import consumer_notifier
 from src.job_types import JOB_DURATIONS, work_seconds
 from src.notifier import ChannelLayerNotifier
+from src.progress_reporter import Progress
 from src.settings import Settings
-from src.tasks import TASKS, analyze_text, make_task, run_reported, simulate_work
+from src.tasks import TASKS, analyze_text, generate_text, make_task, run_reported, simulate_work
 from tests.support.protocol import SEED_RESULTS_FOR_HELLO
 
 
@@ -62,7 +63,7 @@ async def test_a_task_that_raises_reports_an_error_with_its_job_id_and_reraises(
 ) -> None:
     channel = await channel_layer.new_channel()
 
-    async def broken() -> str:
+    async def broken(progress: Progress) -> str:
         raise ValueError("no dictionary loaded")
 
     with pytest.raises(ValueError, match="no dictionary loaded"):
@@ -84,7 +85,7 @@ async def test_a_task_over_its_timeout_reports_a_timeout_error_with_its_job_id(
     channel = await channel_layer.new_channel()
     never = asyncio.Event()
 
-    async def stuck() -> str:
+    async def stuck(progress: Progress) -> str:
         await never.wait()
         return "unreachable"
 
@@ -112,10 +113,10 @@ def test_simulated_work_is_the_seeds_duration_times_job_time_scale(scale: float,
 async def test_a_task_made_for_a_type_bears_its_name_does_its_work_and_reports_its_text(
     settings: Settings, channel_layer: InMemoryChannelLayer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    worked: list[tuple[dict[str, Any], str]] = []
+    worked: list[tuple[dict[str, Any], str, str | None]] = []
 
-    async def record_work(ctx: dict[str, Any], job_type: str) -> None:
-        worked.append((ctx, job_type))
+    async def record_work(ctx: dict[str, Any], job_type: str, progress: Progress, text: str | None = None) -> None:
+        worked.append((ctx, job_type, text))
 
     monkeypatch.setattr(src.tasks, "simulate_work", record_work)
     channel = await channel_layer.new_channel()
@@ -129,32 +130,64 @@ async def test_a_task_made_for_a_type_bears_its_name_does_its_work_and_reports_i
         "analyze",
         "The seed's analyze task.",
     )
-    assert worked == [(ctx, "analyze")]
+    assert worked == [(ctx, "analyze", None)]  # analyze does not stream its text
     assert returned == {"status": "completed", "result": analyze_text("hi"), "job_id": "analyze_5"}
     event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
     assert event == result_event("result", "analyze_5", "analyze", analyze_text("hi"))
 
 
-async def test_simulated_work_sleeps_for_a_scaled_duration_under_a_second_and_not_at_all_at_scale_0(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    slept: list[float] = []
+class Reports:
+    """A task's ``progress``: records each report and when it came."""
 
-    async def record_sleep(seconds: float) -> None:
-        slept.append(seconds)
+    def __init__(self) -> None:
+        self.made: list[tuple[int, str | None, float]] = []
 
-    monkeypatch.setattr(asyncio, "sleep", record_sleep)
+    async def __call__(self, percent: int, partial: str | None = None) -> None:
+        self.made.append((percent, partial, asyncio.get_running_loop().time()))
 
-    await simulate_work({"settings": Settings(job_time_scale=0.05)}, "translate")
-    await simulate_work({"settings": Settings(job_time_scale=0.0)}, "translate")
 
-    assert slept == [pytest.approx(0.1)]
+async def test_simulated_work_lasts_its_scaled_duration_reporting_the_share_done_every_progress_interval() -> None:
+    reports = Reports()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+
+    await simulate_work({"settings": Settings(job_time_scale=0.05, progress_interval=0.02)}, "translate", reports)
+
+    took = loop.time() - began
+    assert took >= 0.1  # translate's 2 s at scale 0.05
+    percents = [percent for percent, _, _ in reports.made]
+    assert percents[0] == 0
+    assert percents == sorted(set(percents))
+    assert all(percent < 100 for percent in percents)
+    assert len(percents) >= 5  # one per 0.02 s of 0.1 s
+    for percent, _, at in reports.made:  # each says the share of the 0.1 s gone when it was made (within 5 ms)
+        assert percent <= 100 * (at - began) / 0.1 < percent + 5
+
+
+async def test_at_scale_0_simulated_work_neither_waits_nor_reports() -> None:
+    reports = Reports()
+
+    await simulate_work({"settings": Settings(job_time_scale=0.0)}, "generate", reports, "text")
+
+    assert reports.made == []
+
+
+async def test_a_streaming_jobs_reports_carry_the_prefix_of_its_text_done_so_far() -> None:
+    reports = Reports()
+    text = generate_text("hello")
+
+    await simulate_work({"settings": Settings(job_time_scale=0.02, progress_interval=0.01)}, "generate", reports, text)
+
+    partials = [partial for _, partial, _ in reports.made]
+    assert all(partial is not None and text.startswith(partial) for partial in partials)
+    assert [len(text) * percent // 100 for percent, _, _ in reports.made] == [len(p or "") for p in partials]
+    assert len(set(partials)) >= 3
 
 
 async def test_an_outcome_the_notifier_cannot_deliver_is_logged_with_its_job_and_status_and_not_raised(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def layer_down(event: JobResult, channel_name: str) -> None:
+    async def layer_down(event: JobResult | JobProgress, channel_name: str) -> None:
         raise ConnectionError("Redis is away")
 
     await ChannelLayerNotifier(layer_down).notify(error_outcome("generate_3", "generate", "boom"), "chan")

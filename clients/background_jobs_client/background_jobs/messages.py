@@ -57,10 +57,12 @@ class JobLookupMessage(BaseModel):
 class JobStatus(BaseModel):
     """Status of one job; every frame about a job carries its id and the type that runs."""
 
-    status: Literal["queuing", "queued", "in_progress", "result", "error", "cancelled", "not_found"]
+    status: Literal["queuing", "queued", "progress", "in_progress", "result", "error", "cancelled", "not_found"]
     job_id: str
     job_type: str
     message: str
+    progress: int | None = None
+    partial: str | None = None
 
 
 class JobStatusMessage(BaseModel):

@@ -24,6 +24,7 @@ from .messages import (
     JobLookupMessage,
     JobMessage,
     JobOutcome,
+    JobProgress,
     JobResult,
     JobState,
     JobStatus,
@@ -34,6 +35,7 @@ from .messages import (
     job_status_frame,
     lookup_error_text,
     no_job_to_cancel_text,
+    progress_frame,
     queue_error_text,
     queued_text,
     queuing_text,
@@ -119,7 +121,7 @@ def frame_too_big(text_data: str | None, bytes_data: bytes | None, limit: int) -
     description="Background Jobs Consumer - Real background job processing with ARQ",
     tags=["jobs", "background", "arq"],
 )
-class BackgroundJobConsumer(BaseConsumer[JobResult]):
+class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     """Consumer for processing messages with real background jobs using ARQ."""
 
     channel_layer_alias = JOBS_LAYER_ALIAS
@@ -295,6 +297,13 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
         if await self.pending.claim(outcome.job_id):
             await self._send_outcome(outcome)
 
+    @event_handler(output_type=JobStatusMessage)
+    async def handle_job_progress(self, event: JobProgress) -> None:
+        """Relay a running job's progress after its ``queued`` frame and before its outcome, never going down."""
+        update = event.payload
+        if await self.pending.advance(update.job_id, update.progress):
+            await self._send_frame(progress_frame(update))
+
     async def websocket_disconnect(self, message: Any) -> None:
         """Stop recovering outcomes for a socket that is gone."""
         if self._pending is not None:
@@ -323,10 +332,14 @@ class BackgroundJobConsumer(BaseConsumer[JobResult]):
 
     async def _send_job_status(self, status: JobState, job_id: str, job_type: str, text: str) -> bool:
         """Send one job's status; False when the client has already gone."""
+        return await self._send_frame(job_status_frame(status, job_id, job_type, text))
+
+    async def _send_frame(self, frame: dict[str, Any]) -> bool:
+        """Send one frame; False when the client has already gone."""
         if self._closed:
             return False
         try:
-            await self.send_json(job_status_frame(status, job_id, job_type, text))
+            await self.send_json(frame)
         except OSError:
             return False
         return True

@@ -14,6 +14,7 @@ from src.job_types import job_type_of
 
 from .messages import JobStatus, in_progress_text, lookup_queued_text, not_found_text
 from .outcomes import stored_outcome
+from .progress import stored_progress
 
 T = TypeVar("T")
 
@@ -29,7 +30,8 @@ async def bounded(call: Awaitable[T], timeout: float) -> T:
 
 
 async def look_up(pool: ArqRedis, queue_name: str, job_id: str) -> JobStatus:
-    """The job's status as ARQ knows it: queued, in progress, its stored outcome, or not found.
+    """The job's status as ARQ knows it: queued, in progress (with its latest progress, once it has reported
+    any), its stored outcome, or not found.
 
     The job type is the id's prefix (``unknown`` when that is no type), whatever the job's state.
     """
@@ -43,5 +45,13 @@ async def look_up(pool: ArqRedis, queue_name: str, job_id: str) -> JobStatus:
     if state in (ArqJobStatus.queued, ArqJobStatus.deferred):
         return JobStatus(status="queued", job_id=job_id, job_type=job_type, message=lookup_queued_text(job_id))
     if state is ArqJobStatus.in_progress:
-        return JobStatus(status="in_progress", job_id=job_id, job_type=job_type, message=in_progress_text(job_id))
+        progress = await stored_progress(pool, job_id)
+        return JobStatus(
+            status="in_progress",
+            job_id=job_id,
+            job_type=job_type,
+            message=in_progress_text(job_id),
+            progress=None if progress is None else progress.progress,
+            partial=None if progress is None else progress.partial,
+        )
     return JobStatus(status="not_found", job_id=job_id, job_type=job_type, message=not_found_text(job_id))

@@ -52,7 +52,10 @@ class ConnectedStatus(BaseModel):
     message: str = CONNECTED_TEXT
 
 
-JobState = Literal["queuing", "queued", "in_progress", "result", "error", "cancelled", "not_found"]
+JobState = Literal["queuing", "queued", "progress", "in_progress", "result", "error", "cancelled", "not_found"]
+
+#: A running job's progress, in whole percent.
+Percent = Annotated[int, Field(ge=0, le=100)]
 
 
 class JobStatus(BaseModel):
@@ -62,6 +65,10 @@ class JobStatus(BaseModel):
     job_id: str
     job_type: str
     message: str
+    # With ``progress`` frames and ``in_progress`` lookups only (other frames carry neither key): how far the
+    # job is, and the text so far of a job that streams it (``generate``).
+    progress: Percent | None = Field(default=None, exclude_if=lambda value: value is None)
+    partial: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class JobStatusMessage(BaseMessage):
@@ -87,12 +94,42 @@ class JobResult(BaseMessage):
     payload: JobOutcome
 
 
+class ProgressUpdate(BaseModel):
+    """How far a running job is: whole percent, and for a job that streams its text, the text so far."""
+
+    job_id: str
+    job_type: str
+    progress: Percent
+    partial: str | None = None
+
+
+class JobProgress(BaseMessage):
+    """Worker → consumer, through the channel layer: a running job's progress, for the socket that asked."""
+
+    action: Literal["job_progress"] = "job_progress"
+    payload: ProgressUpdate
+
+
 def job_status_frame(status: JobState, job_id: str, job_type: str, message: str) -> dict[str, Any]:
     """The JSON of ``JobStatusMessage(payload=JobStatus(...))``, built without pydantic on the hot path."""
     return {
         "action": "job_status",
         "payload": {"status": status, "job_id": job_id, "job_type": job_type, "message": message},
     }
+
+
+def progress_frame(update: ProgressUpdate) -> dict[str, Any]:
+    """The JSON of a ``progress`` job_status frame for ``update`` (``partial`` only when the job streams text)."""
+    frame = job_status_frame("progress", update.job_id, update.job_type, progress_text(update.job_id, update.progress))
+    frame["payload"]["progress"] = update.progress
+    if update.partial is not None:
+        frame["payload"]["partial"] = update.partial
+    return frame
+
+
+def progress_text(job_id: str, percent: int) -> str:
+    """A running job's progress."""
+    return f"⚙️ Job {job_id}: {percent}%"
 
 
 def queuing_text(job_type: str, content: str) -> str:

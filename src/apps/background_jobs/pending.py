@@ -1,4 +1,5 @@
-"""The jobs a socket waits on: frames stay in order, and an outcome whose event was lost is recovered."""
+"""The jobs a socket waits on: frames stay in order, progress only rises, and an outcome whose event was lost is
+recovered."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,8 @@ class PendingJobs:
         self._deliver = deliver
         self._gates: dict[str, asyncio.Event] = {}
         self._waiting: dict[str, PendingJob] = {}
+        #: The progress last sent for each owed job that has reported any.
+        self._progress: dict[str, int] = {}
         #: The next look for overdue outcomes: a timer while outcomes are owed (not a task per socket).
         self._next_look: asyncio.TimerHandle | None = None
         self._recovery: asyncio.Task[None] | None = None
@@ -82,8 +85,9 @@ class PendingJobs:
             await gate.wait()
 
     def withdraw(self, job_id: str) -> PendingJob | None:
-        """The job is being cancelled: its outcome is no longer owed, and will not be sent (None if it was not)."""
-        job = self._waiting.pop(job_id, None)
+        """The job is being cancelled: its outcome is no longer owed, and will not be sent (None if it was not);
+        nor is any more progress."""
+        job = self._settle(job_id)
         self._stop_looking_if_settled()
         return job
 
@@ -94,9 +98,23 @@ class PendingJobs:
     async def claim(self, job_id: str) -> bool:
         """Whether the socket should send this job's outcome now (once its ``queued`` frame is out)."""
         await self.queuing_done(job_id)
-        owed = self._waiting.pop(job_id, None) is not None
+        owed = self._settle(job_id) is not None
         self._stop_looking_if_settled()
         return owed
+
+    async def advance(self, job_id: str, percent: int) -> bool:
+        """Whether the socket should send this progress now: once the ``queued`` frame is out, while the outcome
+        is owed (not after the outcome or a cancel), and never below the progress sent before."""
+        await self.queuing_done(job_id)
+        if job_id not in self._waiting or percent < self._progress.get(job_id, 0):
+            return False
+        self._progress[job_id] = percent
+        return True
+
+    def _settle(self, job_id: str) -> PendingJob | None:
+        """The job's outcome is no longer owed; forget its progress too."""
+        self._progress.pop(job_id, None)
+        return self._waiting.pop(job_id, None)
 
     def close(self) -> None:
         """Stop recovering: the socket is gone."""
@@ -135,7 +153,7 @@ class PendingJobs:
             except RedisError as exc:
                 logger.info("cannot look up overdue outcomes yet", error=str(exc))
                 break
-            if outcome is not None and self._waiting.pop(job_id, None) is not None:
+            if outcome is not None and self._settle(job_id) is not None:
                 logger.info("recovered an outcome whose event was lost", job_id=job_id)
                 await self._deliver(outcome)
         self._look_later()

@@ -15,7 +15,7 @@ from arq.jobs import Job
 from arq.typing import WorkerSettingsBase
 from arq.worker import get_kwargs
 
-from src.apps.background_jobs.messages import JobOutcome
+from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
 from src.consumer_notifier import consumer_notifier
 from src.fastpath import FastPath
 from src.fastpath.batch_claim_worker import BatchClaimWorker
@@ -259,6 +259,9 @@ class RecordingNotifier:
 
     async def notify(self, outcome: JobOutcome, channel_name: str) -> None:
         self.sent.append((outcome, channel_name))
+
+    async def progress(self, update: ProgressUpdate, channel_name: str) -> None:
+        """Zero-work jobs report no progress."""
 
 
 async def test_a_notifier_other_than_the_channel_layers_is_called_as_it_is(worker: BatchClaimWorker) -> None:

@@ -10,7 +10,7 @@ from fast_channels.layers import InMemoryChannelLayer, channel_layers, register_
 from fast_channels.layers.redis import RedisPubSubChannelLayer
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.apps.background_jobs.messages import JobOutcome, JobResult
+from src.apps.background_jobs.messages import JobOutcome, JobProgress, JobResult
 from src.fastpath.riding_outcomes import DeferredNotifier, event_publish, redis_pubsub_layer
 from src.fastpath.wakeable_pool import WakeableArqRedis
 from src.layers import JOBS_LAYER_ALIAS
@@ -25,9 +25,9 @@ class RecordingNotifier(ChannelLayerNotifier):
 
     def __init__(self) -> None:
         super().__init__(self._record)
-        self.sent: list[tuple[JobResult, str]] = []
+        self.sent: list[tuple[JobResult | JobProgress, str]] = []
 
-    async def _record(self, event: JobResult, channel_name: str) -> None:
+    async def _record(self, event: JobResult | JobProgress, channel_name: str) -> None:
         self.sent.append((event, channel_name))
 
 
