@@ -94,8 +94,11 @@ SMOKE_SIZES = {
     "scaling_sockets": (1, 5, 10),
     "scaling_jobs": 10,
 }
-#: In the order they run: idle last, after a settling pause.
-SCENARIOS = ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "scaling", "idle")
+#: In the order they run: idle last, after a settling pause; progress after them all, on a stack of its own
+#: (its jobs have simulated work: ``PROGRESS_TIME_SCALE``). The peer has no progress frames to measure.
+SCENARIOS = ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "scaling", "idle", "progress")
+#: Scenarios that run on a stack of their own, with these settings over the configuration's.
+OWN_STACK = {"progress": {"job_time_scale": scenarios.PROGRESS_TIME_SCALE}}
 #: Scenarios run ``Sizes.rounds`` times (short ones, whose figures a busy machine moves most).
 REPEATED = ("latency", "burst", "closed_loop")
 #: Seconds of quiet before the idle measurement, so the last scenario's stragglers are done.
@@ -270,6 +273,9 @@ def scenario_runs(
         ),
         "scaling": lambda: scenarios.scaling(url, scaling_points, batch, stall, compression),
         "idle": lambda: scenarios.idle(stack.worker_pid, stack.server_pid, sizes.idle_seconds),
+        "progress": lambda: scenarios.progress(
+            url, sizes.progress_sockets, sizes.progress_jobs_per_socket, batch, stall, compression
+        ),
     }
     return {name: runs[name] for name in SCENARIOS}
 
@@ -292,12 +298,12 @@ async def record_extensions(stack: Stack, result: ConfigResult, compression: str
 async def run_scenarios(stack: Stack, result: ConfigResult, selected: Sequence[str], compression: str | None) -> None:
     """Run each selected scenario in turn; a crash is recorded and the next scenario still runs."""
     sizes = result.sizes
-    if any(name != "idle" for name in selected):
+    if any(name != "idle" for name in selected) and result.negotiated is None:
         await record_extensions(stack, result, compression)
     for name, run in scenario_runs(stack, sizes, compression).items():
         if name not in selected:
             continue
-        if name == "idle" and len(selected) > 1:
+        if name == "idle" and any(other not in OWN_STACK for other in selected if other != "idle"):
             await asyncio.sleep(IDLE_SETTLE)  # let the last scenario's closes and bookkeeping finish first
         rounds = sizes.rounds if name in REPEATED else 1
         for round_number in range(1, rounds + 1):
@@ -377,12 +383,22 @@ def run_config(
     began = time.perf_counter()
     log_dir = out_dir / "logs"
     stack = PeerStack(peer, log_dir) if name == PEER and peer is not None else Stack(name, CONFIGS[name], log_dir)
+    on_main = [scenario for scenario in selected if scenario not in OWN_STACK]
     try:
-        with stack:
-            result.settings = stack.settings
-            redis_version = stack.redis_version()
-            with new_runner() as runner:
-                runner.run(run_scenarios(stack, result, selected, compression))
+        if on_main:
+            with stack:
+                result.settings = stack.settings
+                redis_version = stack.redis_version()
+                with new_runner() as runner:
+                    runner.run(run_scenarios(stack, result, on_main, compression))
+        for scenario, overrides in OWN_STACK.items():
+            if scenario in selected and name in CONFIGS:
+                own = Stack(name, {**CONFIGS[name], **overrides}, log_dir / scenario)
+                with own:
+                    redis_version = redis_version or own.redis_version()
+                    with new_runner() as runner:
+                        runner.run(run_scenarios(own, result, [scenario], compression))
+                stack.logs.update({f"{process} ({scenario})": log for process, log in own.logs.items()})
     except Exception as exc:
         logger.exception("[%s] the stack failed", name)
         result.crashes["stack"] = f"{type(exc).__name__}: {exc}"

@@ -16,10 +16,11 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from src.job_types import JOB_DURATIONS
 from tests.support.protocol import job
 
-#: The frame every benchmark job sends: a zero-work ``default`` job.
-JOB_FRAME = json.dumps(job("default", "bench"))
+#: The frame each benchmark job sends, by type: ``default`` (zero work) unless a scenario says otherwise.
+JOB_FRAMES = {job_type: json.dumps(job(job_type, "bench")) for job_type in JOB_DURATIONS}
 
 CONNECT_TIMEOUT = 30.0
 CLOSE_TIMEOUT = 2.0
@@ -97,8 +98,10 @@ class JobSocket:
         self._awaiting_id: deque[Job] = deque()
         self._by_id: dict[str, Job] = {}
         self._connected: asyncio.Future[None] = self._loop.create_future()
-        #: Frames about jobs this socket did not send, or a second outcome for one: each is a routing error.
+        #: Frames about jobs this socket did not send (or that had ended), or a second outcome: routing errors.
         self.unmatched = 0
+        #: ``progress`` frames about this socket's running jobs.
+        self.progress_frames = 0
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -135,13 +138,13 @@ class JobSocket:
         """The extensions the handshake settled on (``permessage-deflate`` when the server took the offer)."""
         return [extension.name for extension in self._ws.protocol.extensions]
 
-    async def send_job(self) -> Job:
+    async def send_job(self, job_type: str = "default") -> Job:
         """Send one job; the returned job's ``done`` resolves when it ends (or is lost with the socket)."""
         job = Job(time.perf_counter(), self._loop.create_future())
         self._awaiting_id.append(job)
         self._tracker.expect(1)
         try:
-            await self._ws.send(JOB_FRAME)
+            await self._ws.send(JOB_FRAMES[job_type])
         except BaseException:
             self._awaiting_id.remove(job)
             self._tracker.expected -= 1
@@ -192,6 +195,11 @@ class JobSocket:
                 if status == "error":
                     pending.error = payload.get("message")
                 self._finish(pending, status, now)
+        elif status == "progress":
+            if payload.get("job_id") in self._by_id:
+                self.progress_frames += 1
+            else:
+                self.unmatched += 1  # progress of another socket's job, or after its outcome
         elif status == "connected" and not self._connected.done():
             self._connected.set_result(None)
 

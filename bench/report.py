@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.scenarios import (
+    PROGRESS_JOB_TYPE,
+    PROGRESS_TIME_SCALE,
     IdleResult,
     JobCounts,
     LatencyResult,
@@ -40,7 +42,7 @@ TARGET_P99_MS = 5.0
 #: The configurations ``tuned`` is compared with (ratio rows, the JSON's ratios) when they ran beside it.
 COMPARED = ("seed", "peer")
 #: The scenarios whose jobs are counted, each run (or round) with its own ``counts``.
-COUNTED = ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "scaling")
+COUNTED = ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "scaling", "progress")
 #: The load scenarios: a refused job is an outcome there, counted apart from the lost ones.
 LOAD_SCENARIOS = ("flood", "overload", "scaling")
 
@@ -64,6 +66,8 @@ class ConfigResult:
     flood: LoadResult | None = None
     overload: LoadResult | None = None
     scaling: ScalingResult | None = None
+    #: The closed loop with simulated work, on a stack of its own at ``PROGRESS_TIME_SCALE``.
+    progress: ThroughputResult | None = None
     idle: IdleResult | None = None
     #: What the client offered: "permessage-deflate" or "none".
     compression: str = "permessage-deflate"
@@ -306,6 +310,26 @@ def _rounds_line(result: ConfigResult) -> str | None:
     return f"  {result.name}: median of {count} rounds each; over the rounds " + ", ".join(spreads)
 
 
+def server_cpu_ms_per_job(result: ConfigResult, scenario: str) -> float | None:
+    """The server's CPU milliseconds per job over every round of ``scenario`` (None where it did not run)."""
+    spent = result.timings.get(scenario, {}).get("server")
+    jobs = sum(run.counts.jobs for run in result.runs_of(scenario))
+    return None if spent is None or not jobs else round(spent / jobs * 1000, 3)
+
+
+def _progress_line(result: ConfigResult) -> str | None:
+    part = result.progress
+    if part is None:
+        return None
+    with_work = server_cpu_ms_per_job(result, "progress")
+    zero_work = server_cpu_ms_per_job(result, "closed_loop")
+    return (
+        f"  {result.name}: {part.counts.jobs:,} {PROGRESS_JOB_TYPE} jobs at JOB_TIME_SCALE={PROGRESS_TIME_SCALE} "
+        f"({part.sockets} sockets x {part.jobs_per_socket}, closed loop): {part.frames_per_job:.2f} progress frames "
+        f"per job; server CPU {_fmt(with_work, 3)} ms per job (zero-work closed loop: {_fmt(zero_work, 3)} ms per job)"
+    )
+
+
 def _cpu_line(result: ConfigResult) -> str:
     parts = [
         f"{name} {t['client']:.1f}/{t['server']:.1f}/{t['worker']:.1f} in {t['wall']:.1f} s"
@@ -480,6 +504,10 @@ def format_table(results: list[ConfigResult], machine: dict[str, Any], run: Mapp
                     f"  {result.name}: the {name} logged {log.errors} errors and {log.tracebacks} tracebacks "
                     f"({log.path})"
                 )
+    progress_lines = [line for line in map(_progress_line, results) if line is not None]
+    if progress_lines:
+        out.append("Progress frames (issue 13): jobs with simulated work, on a stack of their own:")
+        out += progress_lines
     out.append(_client_line(results, run))
     out.append("CPU seconds used during each scenario (client/server/worker) and its wall time:")
     out += [_cpu_line(result) for result in results if result.timings]
@@ -509,9 +537,13 @@ def to_json(results: list[ConfigResult], machine: dict[str, Any], run: dict[str,
         figures["lost"] = result.lost
         figures["unmatched_frames"] = result.unmatched_frames
         figures["failed"] = result.failed
-        for part in ("latency", "burst", "closed_loop", "sockets", "flood", "overload"):
+        for part in ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "progress"):
             if figures[part] is not None:
                 _add_outcomes(figures[part]["counts"], getattr(result, part).counts)
+        if result.progress is not None:
+            figures["progress"]["frames_per_job"] = _jsonable(round(result.progress.frames_per_job, 3))
+            figures["progress"]["server_cpu_ms_per_job"] = server_cpu_ms_per_job(result, "progress")
+            figures["progress"]["zero_work_server_cpu_ms_per_job"] = server_cpu_ms_per_job(result, "closed_loop")
         if result.scaling is not None:
             for point, measured in zip(figures["scaling"]["points"], result.scaling.points, strict=True):
                 _add_outcomes(point["counts"], measured.counts)

@@ -50,6 +50,9 @@ class Sizes:
     scaling_sockets: tuple[int, ...] = (1, 10, 50, 200, 500)
     scaling_jobs: int = 2000
     scaling_min_jobs_per_socket: int = 5
+    #: Progress: the closed loop of ``PROGRESS_JOB_TYPE`` jobs, on a stack at ``PROGRESS_TIME_SCALE``.
+    progress_sockets: int = 50
+    progress_jobs_per_socket: int = 10
 
     def scaling_jobs_per_socket(self, sockets: int) -> int:
         """Jobs each socket sends at the scaling point of ``sockets`` sockets."""
@@ -130,6 +133,13 @@ class ThroughputResult:
     #: Latency percentiles under this load, for context.
     p50_ms: float
     p99_ms: float
+    #: ``progress`` frames the sockets got about their jobs (none for zero-work jobs).
+    progress_frames: int = 0
+
+    @property
+    def frames_per_job(self) -> float:
+        """Progress frames per job."""
+        return self.progress_frames / self.counts.jobs if self.counts.jobs else math.nan
 
 
 @dataclass
@@ -282,10 +292,10 @@ async def _send_at_once(opened: Sequence[JobSocket], per_socket: int) -> list[Jo
 
 
 def _throughput(
-    counts: JobCounts, jobs: Sequence[Job], sockets: int, per_socket: int, unmatched: int
+    counts: JobCounts, jobs: Sequence[Job], sockets: int, per_socket: int, opened: Sequence[JobSocket]
 ) -> ThroughputResult:
     counts.count(jobs)
-    counts.unmatched_frames = unmatched
+    counts.unmatched_frames = sum(sock.unmatched for sock in opened)
     delivered = [job for job in jobs if job.status == "result" and job.finished_at is not None]
     if delivered:
         first_send = min(job.sent_at for job in jobs)
@@ -302,6 +312,7 @@ def _throughput(
         jobs_per_s=round(len(delivered) / seconds, 1) if delivered and seconds > 0 else math.nan,
         p50_ms=_ms(percentile(latencies, 50)),
         p99_ms=_ms(percentile(latencies, 99)),
+        progress_frames=sum(sock.progress_frames for sock in opened),
     )
 
 
@@ -326,7 +337,25 @@ async def burst(
             )
     finally:
         await _close_many(opened, batch)
-    return _throughput(counts, jobs, sockets, per_socket, sum(sock.unmatched for sock in opened))
+    return _throughput(counts, jobs, sockets, per_socket, opened)
+
+
+#: The progress scenario's jobs: ``generate`` streams its text; its 4 s take 0.4 s at ``PROGRESS_TIME_SCALE``.
+PROGRESS_JOB_TYPE = "generate"
+PROGRESS_TIME_SCALE = "0.1"
+
+
+async def progress(
+    url: str,
+    sockets: int,
+    per_socket: int,
+    batch: int,
+    stall_timeout: float,
+    compression: str | None = DEFAULT_COMPRESSION,
+) -> ThroughputResult:
+    """The closed loop with simulated work (a stack at ``PROGRESS_TIME_SCALE``): the progress frames each job
+    brings, and (from the scenario's CPU readings) what they cost the server."""
+    return await closed_loop(url, sockets, per_socket, batch, stall_timeout, compression, job_type=PROGRESS_JOB_TYPE)
 
 
 async def closed_loop(
@@ -338,6 +367,7 @@ async def closed_loop(
     compression: str | None = DEFAULT_COMPRESSION,
     refused_is_outcome: bool = False,
     give_up_on_stall: bool = False,
+    job_type: str = "default",
 ) -> ThroughputResult:
     """``sockets`` sockets each send ``per_socket`` jobs, each only after the previous one's outcome.
 
@@ -353,7 +383,7 @@ async def closed_loop(
     async def loop(sock: JobSocket) -> None:
         await start.wait()
         for _ in range(per_socket):
-            job = await sock.send_job()
+            job = await sock.send_job(job_type)
             jobs.append(job)
             try:
                 async with asyncio.timeout(stall_timeout):
@@ -370,7 +400,7 @@ async def closed_loop(
         await asyncio.gather(*senders, return_exceptions=True)
     finally:
         await _close_many(opened, batch)
-    return _throughput(counts, jobs, sockets, per_socket, sum(sock.unmatched for sock in opened))
+    return _throughput(counts, jobs, sockets, per_socket, opened)
 
 
 async def many_sockets(
