@@ -53,6 +53,10 @@ DEFAULT_SIZES = {
         idle_seconds=10.0,
         stall_timeout=30.0,
         rounds=5,
+        # Each scaling point long enough (10 jobs per socket at 500) that the loop's ramp-up and
+        # ramp-down do not weigh on its throughput.
+        scaling_jobs=4000,
+        scaling_min_jobs_per_socket=10,
     ),
     "stock": Sizes(
         latency_jobs=40,

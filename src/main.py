@@ -9,8 +9,9 @@ from typing import Any
 
 from chanx.fast_channels import asyncapi_docs, asyncapi_spec_json
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from src.apps.background_jobs.admission import Admission
@@ -18,6 +19,8 @@ from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.job_queue import JobQueue
 from src.layers import keep_listening, setup_layers, teardown_layers
 from src.logging_setup import configure_logging
+from src.metrics import WebMetrics
+from src.readiness import readiness
 from src.settings import Settings, get_settings
 from src.speedups import speedups
 
@@ -81,6 +84,8 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     app.state.jobs = job_queue
     app.state.admission = admission
     app.state.speedups = fast
+    metrics = WebMetrics(sockets_open=lambda: admission.sockets)
+    app.state.metrics = metrics
 
     # The socket is on the app's own router (a mounted sub-app would hold a second middleware stack
     # per socket), and reached past the middleware by SocketFirst.
@@ -92,6 +97,22 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        """200 while the process serves (whatever Redis and the workers are doing)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """200 when Redis answers and a worker has checked in; 503 saying which is not so."""
+        verdict = await readiness(job_queue.pool, settings)
+        return JSONResponse(verdict.body(), status_code=200 if verdict.ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """This server's metrics in Prometheus' text format."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/asyncapi", include_in_schema=False)
     async def asyncapi_page(request: Request) -> HTMLResponse:

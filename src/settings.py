@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # any still running then are cancelled and go back on the queue for another worker.
     worker_shutdown_grace: int = Field(default=8, ge=0)
     max_tries: int = Field(default=5, ge=1)
+    # Each worker's heartbeat (ARQ's health-check key) every this many seconds; /readyz wants a fresh one.
+    worker_health_check_interval: float = Field(default=5.0, gt=0.0)
+    # The worker's Prometheus metrics on this port (off when unset).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # start_dev / uvicorn.
     host: str = "127.0.0.1"

@@ -177,18 +177,23 @@ class Supervisor:
         return health_check_pttl(self.redis, self.health_key) > self._health_baseline
 
     def server_ready(self) -> bool:
-        """Whether our server is alive and answers 200 on ``/``."""
-        return not self.exited(self.server) and server_answers(self.url + "/")
+        """Whether our server is alive and answers 200 on ``/healthz``."""
+        return not self.exited(self.server) and server_answers(self.url + "/healthz")
+
+    def app_ready(self) -> bool:
+        """Whether our server says it is ready (``/readyz``: Redis answers, a worker has checked in)."""
+        return not self.exited(self.server) and server_answers(self.url + "/readyz")
 
     def wait_ready(self, timeout: float = 30.0, stop: threading.Event | None = None) -> bool:
-        """Wait until the server answers and the worker has checked in, all within ``timeout`` seconds."""
+        """Wait until the server answers, the worker has checked in and ``/readyz`` says so, all within
+        ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
 
         def give_up() -> bool:
             """A child died, or we are being stopped."""
             return self.exited(self.server) or self.exited(self.worker) or bool(stop and stop.is_set())
 
-        checks = {"uvicorn server": self.server_ready, "ARQ worker": self.worker_ready}
+        checks = {"uvicorn server": self.server_ready, "ARQ worker": self.worker_ready, "app": self.app_ready}
         for name, ready in checks.items():
             if not wait_until(ready, timeout=max(deadline - time.monotonic(), 0.0), give_up=give_up):
                 if stop and stop.is_set():

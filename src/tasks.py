@@ -27,6 +27,7 @@ from src.notifier import Notifier
 from src.progress_reporter import Progress, ProgressReporter
 from src.settings import Settings, get_settings
 from src.speedups import SpeedUps, speedups
+from src.worker_metrics import WorkerMetrics, serve_metrics
 
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -100,7 +101,23 @@ async def run_reported(
     body: Callable[[Progress], Awaitable[str]],
 ) -> dict[str, Any]:
     """Run ``body`` within the type's timeout, with a ``progress`` to report through, and report its result, or
-    its failure, to the client."""
+    its failure, to the client (and count it in the worker's metrics, when they are on)."""
+    metrics: WorkerMetrics | None = ctx.get("metrics")
+    if metrics is None:
+        return await _run_and_report(ctx, job_type, job_id, channel_name, body)
+    with metrics.running(job_type) as run:
+        reply = await _run_and_report(ctx, job_type, job_id, channel_name, body)
+        run["status"] = "result"
+        return reply
+
+
+async def _run_and_report(
+    ctx: dict[str, Any],
+    job_type: str,
+    job_id: str,
+    channel_name: str,
+    body: Callable[[Progress], Awaitable[str]],
+) -> dict[str, Any]:
     settings: Settings = ctx["settings"]
     notifier: Notifier = ctx["notifier"]
     timeout = settings.timeout_for(job_type)
@@ -166,20 +183,36 @@ TASKS: dict[str, WorkerCoroutine] = {
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    """Worker start-up: logging, the channel layer, the notifier tasks report through, and (fast path) the runtime."""
+    """Worker start-up: logging, the channel layer, the notifier tasks report through, the metrics (with
+    ``WORKER_METRICS_PORT``), and (fast path) the runtime."""
     settings: Settings = ctx["settings"]
     configure_logging(settings)
     # After ARQ's "Starting worker" line: per-job lines only when asked for.
     logging.getLogger("arq.worker").setLevel(logging.INFO if settings.worker_log_jobs else logging.WARNING)
     setup_layers(settings, reconnect_attempts=settings.redis_reconnect_attempts)
     ctx["notifier"] = consumer_notifier()
+    if settings.worker_metrics_port is not None:
+        metrics = WorkerMetrics()
+        ctx["metrics"] = metrics
+        ctx["metrics_server"] = serve_metrics(metrics, settings.worker_metrics_port)
+        ctx["queue_depth_reader"] = asyncio.create_task(
+            metrics.read_queue_depth(ctx["redis"], settings.queue_name), name="read the queue's depth"
+        )
     fast: SpeedUps | None = ctx.get("speedups")
     if fast is not None:
         ctx["restore_runtime"] = fast.tune_process()
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    """Worker shutdown: close the channel layer's connections (and undo the runtime's tuning)."""
+    """Worker shutdown: stop serving metrics, close the channel layer's connections (and undo the runtime's
+    tuning)."""
+    reader: asyncio.Task[None] | None = ctx.pop("queue_depth_reader", None)
+    if reader is not None:
+        reader.cancel()
+    server = ctx.pop("metrics_server", None)
+    if server is not None:
+        await asyncio.to_thread(server.shutdown)  # its thread notices within half a second
+        server.server_close()
     await teardown_layers()
     restore = ctx.pop("restore_runtime", None)
     if restore is not None:
@@ -215,6 +248,7 @@ class ArqWorkerSettings:
     keep_result: ClassVar[int]
     job_completion_wait: ClassVar[int]
     max_tries: ClassVar[int]
+    health_check_interval: ClassVar[float]
     allow_abort_jobs: ClassVar[bool]
 
 
@@ -240,6 +274,8 @@ def build_worker_settings(settings: Settings, fast: SpeedUps | None) -> type[Arq
             "keep_result": settings.keep_result,
             "job_completion_wait": settings.worker_shutdown_grace,
             "max_tries": settings.max_tries,
+            # The heartbeat /readyz and start_dev look for.
+            "health_check_interval": settings.worker_health_check_interval,
             # A client's cancel records ARQ's abort; the worker drops or cancels the job.
             "allow_abort_jobs": True,
         },

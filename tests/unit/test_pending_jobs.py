@@ -166,7 +166,7 @@ async def test_releasing_a_job_that_is_not_being_queued_does_nothing() -> None:
 async def test_an_overdue_outcome_is_recovered_while_an_earlier_job_is_not_due_yet() -> None:
     recorder = Recorder({"job-2": outcome("job-2")})
     pending = PendingJobs(FAST, recorder.lookup, recorder.deliver)
-    pending._waiting["job-1"] = PendingJob("generate", due=float("inf"))  # owed first, never overdue
+    pending._waiting["job-1"] = PendingJob("generate", due=float("inf"), received_at=0.0)  # owed first, never overdue
 
     pending.queued("job-2", "default")
     await asyncio.wait_for(recorder.got_one.wait(), timeout=1)

@@ -330,12 +330,25 @@ def test_the_server_is_ready_when_it_is_running_and_answers(
     supervisor.start()
 
     assert supervisor.server_ready() is True
-    assert asked == ["http://127.0.0.1:8123/"]
+    assert supervisor.app_ready() is True
+    assert asked == ["http://127.0.0.1:8123/healthz", "http://127.0.0.1:8123/readyz"]
 
     supervisor.child("server").exit(1)
 
     assert supervisor.server_ready() is False
-    assert asked == ["http://127.0.0.1:8123/"]
+    assert supervisor.app_ready() is False
+    assert asked == ["http://127.0.0.1:8123/healthz", "http://127.0.0.1:8123/readyz"]
+
+
+def test_wait_ready_waits_for_readyz_after_the_server_and_the_worker(
+    supervisor: SupervisorOfFakes, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(start_dev, "server_answers", lambda url: not url.endswith("/readyz") or clock.now >= 1003.0)
+    supervisor.start()
+    supervisor.worker_checks_in(ttl_ms=60_000)
+
+    assert supervisor.wait_ready(timeout=5.0) is True
+    assert clock.now >= 1003.0
 
 
 def test_exited_is_true_only_for_a_started_process_that_has_ended() -> None:

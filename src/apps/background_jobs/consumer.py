@@ -11,9 +11,10 @@ from chanx.messages.outgoing import ErrorMessage, PongMessage
 from pydantic import ValidationError
 
 from src.base_consumer import BaseConsumer
-from src.job_queue import JobQueue, QueueError, new_job_id
+from src.job_queue import JobQueue, QueueError, QueueFull, new_job_id
 from src.job_types import job_type_of, resolve_job_type
 from src.layers import JOBS_LAYER_ALIAS
+from src.metrics import WebMetrics
 from src.speedups import SpeedUps
 
 from .admission import Admission
@@ -83,6 +84,11 @@ def speedups_of(scope: Any) -> SpeedUps | None:
     return cast(SpeedUps | None, scope["app"].state.speedups)
 
 
+def metrics_of(scope: Any) -> WebMetrics:
+    """The metrics of the app serving ``scope``."""
+    return cast(WebMetrics, scope["app"].state.metrics)
+
+
 def admission_of(scope: Any) -> Admission:
     """What the app serving ``scope`` takes on: its sockets and its enqueue backlog."""
     return cast(Admission, scope["app"].state.admission)
@@ -130,6 +136,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending: PendingJobs | None = None
+        self._frame_counted = False
 
     @property
     def pending(self) -> PendingJobs:
@@ -142,6 +149,11 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     def jobs(self) -> JobQueue:
         """The app's job queue, from the state of the app serving this socket."""
         return jobs_of(self.scope)
+
+    @property
+    def metrics(self) -> WebMetrics:
+        """The app's Prometheus metrics."""
+        return metrics_of(self.scope)
 
     @property
     def admission(self) -> Admission:
@@ -177,6 +189,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         """Close the socket (1009) on a frame over ``WS_MAX_SIZE``, as uvicorn does; decode any other once the
         server's enqueue backlog allows (until then the socket is not read further)."""
+        self._frame_counted = False
         limit = self.jobs.settings.ws_max_size
         if frame_too_big(text_data, bytes_data, limit):
             logger.info("closing a socket that sent a frame over WS_MAX_SIZE", limit=limit)
@@ -184,6 +197,21 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
             return
         await self.admission.wait_for_room()
         await super().receive(text_data, bytes_data, **kwargs)
+
+    async def receive_message(self, message: BaseMessage) -> None:
+        """Count the frame by its action, then handle it."""
+        self._count_frame(str(getattr(message, "action", "unknown")))
+        await super().receive_message(message)
+
+    async def handle_validation_error(self, error: ValidationError) -> None:
+        """Count a frame that is not one of the protocol's as ``invalid``, then answer it with chanx's error."""
+        self._count_frame("invalid")
+        await super().handle_validation_error(error)
+
+    def _count_frame(self, action: str) -> None:
+        if not self._frame_counted:
+            self._frame_counted = True
+            self.metrics.frames_received.labels(action).inc()
 
     async def post_authentication(self) -> None:
         """Send the connection-established status."""
@@ -206,9 +234,12 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     )
     async def handle_job(self, message: JobMessage) -> None:
         """Queue the job and tell the client, unless the content is too long."""
+        received_at = asyncio.get_running_loop().time()
+        metrics = self.metrics
         content = message.payload.content
         max_length = self.jobs.settings.max_content_length
         if len(content) > max_length:
+            metrics.jobs_refused.labels("content_too_long").inc()
             await self.handle_validation_error(content_too_long(content, max_length))
             return
 
@@ -216,6 +247,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         job_id = new_job_id(job_type)
         limit = self.jobs.settings.max_jobs_in_flight
         if self.pending.in_flight >= limit:
+            metrics.jobs_refused.labels("too_many_in_flight").inc()
             await self._send_job_status("error", job_id, job_type, too_many_jobs_text(limit))
             return
 
@@ -227,12 +259,17 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
                     return
                 try:
                     # Shielded: a job whose enqueue has begun is not abandoned half-way.
-                    await asyncio.shield(self.jobs.enqueue(job_type, job_id, content, self.channel_name))
+                    with metrics.enqueue_latency.time():
+                        await asyncio.shield(self.jobs.enqueue(job_type, job_id, content, self.channel_name))
                 except QueueError as exc:
+                    metrics.jobs_refused.labels(
+                        "queue_full" if isinstance(exc, QueueFull) else "queue_unavailable"
+                    ).inc()
                     await self._send_job_status("error", job_id, job_type, queue_error_text(str(exc)))
                     return
+            metrics.jobs_queued.labels(job_type).inc()
             if await self._send_job_status("queued", job_id, job_type, queued_text(job_id)):
-                self.pending.queued(job_id, job_type)
+                self.pending.queued(job_id, job_type, received_at)
             else:
                 logger.info("client left after its job was queued; the job still runs", job_id=job_id)
         finally:
@@ -288,13 +325,17 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
                 self.pending.restore(job_id, withdrawn)
             return self._status("error", job_id, cancel_error_text(str(exc)))
         logger.info("job cancelled", job_id=job_id, was=status.status)
+        if withdrawn is not None:
+            self._count_outcome(status.job_type, "cancelled", withdrawn.received_at)
         return JobStatusMessage(payload=JobStatus(**cancelled_outcome(job_id, status.job_type).model_dump()))
 
     @event_handler(output_type=JobStatusMessage)
     async def handle_job_result(self, event: JobResult) -> None:
         """Relay a worker's outcome after the job's ``queued`` frame, once (it may have been recovered)."""
         outcome = event.payload
-        if await self.pending.claim(outcome.job_id):
+        job = await self.pending.claim(outcome.job_id)
+        if job is not None:
+            self._count_outcome(outcome.job_type, outcome.status, job.received_at)
             await self._send_outcome(outcome)
 
     @event_handler(output_type=JobStatusMessage)
@@ -325,6 +366,12 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     async def _stored_outcome(self, job_id: str, job_type: str) -> JobOutcome | None:
         """What ARQ stored for the job, if it has finished."""
         return await stored_outcome(self.jobs.pool, job_id, job_type)
+
+    def _count_outcome(self, job_type: str, status: str, received_at: float) -> None:
+        """One more outcome for this server's metrics, and its time since the job's frame."""
+        metrics = self.metrics
+        metrics.outcomes.labels(job_type, status).inc()
+        metrics.outcome_latency.labels(job_type).observe(asyncio.get_running_loop().time() - received_at)
 
     async def _send_outcome(self, outcome: JobOutcome) -> None:
         """Send a recovered outcome as the job's last frame."""

@@ -25,6 +25,7 @@ class PendingJob:
 
     job_type: str
     due: float  # loop time after which its outcome is overdue
+    received_at: float  # loop time its frame came in
 
 
 class PendingJobs:
@@ -65,11 +66,12 @@ class PendingJobs:
         """The job is being queued: hold any outcome for it until ``release``."""
         self._gates[job_id] = asyncio.Event()
 
-    def queued(self, job_id: str, job_type: str) -> None:
-        """The client was told the job is queued: its outcome is now owed."""
-        loop = asyncio.get_running_loop()
-        due = loop.time() + work_seconds(self._settings, job_type) + self._settings.result_recovery_grace
-        self._waiting[job_id] = PendingJob(job_type, due)
+    def queued(self, job_id: str, job_type: str, received_at: float | None = None) -> None:
+        """The client was told the job is queued (its frame came in at loop time ``received_at``, by default
+        now): its outcome is now owed."""
+        now = asyncio.get_running_loop().time()
+        due = now + work_seconds(self._settings, job_type) + self._settings.result_recovery_grace
+        self._waiting[job_id] = PendingJob(job_type, due, now if received_at is None else received_at)
         self._look_later()
 
     def release(self, job_id: str) -> None:
@@ -93,12 +95,12 @@ class PendingJobs:
 
     def restore(self, job_id: str, job: PendingJob) -> None:
         """Owe a withdrawn job's outcome again (its cancel could not be recorded)."""
-        self.queued(job_id, job.job_type)
+        self.queued(job_id, job.job_type, job.received_at)
 
-    async def claim(self, job_id: str) -> bool:
-        """Whether the socket should send this job's outcome now (once its ``queued`` frame is out)."""
+    async def claim(self, job_id: str) -> PendingJob | None:
+        """The job, if the socket should send its outcome now (once its ``queued`` frame is out); else None."""
         await self.queuing_done(job_id)
-        owed = self._settle(job_id) is not None
+        owed = self._settle(job_id)
         self._stop_looking_if_settled()
         return owed
 

@@ -1,0 +1,49 @@
+"""``/readyz``: whether this server can take jobs now: Redis answers, and a worker has checked in lately."""
+
+from dataclasses import dataclass, field
+
+from arq import ArqRedis
+from arq.constants import health_check_key_suffix
+from redis.exceptions import RedisError
+
+from src.deadlines import within
+from src.settings import Settings
+
+OK = "ok"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Each check's verdict (``ok``, or why not); ready when every one is ``ok``."""
+
+    checks: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return all(verdict == OK for verdict in self.checks.values())
+
+    def body(self) -> dict[str, object]:
+        """The JSON ``/readyz`` answers with."""
+        return {"status": "ready" if self.ready else "unavailable", "checks": self.checks}
+
+
+async def readiness(pool: ArqRedis, settings: Settings) -> Readiness:
+    """Redis must answer a PING within ``ENQUEUE_TIMEOUT``, and a worker's heartbeat (ARQ's health-check key,
+    which each worker writes every ``WORKER_HEALTH_CHECK_INTERVAL`` seconds to last one second longer) be there."""
+    deadline = settings.enqueue_timeout
+    try:
+        await within(pool.ping(), deadline)
+    except TimeoutError:
+        reason = f"Redis did not answer within {deadline:g}s"
+        return Readiness({"redis": reason, "worker": "unknown: Redis did not answer"})
+    except (RedisError, OSError) as exc:
+        reason = f"Redis is unavailable: {exc}"
+        return Readiness({"redis": reason, "worker": "unknown: Redis is unavailable"})
+    try:
+        beating = await within(pool.exists(settings.queue_name + health_check_key_suffix), deadline)
+    except (TimeoutError, RedisError, OSError) as exc:
+        return Readiness({"redis": OK, "worker": f"unknown: the heartbeat could not be read ({exc or 'timeout'})"})
+    if not beating:
+        interval = settings.worker_health_check_interval
+        return Readiness({"redis": OK, "worker": f"no worker has checked in within the last {interval + 1:g}s"})
+    return Readiness({"redis": OK, "worker": OK})

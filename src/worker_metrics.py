@@ -1,0 +1,94 @@
+"""The worker's Prometheus metrics, served on ``WORKER_METRICS_PORT`` (off when unset).
+
+``run_reported`` counts each job it runs (so both worker commands, on either path, count alike); a
+background task reads the queue's depth every ``DEPTH_EVERY`` seconds while the worker runs.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from arq import ArqRedis
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two readings of the queue's depth.
+DEPTH_EVERY = 1.0
+#: Seconds a task runs: the seed's 1 to 4 s of work (times ``JOB_TIME_SCALE``), up to ``JOB_TIMEOUT``.
+RUN_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0, 60.0)
+
+
+class WorkerMetrics:
+    """What one worker counts: the jobs it starts and finishes, how long they run, how many run, the queue's depth."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.jobs_started = Counter(
+            "background_jobs_worker_jobs_started",
+            "Jobs this worker started, by type",
+            ["job_type"],
+            registry=self.registry,
+        )
+        self.jobs_finished = Counter(
+            "background_jobs_worker_jobs_finished",
+            "Jobs this worker finished, by type and status (result, error, cancelled)",
+            ["job_type", "status"],
+            registry=self.registry,
+        )
+        self.job_run = Histogram(
+            "background_jobs_worker_job_run_seconds",
+            "Seconds a job ran on this worker, by type",
+            ["job_type"],
+            buckets=RUN_BUCKETS,
+            registry=self.registry,
+        )
+        self.jobs_running = Gauge(
+            "background_jobs_worker_jobs_running", "Jobs running on this worker now", registry=self.registry
+        )
+        self.queue_depth = Gauge(
+            "background_jobs_worker_queue_depth",
+            "Jobs on ARQ's queue (waiting or running), as this worker last read it",
+            registry=self.registry,
+        )
+
+    @contextlib.contextmanager
+    def running(self, job_type: str) -> Iterator[dict[str, str]]:
+        """Count one job's run; the caller puts its ``status`` in the yielded dict (``error`` if it raises)."""
+        self.jobs_started.labels(job_type).inc()
+        self.jobs_running.inc()
+        outcome = {"status": "error"}
+        began = asyncio.get_running_loop().time()
+        try:
+            yield outcome
+        except asyncio.CancelledError:
+            outcome["status"] = "cancelled"
+            raise
+        finally:
+            self.jobs_running.dec()
+            self.job_run.labels(job_type).observe(asyncio.get_running_loop().time() - began)
+            self.jobs_finished.labels(job_type, outcome["status"]).inc()
+
+    async def read_queue_depth(self, redis: ArqRedis, queue_name: str) -> None:
+        """Keep ``queue_depth`` current until cancelled (a failed reading keeps the last value)."""
+        while True:
+            try:
+                self.queue_depth.set(await redis.zcard(queue_name))
+            except (RedisError, OSError) as exc:
+                logger.debug("queue depth not read: %s", exc)
+            await asyncio.sleep(DEPTH_EVERY)
+
+
+def serve_metrics(metrics: WorkerMetrics, port: int) -> Any:
+    """Serve ``metrics`` on ``port`` (all interfaces) from a thread; the server, to shut down, or None if the port
+    cannot be bound (the worker runs on without its metrics, saying why)."""
+    try:
+        server, _thread = start_http_server(port, registry=metrics.registry)
+    except OSError as exc:
+        logger.error("worker metrics not served: port %d: %s", port, exc)
+        return None
+    logger.info("worker metrics on port %d", port)
+    return server
