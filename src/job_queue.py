@@ -5,13 +5,14 @@ import uuid
 
 import structlog
 from arq import ArqRedis, create_pool
-from arq.constants import abort_jobs_ss
+from arq.constants import abort_jobs_ss, job_key_prefix
 from arq.utils import timestamp_ms
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 from src.apps.background_jobs.messages import queue_full_text
 from src.deadlines import within
+from src.sentinel import master_pool
 from src.settings import Settings
 from src.speedups import JobWriter, SpeedUps
 
@@ -40,14 +41,21 @@ def new_job_id(job_type: str) -> str:
 
 def web_pool(settings: Settings, connections: type[ConnectionPool] = ConnectionPool) -> ArqRedis:
     """The web process's ARQ pool: connects on first use (the app starts while Redis is away), fails fast
-    when Redis is away, and gives up on a Redis that does not answer.
+    when Redis is away, and gives up on a Redis that does not answer. With ``REDIS_SENTINELS``, on the master
+    the sentinels name.
 
     (ARQ's ``create_pool`` would ping Redis at once, and retry for seconds before failing the start-up.)
     """
+    if settings.redis_sentinels:
+        return master_pool(settings, socket_connect_timeout=1.0, socket_timeout=settings.redis_socket_timeout)
     pool = connections.from_url(
         settings.redis_url, socket_connect_timeout=1.0, socket_timeout=settings.redis_socket_timeout
     )
     return ArqRedis(pool, default_queue_name=settings.queue_name)
+
+
+#: The share of ``ENQUEUE_TIMEOUT`` a ``WAIT`` for replicas may take (the rest: taking the job back).
+WAIT_SHARE = 0.5
 
 
 class ArqJobWriter:
@@ -72,8 +80,29 @@ class ArqJobWriter:
         """Check the queue's depth, then ``enqueue_job``."""
         if await self.pool.zcard(self.settings.queue_name) >= self.settings.max_queue_depth:
             return False
+        if self.settings.redis_min_replicas_ack > 0:
+            await self._enqueue_replicated(job_type, job_id, content, channel_name)
+            return True
         await self.pool.enqueue_job(job_type, job_id, content, channel_name, _job_id=job_id)
         return True
+
+    async def _enqueue_replicated(self, job_type: str, job_id: str, content: str, channel_name: str) -> None:
+        """``enqueue_job``, then Redis ``WAIT`` on the same connection until ``REDIS_MIN_REPLICAS_ACK`` replicas
+        hold the job. If they do not in time, the job is taken back (``QueueError``), unless a worker has it."""
+        wanted = self.settings.redis_min_replicas_ack
+        queue_name = self.settings.queue_name
+        async with ArqRedis(connection_pool=self.pool.connection_pool, single_connection_client=True) as connection:
+            await connection.enqueue_job(
+                job_type, job_id, content, channel_name, _job_id=job_id, _queue_name=queue_name
+            )
+            wait_ms = max(1, int(self.settings.enqueue_timeout * 1000 * WAIT_SHARE))
+            acked = await connection.wait(wanted, wait_ms)
+            if acked >= wanted:
+                return
+            if await connection.zrem(queue_name, job_id):  # not taken yet: withdrawn, so it never runs
+                await connection.delete(job_key_prefix + job_id)
+                raise QueueError(f"the job queue could not copy the job to {wanted} replica(s) in time")
+            # A worker took it meanwhile: it runs, and the client is told it is queued.
 
     async def request_abort(self, job_id: str) -> None:
         """Record ARQ's abort request (what ``Job.abort`` writes, without its wait for the job's end)."""

@@ -3,6 +3,7 @@
 from fast_channels.layers import get_channel_layer, register_channel_layer, unregister_channel_layer
 from fast_channels.layers.redis import RedisPubSubChannelLayer
 
+from src.sentinel import layer_host
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 
 #: The alias the consumer routes results through (the tutorial's ``chat`` layer).
@@ -14,18 +15,24 @@ def setup_layers(
     reconnect_attempts: int = -1,
     layer_class: type[RedisPubSubChannelLayer] | None = None,
 ) -> None:
-    """Register the Redis pub/sub layer the consumer and the worker talk through (``layer_class``: the fast path's).
+    """Register the Redis pub/sub layer the consumer and the worker talk through (``layer_class``: the fast path's),
+    on ``CHANNEL_LAYER_URLS`` (sharded by fast-channels' consistent hash), or else on the master the sentinels
+    name (``REDIS_SENTINELS``), or else on ``REDIS_URL``.
 
     Its connections ride out a Redis restart (``-1``: for as long as it takes), so the
     layer's subscriptions come back by themselves and nothing is logged per retry.
     """
-    host = {
-        "address": settings.redis_url,
-        "retry": reconnecting_retry(reconnect_attempts),
+    through_sentinel = bool(settings.redis_sentinels) and not settings.channel_layer_urls
+    connection = {
+        "retry": reconnecting_retry(reconnect_attempts, through_sentinel=through_sentinel),
         "retry_on_error": list(RECONNECT_ERRORS),
         "socket_connect_timeout": 1.0,
     }
-    layer = (layer_class or RedisPubSubChannelLayer)(hosts=[host], prefix=settings.channel_layer_prefix)
+    if through_sentinel:
+        hosts = [layer_host(settings, **connection)]
+    else:
+        hosts = [{"address": url, **connection} for url in settings.layer_urls]
+    layer = (layer_class or RedisPubSubChannelLayer)(hosts=hosts, prefix=settings.channel_layer_prefix)
     register_channel_layer(JOBS_LAYER_ALIAS, layer)
 
 

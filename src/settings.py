@@ -20,6 +20,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
     redis_url: str = "redis://localhost:6379"
+    # Redis Sentinel: the sentinels (host:port, comma-separated or a JSON list) and the master's name. When
+    # set, the web pool, the worker's pool and the channel layer find the master through them (REDIS_URL
+    # then gives only the database number, and the password if any).
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_sentinel_master: str = "mymaster"
+    # An enqueue waits (Redis WAIT, within ENQUEUE_TIMEOUT) until this many replicas hold the job.
+    redis_min_replicas_ack: int = Field(default=0, ge=0)
     job_time_scale: float = Field(default=1.0, ge=0.0)
     max_content_length: int = Field(default=10_000, ge=1)
 
@@ -33,6 +40,10 @@ class Settings(BaseSettings):
     result_recovery_grace: float = Field(default=1.0, ge=0.0)
     result_recovery_interval: float = Field(default=1.0, gt=0.0)
     channel_layer_prefix: str = "asgi"
+    # The channel layer's Redis hosts: sockets' channels are spread over them by consistent hashing
+    # (fast-channels' sharding), while ARQ's queue stays on REDIS_URL. Comma-separated or a JSON list;
+    # empty: REDIS_URL alone.
+    channel_layer_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # The speed-ups beneath ARQ's and redis-py's public APIs (src/fastpath/): off, both processes run
     # ARQ's own worker, create_pool-style pools, enqueue_job and poll delay, and only that.
@@ -82,6 +93,38 @@ class Settings(BaseSettings):
     # Jobs this server has taken and not yet written to Redis; over it, it stops reading sockets' frames.
     max_enqueue_backlog: int = Field(default=1_000, ge=1)
 
+    @field_validator("redis_sentinels", mode="before")
+    @classmethod
+    def _sentinels_from_text(cls, value: Any) -> Any:
+        """Read a comma-separated or JSON list of ``host:port``."""
+        return list_from_text(value)
+
+    @property
+    def sentinel_hosts(self) -> list[tuple[str, int]]:
+        """``REDIS_SENTINELS`` as (host, port) pairs (26379 where a port is not given)."""
+        hosts = []
+        for entry in self.redis_sentinels:
+            host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "26379")
+            hosts.append((host, int(port)))
+        return hosts
+
+    @property
+    def redis_db(self) -> int:
+        """The database number ``REDIS_URL`` names (0 when it names none)."""
+        path = urlsplit(self.redis_url).path.strip("/")
+        return int(path) if path.isdigit() else 0
+
+    @field_validator("channel_layer_urls", mode="before")
+    @classmethod
+    def _urls_from_text(cls, value: Any) -> Any:
+        """Read a comma-separated or JSON list of Redis URLs."""
+        return list_from_text(value)
+
+    @property
+    def layer_urls(self) -> list[str]:
+        """The channel layer's Redis hosts: ``CHANNEL_LAYER_URLS``, or ``REDIS_URL`` alone."""
+        return list(self.channel_layer_urls) or [self.redis_url]
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _origins_from_text(cls, value: Any) -> Any:
@@ -112,6 +155,16 @@ class Settings(BaseSettings):
 
 RECONNECT_ERRORS = (RedisConnectionError, RedisTimeoutError)
 
+
+def list_from_text(value: Any) -> Any:
+    """A comma-separated or JSON list as a list of its non-blank entries, stripped (anything else as it is)."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+    if not isinstance(value, list):
+        return value
+    return [str(entry).strip() for entry in value if str(entry).strip()]
+
+
 #: The port a URL scheme implies when it names none.
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
@@ -128,16 +181,19 @@ def normalized_origin(origin: str) -> str:
     )
 
 
-def reconnecting_retry(attempts: int) -> Retry:
+def reconnecting_retry(attempts: int, *, through_sentinel: bool = False) -> Retry:
     """redis-py retry: exponential backoff from 50 ms, capped at 1 s; ``-1`` attempts means forever.
 
     ``OSError`` is included so that a refused *re*connect (raised before redis-py wraps it) is
-    retried too, not only a command on a connection that broke.
+    retried too, not only a command on a connection that broke. Not ``through_sentinel``: there the
+    same retry also wraps the connect to the one address the sentinels named, which would retry a
+    dead master's address instead of asking them again (the command's retry asks them again).
     """
+    errors = RECONNECT_ERRORS if through_sentinel else (*RECONNECT_ERRORS, OSError)
     return Retry(
         ExponentialBackoff(cap=1.0, base=0.05),
         retries=attempts,
-        supported_errors=(*RECONNECT_ERRORS, OSError),  # type: ignore[arg-type]  # its hint is too narrow
+        supported_errors=errors,  # type: ignore[arg-type]  # its hint is too narrow
     )
 
 

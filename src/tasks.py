@@ -25,7 +25,8 @@ from src.layers import setup_layers, teardown_layers
 from src.logging_setup import configure_logging
 from src.notifier import Notifier
 from src.progress_reporter import Progress, ProgressReporter
-from src.settings import Settings, get_settings
+from src.sentinel import master_pool
+from src.settings import RECONNECT_ERRORS, Settings, get_settings, reconnecting_retry
 from src.speedups import SpeedUps, speedups
 from src.worker_metrics import WorkerMetrics, serve_metrics
 
@@ -252,6 +253,21 @@ class ArqWorkerSettings:
     allow_abort_jobs: ClassVar[bool]
 
 
+def worker_redis_pool(settings: Settings, fast: SpeedUps | None) -> ArqRedis | None:
+    """The worker's pool: the fast path's, or (``REDIS_SENTINELS``) one on the master the sentinels name, riding
+    out a failover as ``worker_arq_redis`` rides out a restart; None: ARQ makes its own from ``redis_settings``."""
+    if fast is not None:
+        return fast.worker_pool()
+    if settings.redis_sentinels:
+        return master_pool(
+            settings,
+            retry=reconnecting_retry(settings.redis_reconnect_attempts, through_sentinel=True),
+            retry_on_error=list(RECONNECT_ERRORS),
+            socket_connect_timeout=1.0,
+        )
+    return None
+
+
 def build_worker_settings(settings: Settings, fast: SpeedUps | None) -> type[ArqWorkerSettings]:
     """ARQ's ``WorkerSettings`` class for ``settings``: ARQ's own pool and poll delay, or the fast path's."""
     return type(
@@ -266,7 +282,7 @@ def build_worker_settings(settings: Settings, fast: SpeedUps | None) -> type[Arq
             "ctx": {"settings": settings} if fast is None else {"settings": settings, "speedups": fast},
             # ARQ makes its pool from these unless it is given one; either way it rides out a Redis restart.
             "redis_settings": settings.worker_arq_redis,
-            "redis_pool": None if fast is None else fast.worker_pool(),
+            "redis_pool": worker_redis_pool(settings, fast),
             "queue_name": settings.queue_name,
             "max_jobs": settings.worker_max_jobs,
             "poll_delay": settings.worker_poll_delay if fast is None else fast.poll_delay,

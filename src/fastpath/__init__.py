@@ -73,6 +73,12 @@ def installed_versions() -> dict[str, str]:
 
 def install(settings: Settings) -> FastPath | None:
     """The fast path for ``settings``; None, with one warning, where a library is a version not verified."""
+    if settings.redis_sentinels or settings.redis_min_replicas_ack:
+        logger.warning(
+            "fast path off: it does not find Redis through Sentinel nor wait for replicas; "
+            "running ARQ's, redis-py's and fast-channels' own code"
+        )
+        return None
     found = installed_versions()
     if all(found[name] in verified for name, verified in VERIFIED_VERSIONS.items()):
         return FastPath(settings)

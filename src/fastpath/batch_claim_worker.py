@@ -193,11 +193,12 @@ class BatchClaimWorker(Worker):
             raise
 
     def _deferring_notifier(self) -> DeferredNotifier | None:
-        """The tasks' notifier made to defer (once), if it sends through the Redis pub/sub layer."""
+        """The tasks' notifier made to defer (once), if it sends through the Redis pub/sub layer on the queue's
+        Redis (with a sharded layer, or one elsewhere, outcomes are published the usual way)."""
         notifier = self.ctx.get("notifier")
         if isinstance(notifier, DeferredNotifier):
             return notifier
-        layer = redis_pubsub_layer()
+        layer = redis_pubsub_layer(self.ctx["settings"].redis_url)
         if not isinstance(notifier, ChannelLayerNotifier) or layer is None:
             return None
         self._deferred = DeferredNotifier(notifier, layer)

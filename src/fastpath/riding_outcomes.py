@@ -12,10 +12,18 @@ from src.layers import JOBS_LAYER_ALIAS
 from src.notifier import ChannelLayerNotifier
 
 
-def redis_pubsub_layer() -> RedisPubSubChannelLayer | None:
-    """The channel layer outcomes go through, if it is the Redis pub/sub layer (None otherwise)."""
+def redis_pubsub_layer(queue_url: str) -> RedisPubSubChannelLayer | None:
+    """The channel layer outcomes go through, if it is the Redis pub/sub layer on the queue's own Redis alone
+    (``queue_url``), where the worker's transaction can publish for it; None otherwise (other hosts, shards)."""
     layer = get_channel_layer(JOBS_LAYER_ALIAS)
-    return layer if isinstance(layer, RedisPubSubChannelLayer) else None
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return None
+    hosts = layer._kwargs.get("hosts")
+    if not isinstance(hosts, list) or len(hosts) != 1:
+        return None
+    (host,) = hosts
+    address = host.get("address") if isinstance(host, dict) else host
+    return layer if address == queue_url else None
 
 
 def event_publish(layer: RedisPubSubChannelLayer, outcome: JobOutcome, channel_name: str) -> tuple[str, bytes]:

@@ -2,6 +2,7 @@
 published as the channel layer publishes them."""
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -88,16 +89,39 @@ async def test_the_event_published_is_the_message_chanx_sends_over_the_layer(
     assert (published_on, redis_layer.deserialize(message)) == (channel, sent)
 
 
+QUEUE_URL = "redis://127.0.0.1:1"
+
+
 def test_the_redis_layer_is_found_only_when_it_is_the_one_registered(redis_layer: RedisPubSubChannelLayer) -> None:
-    assert redis_pubsub_layer() is redis_layer
+    assert redis_pubsub_layer(QUEUE_URL) is redis_layer
     channel_layers.clear()
-    assert redis_pubsub_layer() is None
+    assert redis_pubsub_layer(QUEUE_URL) is None
 
 
 def test_no_redis_layer_is_found_when_another_kind_of_layer_is_the_jobs_layer() -> None:
     channel_layers.clear()
     register_channel_layer(JOBS_LAYER_ALIAS, InMemoryChannelLayer())
     try:
-        assert redis_pubsub_layer() is None
+        assert redis_pubsub_layer(QUEUE_URL) is None
+    finally:
+        channel_layers.clear()
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        [{"address": "redis://127.0.0.1:2"}],  # the layer on another Redis than the queue
+        [{"address": QUEUE_URL}, {"address": "redis://127.0.0.1:2"}],  # sharded: a channel may be on either
+        [{"sentinels": [("127.0.0.1", 26379)], "master_name": "jobs"}],  # found through Sentinel
+    ],
+    ids=["another-redis", "sharded", "sentinel"],
+)
+def test_outcomes_ride_the_queues_transaction_only_when_the_layer_is_on_the_queues_redis_alone(
+    hosts: list[dict[str, Any]],
+) -> None:
+    channel_layers.clear()
+    register_channel_layer(JOBS_LAYER_ALIAS, RedisPubSubChannelLayer(hosts=hosts, prefix="test"))
+    try:
+        assert redis_pubsub_layer(QUEUE_URL) is None
     finally:
         channel_layers.clear()
