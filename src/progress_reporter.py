@@ -56,6 +56,7 @@ class ProgressReporter:
         self._sent_at = -math.inf
         self._latest: ProgressUpdate | None = None  # reported, not yet sent
         self._flush: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[None] | None = None  # held here: the loop keeps only a weak reference
         self._sending = asyncio.Lock()
         self._closed = False
 
@@ -85,7 +86,9 @@ class ProgressReporter:
             self._flush = None
 
     def _advances(self, percent: int, partial: str | None) -> bool:
-        """Whether a report is news: not below what was reached, and not the same again."""
+        """Whether a report is news: not below what was reached (or is held to be sent), nor the same again."""
+        if self._latest is not None and percent < self._latest.progress:
+            return False
         if self._reached is None:
             return True
         reached_percent, reached_partial = self._reached
@@ -106,8 +109,14 @@ class ProgressReporter:
 
     def _flush_later(self) -> None:
         self._flush = None
-        if self._latest is not None and not self._closed:
-            asyncio.get_running_loop().create_task(self._send_latest(), name=f"progress of {self._job_id}")
+        if self._latest is None or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        early = self._sent_at + self._interval - loop.time()
+        if early > 0:  # a timer may fire a hair before its time: never two frames closer than the interval
+            self._flush = loop.call_later(early, self._flush_later)
+            return
+        self._flushing = loop.create_task(self._send_latest(), name=f"progress of {self._job_id}")
 
     async def _send_latest(self) -> None:
         async with self._sending:

@@ -77,6 +77,10 @@ RESULT_TEXTS: dict[str, Callable[[str], str]] = {
 }
 
 
+#: Seconds of simulated work too few to wait for (or to report on): what a float sum of sleeps misses by.
+CLOCK_SLACK = 1e-6
+
+
 async def simulate_work(ctx: dict[str, Any], job_type: str, progress: Progress, text: str | None = None) -> None:
     """Sleep for the type's simulated work (not at all when ``JOB_TIME_SCALE`` is 0), reporting the share done
     every ``PROGRESS_INTERVAL``; with ``text``, its part in the same share goes with each report (streaming)."""
@@ -87,7 +91,7 @@ async def simulate_work(ctx: dict[str, Any], job_type: str, progress: Progress, 
     loop = asyncio.get_running_loop()
     began = loop.time()
     elapsed = 0.0
-    while elapsed < seconds:
+    while seconds - elapsed > CLOCK_SLACK:
         percent = int(100 * elapsed / seconds)
         await progress(percent, partial=None if text is None else text[: len(text) * percent // 100])
         await asyncio.sleep(min(settings.progress_interval, seconds - elapsed))

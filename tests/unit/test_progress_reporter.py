@@ -58,7 +58,7 @@ def reporter(heard: Heard, redis: ArqRedis | None = None, interval: float = 0.2)
 
 async def test_the_first_report_goes_at_once_and_a_burst_after_it_is_coalesced_to_its_latest() -> None:
     heard = Heard()
-    progress = reporter(heard)
+    progress = reporter(heard, interval=1.0)  # far longer than the burst below takes, however busy the machine
 
     await progress(0, partial="")
     assert heard.sent == [(0, "")]
@@ -66,7 +66,7 @@ async def test_the_first_report_goes_at_once_and_a_burst_after_it_is_coalesced_t
         await progress(percent, partial="x" * percent)
     assert heard.sent == [(0, "")]  # inside the interval: held
 
-    assert await heard.until(2) == [(0, ""), (49, "x" * 49)]
+    assert await heard.until(2, timeout=3.0) == [(0, ""), (49, "x" * 49)]
 
 
 async def test_reports_are_at_least_one_interval_apart() -> None:
@@ -86,7 +86,8 @@ async def test_reports_are_at_least_one_interval_apart() -> None:
     await heard.until(5)
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
-    assert all(gap >= 0.05 for gap in gaps), gaps
+    # Stamped as the notifier is called, a few microseconds after each send is decided: that much slack.
+    assert all(gap >= 0.05 - 1e-4 for gap in gaps), gaps
 
 
 async def test_progress_never_goes_down_nor_repeats() -> None:
@@ -115,13 +116,13 @@ async def test_percentages_are_clamped_to_0_and_100() -> None:
 
 async def test_after_close_nothing_more_is_sent_not_even_what_was_held() -> None:
     heard = Heard()
-    progress = reporter(heard, interval=0.05)
+    progress = reporter(heard, interval=0.5)
     await progress(10)
     await progress(20)  # held for the interval's end
 
     progress.close()
     await progress(30)
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.6)  # past the held report's time: nothing may come (absence has no event to wait on)
 
     assert heard.sent == [(10, None)]
 

@@ -4,6 +4,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from fast_channels.layers import InMemoryChannelLayer
 
 import src.tasks
@@ -136,52 +137,73 @@ async def test_a_task_made_for_a_type_bears_its_name_does_its_work_and_reports_i
     assert event == result_event("result", "analyze_5", "analyze", analyze_text("hi"))
 
 
-class Reports:
-    """A task's ``progress``: records each report and when it came."""
+class FakeTime:
+    """The loop's clock and ``asyncio.sleep`` on a clock of the test's own: a sleep moves it on at once."""
 
     def __init__(self) -> None:
+        self.now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest_asyncio.fixture
+async def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    """Simulated work on a fake clock: the test does not depend on how busy the machine is."""
+    fake = FakeTime()
+    monkeypatch.setattr(asyncio.get_running_loop(), "time", fake.time)
+    monkeypatch.setattr(asyncio, "sleep", fake.sleep)
+    return fake
+
+
+class Reports:
+    """A task's ``progress``: records each report and when (by the fake clock) it came."""
+
+    def __init__(self, clock: FakeTime) -> None:
+        self.clock = clock
         self.made: list[tuple[int, str | None, float]] = []
 
     async def __call__(self, percent: int, partial: str | None = None) -> None:
-        self.made.append((percent, partial, asyncio.get_running_loop().time()))
+        self.made.append((percent, partial, self.clock.now))
 
 
-async def test_simulated_work_lasts_its_scaled_duration_reporting_the_share_done_every_progress_interval() -> None:
-    reports = Reports()
-    loop = asyncio.get_running_loop()
-    began = loop.time()
+async def test_simulated_work_lasts_its_scaled_duration_reporting_the_share_done_every_progress_interval(
+    fake_time: FakeTime,
+) -> None:
+    reports = Reports(fake_time)
+    began = fake_time.now
 
     await simulate_work({"settings": Settings(job_time_scale=0.05, progress_interval=0.02)}, "translate", reports)
 
-    took = loop.time() - began
-    assert took >= 0.1  # translate's 2 s at scale 0.05
-    percents = [percent for percent, _, _ in reports.made]
-    assert percents[0] == 0
-    assert percents == sorted(set(percents))
-    assert all(percent < 100 for percent in percents)
-    assert len(percents) >= 5  # one per 0.02 s of 0.1 s
-    for percent, _, at in reports.made:  # each says the share of the 0.1 s gone when it was made (within 5 ms)
-        assert percent <= 100 * (at - began) / 0.1 < percent + 5
+    assert fake_time.now - began == pytest.approx(0.1)  # translate's 2 s at scale 0.05
+    assert [at - began for _, _, at in reports.made] == pytest.approx([0.0, 0.02, 0.04, 0.06, 0.08])
+    for percent, _, at in reports.made:  # each says the share of the 0.1 s gone when it was made
+        assert abs(percent - 100 * (at - began) / 0.1) < 1
 
 
-async def test_at_scale_0_simulated_work_neither_waits_nor_reports() -> None:
-    reports = Reports()
+async def test_at_scale_0_simulated_work_neither_waits_nor_reports(fake_time: FakeTime) -> None:
+    reports = Reports(fake_time)
 
     await simulate_work({"settings": Settings(job_time_scale=0.0)}, "generate", reports, "text")
 
     assert reports.made == []
+    assert fake_time.now == 1000.0
 
 
-async def test_a_streaming_jobs_reports_carry_the_prefix_of_its_text_done_so_far() -> None:
-    reports = Reports()
+async def test_a_streaming_jobs_reports_carry_the_prefix_of_its_text_done_so_far(fake_time: FakeTime) -> None:
+    reports = Reports(fake_time)
     text = generate_text("hello")
 
     await simulate_work({"settings": Settings(job_time_scale=0.02, progress_interval=0.01)}, "generate", reports, text)
 
-    partials = [partial for _, partial, _ in reports.made]
-    assert all(partial is not None and text.startswith(partial) for partial in partials)
-    assert [len(text) * percent // 100 for percent, _, _ in reports.made] == [len(p or "") for p in partials]
-    assert len(set(partials)) >= 3
+    partials = [partial or "" for _, partial, _ in reports.made]
+    assert all(text.startswith(partial) for partial in partials)
+    assert [len(partial) for partial in partials] == [len(text) * percent // 100 for percent, _, _ in reports.made]
+    assert len(partials) == 8  # 0.08 s of work, a report every 0.01 s
+    assert len(set(partials)) == 8
 
 
 async def test_an_outcome_the_notifier_cannot_deliver_is_logged_with_its_job_and_status_and_not_raised(
