@@ -13,7 +13,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 #: How late a timer may fire and still count as on time (a loop turn or two).
-ON_TIME = 0.05
+ON_TIME = 0.01
 
 
 async def answered_within(answer: "asyncio.Future[T]", seconds: float) -> bool:

@@ -41,15 +41,15 @@ async def open_sockets(url: str) -> list[ClientConnection]:
     return sockets
 
 
-async def final_status(ws: ClientConnection) -> tuple[str, str, str]:
-    """The socket's job: the id its ``queued`` (or error) frame named, its final status, and that frame's id."""
+async def final_status(ws: ClientConnection) -> tuple[str, str, str, str]:
+    """The socket's job: the id its ``queued`` (or error) frame named, its final status, that frame's id and text."""
     queued_id = ""
     while True:
         payload = json.loads(await ws.recv())["payload"]
         if payload["status"] == "queued":
             queued_id = payload["job_id"]
         if payload["status"] in ("result", "error"):
-            return queued_id, payload["status"], payload["job_id"]
+            return queued_id, payload["status"], payload["job_id"], payload["message"]
 
 
 async def test_two_thousand_sockets_sending_one_job_each_at_once_each_get_their_own_result_none_refused(
@@ -67,6 +67,7 @@ async def test_two_thousand_sockets_sending_one_job_each_at_once_each_get_their_
             finally:
                 await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
-    assert Counter(status for _, status, _ in outcomes) == {"result": SOCKETS}
-    assert all(queued_id == result_id for queued_id, _, result_id in outcomes)  # each socket got its own job's
-    assert len({result_id for _, _, result_id in outcomes}) == SOCKETS
+    errors = Counter(text for _, status, _, text in outcomes if status != "result")
+    assert Counter(status for _, status, _, _ in outcomes) == {"result": SOCKETS}, errors
+    assert all(queued_id == result_id for queued_id, _, result_id, _ in outcomes)  # each socket got its own job's
+    assert len({result_id for _, _, result_id, _ in outcomes}) == SOCKETS
