@@ -84,7 +84,7 @@ async def test_fast_channels_uses_a_channels_queue_only_through_put_nowait_and_g
     assert [await layer.receive(channel), await layer.receive(channel)] == [{"type": "direct"}, {"type": "to.group"}]
 
     waiting = asyncio.create_task(layer.receive(channel))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # let the receive reach its wait on the queue (it offers nothing to wait on)
     waiting.cancel()  # as a consumer's exit cancels it: the layer drops the channel
     with pytest.raises(asyncio.CancelledError):
         await waiting
