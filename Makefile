@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TOX := $(BIN)/tox
-# Debian packages the suite needs: a redis-server binary for private test servers, Chromium for the browser tests.
+# Debian packages the suite needs: a redis-server binary for private test servers, Chromium for the browser tests
+# (skipped when CHROMIUM_PATH names a browser that is there, as on CI runners with their own Chrome).
 SYSTEM_PACKAGES := redis-server chromium fonts-noto-color-emoji
 
 .PHONY: venv run test system-deps lint type unit contract integration integration-stock e2e e2e-stock coverage mutation spec soak client stop-redis clean distclean
@@ -25,7 +26,7 @@ run: venv
 	$(BIN)/python src/start_dev.py
 
 system-deps:
-	@if ! command -v redis-server >/dev/null || ! test -x /usr/bin/chromium; then \
+	@if ! command -v redis-server >/dev/null || ! test -x "$${CHROMIUM_PATH:-/usr/bin/chromium}"; then \
 		sudo=$$(test "$$(id -u)" -eq 0 || echo sudo); \
 		echo "Installing $(SYSTEM_PACKAGES) with apt-get"; \
 		$$sudo apt-get update -qq; \

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 
 from src.logging_setup import configure_logging
 from src.settings import Settings
-from tests.support.redis_provider import ProvidedRedis, choose_provider, provide_redis
+from tests.support.redis_provider import ProvidedRedis, choose_provider, provide_redis, unexpected_provider
 
 REDIS_PROVIDER = pytest.StashKey[str]()
 
@@ -40,8 +40,12 @@ def structured_logs_through_stdlib() -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Decide once which Redis provider serves the integration and e2e layers."""
+    """Decide once which Redis provider serves the integration and e2e layers; a CI job that names the provider it
+    expects (``EXPECT_REDIS_PROVIDER``) stops at once when another one would serve."""
     config.stash[REDIS_PROVIDER] = choose_provider()
+    problem = unexpected_provider(config.stash[REDIS_PROVIDER], os.environ.get("EXPECT_REDIS_PROVIDER"))
+    if problem:
+        raise pytest.UsageError(problem)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -14,7 +14,9 @@ from pathlib import Path
 import redis
 
 REDIS_IMAGE = "redis:7-alpine"
-READY_TIMEOUT = 15.0
+READY_TIMEOUT = 15
+#: What Redis logs once it accepts connections.
+READY_LOG_LINE = "Ready to accept connections"
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,13 @@ def choose_provider() -> str:
     if shutil.which("redis-server"):
         return "redis-server"
     return "none"
+
+
+def unexpected_provider(chosen: str, expected: str | None) -> str | None:
+    """Why the run must stop when ``EXPECT_REDIS_PROVIDER`` names another provider than the one chosen (else None)."""
+    if not expected or expected == chosen:
+        return None
+    return f"EXPECT_REDIS_PROVIDER is {expected!r} but the Redis provider here is {chosen!r}"
 
 
 class RedisServerProcess:
@@ -149,11 +158,13 @@ def redis_server_process() -> Iterator[RedisServerProcess]:
 def redis_container() -> Iterator[str]:
     """A Redis testcontainer (testcontainers' core with a generic container); yields its URL."""
     from testcontainers.core.container import DockerContainer
-    from testcontainers.core.waiting_utils import wait_for_logs
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-    container = DockerContainer(REDIS_IMAGE).with_exposed_ports(6379)
+    # A structured wait strategy: testcontainers >= 4.13 deprecates ``wait_for_logs(container, "text")``, and
+    # under ``filterwarnings = error`` that warning would fail every test that needs Redis.
+    ready = LogMessageWaitStrategy(READY_LOG_LINE).with_startup_timeout(READY_TIMEOUT)
+    container = DockerContainer(REDIS_IMAGE).with_exposed_ports(6379).waiting_for(ready)
     with container:
-        wait_for_logs(container, "Ready to accept connections", timeout=READY_TIMEOUT)
         url = f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}"
         wait_until_answers(url)
         yield url

@@ -3,12 +3,18 @@
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from tests.support import redis_provider
-from tests.support.redis_provider import RedisServerProcess, choose_provider, docker_engine_answers, provide_redis
+from tests.support.redis_provider import (
+    RedisServerProcess,
+    choose_provider,
+    docker_engine_answers,
+    provide_redis,
+    unexpected_provider,
+)
 
 
 def on_path(monkeypatch: pytest.MonkeyPatch, **binaries: str | None) -> None:
@@ -85,3 +91,115 @@ def test_a_private_redis_server_needs_the_binary_on_the_path(monkeypatch: pytest
     with pytest.raises(RuntimeError, match="redis-server is not on the PATH"):
         server.start()
     server.close()
+
+
+class FakeDockerContainer:
+    """What testcontainers reads of a started container: its id, status and logs."""
+
+    id = "f00dfeed"
+    short_id = "f00dfeed"
+    status = "running"
+
+    def __init__(self, log: bytes) -> None:
+        self.log = log
+        self.removed = False
+
+    def logs(self, stdout: bool = True, stderr: bool = True) -> bytes:
+        return self.log if stdout else b""
+
+    def reload(self) -> None:
+        """The fake's state is always current."""
+
+    def remove(self, force: bool = False, v: bool = False) -> None:
+        self.removed = True
+
+
+class FakeDockerClient:
+    """A Docker client with an engine that starts any image at once, its port 6379 published on 127.0.0.1:16379."""
+
+    containers: ClassVar[list[FakeDockerContainer]] = []
+    log = b"1:M * Ready to accept connections tcp\n"
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.client = self
+        self.closed = False
+
+    def create(self, image: str, **kwargs: Any) -> FakeDockerContainer:
+        assert image.endswith(redis_provider.REDIS_IMAGE)
+        assert "6379" in kwargs["ports"]
+        container = FakeDockerContainer(self.log)
+        self.containers.append(container)
+        return container
+
+    def start(self, container: FakeDockerContainer) -> None:
+        """Started by create already."""
+
+    def get_connection_mode(self) -> Any:
+        from testcontainers.core.config import ConnectionMode
+
+        return ConnectionMode.docker_host
+
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    def port(self, container_id: str, port: int) -> str:
+        assert (container_id, port) == (FakeDockerContainer.id, 6379)
+        return "16379"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def fake_docker_engine(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """testcontainers talks to ``FakeDockerClient`` (no Ryuk reaper); yields the URLs the provider checked."""
+    from testcontainers.core import container
+    from testcontainers.core.config import testcontainers_config
+
+    FakeDockerClient.containers = []
+    monkeypatch.setattr(container, "DockerClient", FakeDockerClient)
+    monkeypatch.setattr(testcontainers_config, "ryuk_disabled", True)
+    checked: list[str] = []
+    monkeypatch.setattr(redis_provider, "wait_until_answers", checked.append)
+    return checked
+
+
+def test_the_testcontainers_provider_waits_for_redis_readiness_log_with_warnings_as_errors(
+    fake_docker_engine: list[str],
+) -> None:
+    """Warnings are errors here (pyproject's filterwarnings): a deprecated testcontainers call would fail this."""
+    with provide_redis("testcontainers") as service:
+        assert service == redis_provider.ProvidedRedis("redis://127.0.0.1:16379", "testcontainers")
+        assert fake_docker_engine == ["redis://127.0.0.1:16379"]
+    assert [container.removed for container in FakeDockerClient.containers] == [True]
+
+
+def test_a_container_that_never_logs_readiness_fails_the_provider_in_its_timeout(
+    fake_docker_engine: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FakeDockerClient, "log", b"1:C * oO0OoO0OoO0Oo Redis is starting\n")
+    monkeypatch.setattr(redis_provider, "READY_TIMEOUT", 1)
+
+    with pytest.raises(TimeoutError, match="Ready to accept connections"), provide_redis("testcontainers"):
+        pass
+    assert fake_docker_engine == []
+    assert [container.removed for container in FakeDockerClient.containers] == [True]
+
+
+@pytest.mark.parametrize(
+    ("chosen", "expected", "problem"),
+    [
+        ("testcontainers", "testcontainers", None),
+        ("redis-server", None, None),
+        (
+            "redis-server",
+            "testcontainers",
+            "EXPECT_REDIS_PROVIDER is 'testcontainers' but the Redis provider here is 'redis-server'",
+        ),
+    ],
+    ids=["as expected", "nothing expected", "another provider"],
+)
+def test_a_run_that_expects_a_provider_stops_when_another_would_serve(
+    chosen: str, expected: str | None, problem: str | None
+) -> None:
+    assert unexpected_provider(chosen, expected) == problem
