@@ -1,38 +1,52 @@
 """Deadlines on Redis's answers that this process's own backlog cannot use up.
 
-A process busy with thousands of frames runs its event loop late: an answer Redis gave in a
-millisecond may wait a second to be read. A plain ``asyncio.timeout`` would blame Redis for that.
-Here, whenever the deadline's timer fires late (the loop was busy), the time it lost is given back,
-so a wait fails only when the loop was free to hear Redis and Redis had not answered.
+A process busy with thousands of frames turns its event loop slowly: an answer Redis gave in a
+millisecond may wait a second to be read, and work queued behind a connection pool's lock advances one
+loop turn at a time. A plain ``asyncio.timeout`` would blame Redis for that. Here a deadline counts only
+the time this thread was *idle* — neither running nor waiting for a CPU to run on — so a wait fails
+only when the process had nothing to do but hear Redis, for that long, and Redis had not answered.
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
 T = TypeVar("T")
 
-#: How late a timer may fire and still count as on time (a loop turn or two).
-ON_TIME = 0.01
+#: Linux's scheduler statistics for the calling thread: nanoseconds on a CPU, nanoseconds waiting for one, slices.
+SCHEDSTAT = "/proc/thread-self/schedstat"
+
+#: Idle time this close to a deadline counts as reaching it (a timer may fire a little early).
+TOLERANCE = 0.001
+
+
+def busy_time() -> float:
+    """Seconds the calling thread has spent running or waiting to run (Linux's schedstat); elsewhere, its CPU
+    time alone."""
+    try:
+        with open(SCHEDSTAT, "rb") as stats:
+            running, waiting, _slices = stats.read().split()
+    except OSError:
+        return time.thread_time()
+    return (int(running) + int(waiting)) / 1e9
 
 
 async def answered_within(answer: "asyncio.Future[T]", seconds: float) -> bool:
-    """Wait for ``answer`` (not cancelling it) for ``seconds`` of time the loop was free; whether it came."""
+    """Wait for ``answer`` (not cancelling it) for ``seconds`` of time this thread was idle; whether it came."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
+    started, busy_before = loop.time(), busy_time()
     while True:
-        done, _ = await asyncio.wait({answer}, timeout=max(deadline - loop.time(), 0.0))
+        idle = (loop.time() - started) - (busy_time() - busy_before)
+        if idle >= seconds - TOLERANCE:
+            return answer.done()
+        done, _ = await asyncio.wait({answer}, timeout=seconds - idle)
         if done:
             return True
-        now = loop.time()
-        late = now - deadline
-        if late <= ON_TIME:
-            return False
-        deadline = now + late  # the loop was busy for as long, at least: that time is given back
 
 
 async def within(call: Awaitable[T], seconds: float) -> T:
-    """``call``'s result, or ``TimeoutError`` (``call`` cancelled) after ``seconds`` of time the loop was free."""
+    """``call``'s result, or ``TimeoutError`` (``call`` cancelled) after ``seconds`` of time this thread was idle."""
     answer = asyncio.ensure_future(call)
     if not await answered_within(answer, seconds):
         answer.cancel()
