@@ -1,6 +1,7 @@
 """Logging: structlog (which chanx uses) rendered through the standard library's handlers."""
 
 import logging
+import re
 
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -21,7 +22,24 @@ class QuietReconnects(logging.Filter):
         return True
 
 
+class RedactTokens(logging.Filter):
+    """Keep tokens out of uvicorn's lines: a WebSocket's ``?token=…`` is logged as ``?token=[redacted]``."""
+
+    TOKEN = re.compile(r"([?&](?:token|access_token)=)[^&\s\"']*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.redacted(arg) for arg in record.args)
+        record.msg = self.redacted(record.msg)
+        return True
+
+    def redacted(self, value: object) -> object:
+        return self.TOKEN.sub(r"\1[redacted]", value) if isinstance(value, str) else value
+
+
 PUBSUB_LOGGER = "fast_channels.layers.redis.pubsub"
+#: uvicorn's loggers: its WebSocket lines (``uvicorn.error``) and its access lines name the path and query.
+UVICORN_LOGGERS = ("uvicorn.error", "uvicorn.access")
 
 
 def configure_logging(settings: Settings) -> None:
@@ -41,6 +59,10 @@ def configure_logging(settings: Settings) -> None:
     pubsub_logger = logging.getLogger(PUBSUB_LOGGER)
     if not any(isinstance(f, QuietReconnects) for f in pubsub_logger.filters):
         pubsub_logger.addFilter(QuietReconnects())
+    for name in UVICORN_LOGGERS:
+        uvicorn_logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in uvicorn_logger.filters):
+            uvicorn_logger.addFilter(RedactTokens())
     needs_handler = not logging.getLogger().handlers
     for name in ("src", "chanx", "fast_channels"):
         named = logging.getLogger(name)

@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from src.apps.background_jobs.admission import Admission
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.apps.background_jobs.ownership import JobOwnership
+from src.host_allowlist import HostAllowlist
 from src.job_queue import JobQueue
 from src.layers import keep_listening, setup_layers, teardown_layers
 from src.logging_setup import configure_logging
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     app.state.jobs = job_queue
     app.state.admission = admission
     app.state.speedups = fast
+    app.state.ownership = JobOwnership(settings)
     metrics = WebMetrics(sockets_open=lambda: admission.sockets)
     app.state.metrics = metrics
 
@@ -92,11 +95,17 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     consumer = BackgroundJobConsumer.as_asgi()
     app.router.add_websocket_route(WS_PATH, consumer)
     app.add_middleware(SocketFirst, path=WS_PATH, endpoint=consumer)
+    app.add_middleware(HostAllowlist, allowed_hosts=settings.trusted_hosts)  # outermost: every request
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/auth.json", include_in_schema=False)
+    async def auth_info() -> dict[str, bool]:
+        """Whether the socket wants a token (the page asks when its handshake is refused)."""
+        return {"token_required": settings.auth_enabled}
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

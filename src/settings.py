@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from arq.connections import RedisSettings
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -78,8 +78,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     # Hardening (issue 6).
-    # Browser origins besides the app's own host that may open the socket: comma-separated or a JSON list.
+    # Host names requests may be addressed to (the Host header): comma-separated or a JSON list; `*.example.com`
+    # for a domain's subdomains, `*` for any (explicitly). Empty: 127.0.0.1, localhost, [::1] and HOST.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Browser origins besides the allowed hosts' own that may open the socket: comma-separated or a JSON list.
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Token authentication (off unless one is set): an HS256 secret, or a PEM public key for RS256/ES256.
+    auth_jwt_secret: SecretStr | None = None
+    auth_jwt_public_key: str | None = None
+    # When set, a token must name this audience (`aud`) / issuer (`iss`).
+    auth_jwt_audience: str | None = None
+    auth_jwt_issuer: str | None = None
     # Jobs one socket may have queued whose outcome it has not sent yet; the excess is refused.
     max_jobs_in_flight: int = Field(default=100, ge=1)
     # The largest WebSocket frame accepted, in bytes (start_dev passes it to uvicorn; the consumer enforces it too).
@@ -125,6 +134,43 @@ class Settings(BaseSettings):
         """The channel layer's Redis hosts: ``CHANNEL_LAYER_URLS``, or ``REDIS_URL`` alone."""
         return list(self.channel_layer_urls) or [self.redis_url]
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts_from_text(cls, value: Any) -> Any:
+        """Read a comma-separated or JSON list of host names, lower-cased; a wildcard only as ``*`` or ``*.domain``."""
+        listed = list_from_text(value)
+        if not isinstance(listed, list):
+            return listed
+        for entry in listed:
+            if "*" in entry[1:] or (entry.startswith("*") and entry != "*" and not entry.startswith("*.")):
+                raise ValueError(f"{entry!r}: a wildcard host is `*` or like `*.example.com`")
+        return [str(entry).lower() for entry in listed]
+
+    @field_validator("auth_jwt_secret", "auth_jwt_public_key", "auth_jwt_audience", "auth_jwt_issuer", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """An empty variable (``AUTH_JWT_SECRET=``) leaves the setting unset."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _one_token_key(self) -> "Settings":
+        """Tokens are checked with one key: a secret or a public key, not both."""
+        if self.auth_jwt_secret is not None and self.auth_jwt_public_key is not None:
+            raise ValueError("set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY, not both")
+        return self
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The hosts requests may name: ``ALLOWED_HOSTS``, or this machine's loopback names and ``HOST``."""
+        if self.allowed_hosts:
+            return list(self.allowed_hosts)
+        return list(dict.fromkeys([*LOOPBACK_HOSTS, self.host.lower()]))
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether a handshake must carry a valid token."""
+        return self.auth_jwt_secret is not None or self.auth_jwt_public_key is not None
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _origins_from_text(cls, value: Any) -> Any:
@@ -154,6 +200,9 @@ class Settings(BaseSettings):
 
 
 RECONNECT_ERRORS = (RedisConnectionError, RedisTimeoutError)
+
+#: The names this machine answers to on its loopback interface (``ALLOWED_HOSTS``' default, with ``HOST``).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 def list_from_text(value: Any) -> Any:

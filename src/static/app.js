@@ -5,12 +5,18 @@
 // ({"action":"cancel"}), disabled once its job is final; a second form sends {"action":"job_lookup"},
 // whose answer lands on that job's card (made if this page has none, e.g. after a reload).
 //
+// With token authentication on, the socket carries a JWT: one given in the page's address as
+// "/#token=<JWT>" (kept for this tab in sessionStorage, and taken out of the address bar), passed as the
+// "token" query parameter, or else an "access_token" cookie, which the browser sends by itself. A
+// handshake refused without one makes the page ask /auth.json whether the server wants a token, and say so.
+//
 // Safety rule for this file: text that comes from the server (or the user) is only
 // ever put in the page with textContent / createTextNode, never as HTML.
 (function () {
   "use strict";
 
   var WS_URL = (location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws/background_jobs";
+  var TOKEN_KEY = "background-jobs-token";
   var BACKOFF_START_MS = 500;
   var BACKOFF_MAX_MS = 10000;
   // A job with one of these statuses will get no more frames about it: nothing left to cancel.
@@ -83,12 +89,81 @@
     return true;
   }
 
+  // ---- token (authentication on) ---------------------------------------------------
+
+  function tokenFromAddress() {
+    var match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+    if (!match) return null;
+    var token = decodeURIComponent(match[1]);
+    try {
+      sessionStorage.setItem(TOKEN_KEY, token);
+    } catch (_err) {
+      // storage off: the token lasts as long as this page
+    }
+    history.replaceState(null, "", location.pathname + location.search); // not left in the address bar
+    return token;
+  }
+
+  function storedToken() {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY);
+    } catch (_err) {
+      return null;
+    }
+  }
+
+  var token = tokenFromAddress() || storedToken();
+
+  function socketUrl() {
+    return token ? WS_URL + "?token=" + encodeURIComponent(token) : WS_URL;
+  }
+
+  function hasCookieToken() {
+    return document.cookie.split(";").some(function (part) {
+      return part.trim().indexOf("access_token=") === 0;
+    });
+  }
+
+  // A handshake refused before the socket opened: if the server wants a token, say so instead of retrying.
+  function explainRefusal() {
+    return fetch("/auth.json")
+      .then(function (response) {
+        return response.json();
+      })
+      .then(function (auth) {
+        if (!auth || !auth.token_required) return false;
+        if (!token && !hasCookieToken()) {
+          setState("disconnected", "this server needs a token: open this page as /#token=<your JWT>");
+        } else {
+          setState("disconnected", "the server refused this page's token (expired or not valid): open /#token=<a new JWT>");
+        }
+        el.status.dataset.auth = "needed";
+        return true;
+      })
+      .catch(function () {
+        return false;
+      });
+  }
+
+  // A new token given in the address ("/#token=…" again): use it from the next handshake on.
+  window.addEventListener("hashchange", function () {
+    var fresh = tokenFromAddress();
+    if (!fresh) return;
+    token = fresh;
+    if (socket !== null) {
+      socket.close(); // reconnects with the new token
+    } else if (reconnectTimer === null) {
+      connect();
+    }
+  });
+
   function connect() {
     reconnectTimer = null;
     setState("connecting", "connecting…");
     var ws;
+    var opened = false;
     try {
-      ws = new WebSocket(WS_URL);
+      ws = new WebSocket(socketUrl());
     } catch (err) {
       scheduleReconnect();
       return;
@@ -97,7 +172,9 @@
 
     ws.addEventListener("open", function () {
       if (socket !== ws) return;
+      opened = true;
       backoffMs = BACKOFF_START_MS;
+      delete el.status.dataset.auth;
       setState("connected", "connected");
     });
 
@@ -116,7 +193,13 @@
     ws.addEventListener("close", function () {
       if (socket !== ws) return;
       socket = null;
-      scheduleReconnect();
+      if (opened) {
+        scheduleReconnect();
+        return;
+      }
+      explainRefusal().then(function (needsToken) {
+        if (!needsToken) scheduleReconnect();
+      });
     });
     // An "error" event is always followed by "close"; reconnecting happens there.
   }

@@ -10,12 +10,12 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
-from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.job_queue import JobQueue
 from src.layers import setup_layers, teardown_layers
-from src.main import WS_PATH, create_app
+from src.main import create_app
 from src.settings import Settings
 from src.speedups import speedups
+from tests.support.communicator import socket_on
 from tests.support.processes import WORKER_COMMANDS, WorkerProcess
 from tests.support.protocol import CONNECTED
 
@@ -64,7 +64,7 @@ def app(settings: Settings, jobs: JobQueue) -> FastAPI:
 @pytest_asyncio.fixture
 async def ws(app: FastAPI) -> AsyncIterator[WebsocketCommunicator]:
     """A socket on the in-process app, its connected frame already read."""
-    communicator = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    communicator = socket_on(app)
     connected, _ = await communicator.connect()
     assert connected
     assert await communicator.receive_json_from(timeout=2) == CONNECTED

@@ -11,11 +11,9 @@ from arq.jobs import JobStatus as ArqJobStatus
 from chanx.fast_channels.testing import WebsocketCommunicator
 from fastapi import FastAPI
 
-from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.main import WS_PATH
 from src.settings import Settings
 from tests.support.burst_worker import run_burst_worker
-from tests.support.communicator import receive_but_progress
+from tests.support.communicator import receive_but_progress, socket_on
 from tests.support.processes import WorkerProcess
 from tests.support.protocol import CONNECTED, job_status
 
@@ -37,7 +35,7 @@ def settings(settings: Settings) -> Settings:
 
 async def open_socket(app: FastAPI) -> WebsocketCommunicator:
     """Another socket on the app, its connected frame read."""
-    ws = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    ws = socket_on(app)
     assert (await ws.connect())[0]
     assert await ws.receive_json_from(timeout=2) == CONNECTED
     return ws

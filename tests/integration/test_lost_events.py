@@ -6,12 +6,10 @@ import pytest
 from chanx.fast_channels.testing import WebsocketCommunicator
 from fastapi import FastAPI
 
-from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
-from src.main import WS_PATH
 from src.settings import Settings
 from tests.support.burst_worker import run_burst_worker
-from tests.support.communicator import receive_but_progress
+from tests.support.communicator import receive_but_progress, socket_on
 from tests.support.protocol import CONNECTED, job_status
 
 
@@ -87,8 +85,8 @@ async def test_an_outcome_delivered_by_its_event_is_not_sent_again_by_recovery(
 
 
 async def test_outcomes_for_another_sockets_jobs_are_not_relayed(app: FastAPI, settings: Settings) -> None:
-    owner = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
-    stranger = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    owner = socket_on(app)
+    stranger = socket_on(app)
     for ws in (owner, stranger):
         assert (await ws.connect())[0]
         assert await ws.receive_json_from(timeout=2) == CONNECTED

@@ -10,12 +10,12 @@ from fakeredis import FakeServer
 from fast_channels.layers import InMemoryChannelLayer, channel_layers, register_channel_layer
 from fastapi import FastAPI
 
-from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.job_queue import JobQueue
 from src.layers import JOBS_LAYER_ALIAS
-from src.main import WS_PATH, create_app
+from src.main import create_app
 from src.settings import Settings
 from src.speedups import speedups
+from tests.support.communicator import socket_on
 from tests.support.fake_arq import fake_arq_pool
 from tests.support.protocol import CONNECTED
 
@@ -65,7 +65,7 @@ def app(settings: Settings, jobs: JobQueue) -> FastAPI:
 @pytest_asyncio.fixture
 async def ws(app: FastAPI) -> AsyncIterator[WebsocketCommunicator]:
     """A socket on ``/ws/background_jobs``, its connected frame already read and checked."""
-    communicator = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    communicator = socket_on(app)
     connected, _ = await communicator.connect()
     assert connected
     assert await communicator.receive_json_from() == CONNECTED

@@ -5,28 +5,28 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from chanx.fast_channels.testing import WebsocketCommunicator
 from fakeredis import FakeServer
 from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
-from src.apps.background_jobs.consumer import BackgroundJobConsumer, refuse_handshake
+from src.apps.background_jobs.consumer import refuse_handshake
 from src.job_queue import JobQueue
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import WS_PATH, create_app
 from src.settings import Settings
+from tests.support.communicator import socket_on
 
 
 @pytest_asyncio.fixture
 async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client calling the app in-process."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
         yield client
 
 
 async def test_connecting_sends_the_connected_status(app: FastAPI) -> None:
-    ws = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    ws = socket_on(app)
 
     connected, _ = await ws.connect()
 
@@ -83,7 +83,7 @@ async def test_a_handshake_while_redis_is_unreachable_is_closed_with_1013_try_ag
     app: FastAPI, redis_server: FakeServer
 ) -> None:
     redis_server.connected = False
-    ws = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    ws = socket_on(app)
 
     connected, _ = await ws.connect()
 

@@ -7,9 +7,8 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from fakeredis import FakeServer
 from fastapi import FastAPI
 
-from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.main import WS_PATH
 from src.settings import Settings
+from tests.support.communicator import socket_on
 
 CONSUMER_LOGGER = "src.apps.background_jobs.consumer"
 
@@ -33,7 +32,7 @@ async def test_a_handshake_from_a_foreign_origin_is_logged_with_that_origin(
     app: FastAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
     headers = [(b"host", b"app.example"), (b"origin", b"https://evil.example")]
-    ws = WebsocketCommunicator(app, WS_PATH, headers=headers, consumer=BackgroundJobConsumer)
+    ws = socket_on(app, headers=headers)
 
     assert await ws.connect() == (False, 1008)
 
@@ -44,7 +43,7 @@ async def test_a_handshake_while_the_job_queue_is_unreachable_is_logged(
     app: FastAPI, redis_server: FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     redis_server.connected = False
-    ws = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    ws = socket_on(app)
 
     await ws.connect()
 

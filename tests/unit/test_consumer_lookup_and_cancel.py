@@ -15,6 +15,7 @@ from fakeredis import FakeServer
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
 from src.settings import Settings
+from tests.support.communicator import socket_on
 from tests.support.protocol import PING, PONG, job_status
 
 
@@ -117,7 +118,7 @@ async def test_lookup_of_an_unknown_job_says_not_found_typed_by_its_ids_prefix(
 
 async def test_lookup_of_another_sockets_job_gives_the_same_answer(app: Any, ws: WebsocketCommunicator) -> None:
     job_id = await queue_job(ws)
-    other = WebsocketCommunicator(app, "/ws/background_jobs", consumer=BackgroundJobConsumer)
+    other = socket_on(app)
     assert (await other.connect())[0]
     await other.receive_json_from(timeout=1)
 

@@ -13,6 +13,7 @@ from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobProgress, JobResult, ProgressUpdate
 from src.apps.background_jobs.progress import store_progress
 from src.job_queue import JobQueue
+from tests.support.communicator import socket_on
 from tests.support.protocol import job_status
 
 
@@ -156,7 +157,7 @@ async def test_a_lookup_of_a_running_job_gives_its_latest_progress_from_any_sock
     await pool.set(in_progress_key_prefix + job_id, b"1")
     update = ProgressUpdate(job_id=job_id, job_type="generate", progress=37, partial="🤖 AI Resp")
     await store_progress(pool, update, 60)
-    other = WebsocketCommunicator(app, "/ws/background_jobs", consumer=BackgroundJobConsumer)
+    other = socket_on(app)
     assert (await other.connect())[0]
     await other.receive_json_from(timeout=1)
 

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobMessage
 from src.job_queue import JobQueue
-from src.main import WS_PATH, create_app
+from src.main import create_app
 from src.settings import Settings
+from tests.support.communicator import socket_on
 from tests.support.fake_arq import fake_arq_pool
 from tests.support.protocol import CONNECTED, PING, PONG
 
@@ -128,7 +128,7 @@ async def replies_then_pong(ws: WebsocketCommunicator) -> list[Any]:
 @given(text=raw_text)
 async def test_any_text_frame_queues_a_job_only_if_it_is_a_valid_job_and_ping_is_still_answered(text: str) -> None:
     async with app_on_fakeredis() as (app, jobs):
-        ws = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+        ws = socket_on(app)
         assert (await ws.connect())[0]
         assert await ws.receive_json_from(timeout=1) == CONNECTED
 
@@ -147,7 +147,7 @@ async def test_any_text_frame_queues_a_job_only_if_it_is_a_valid_job_and_ping_is
 @given(data=st.binary(max_size=64))
 async def test_any_binary_frame_gets_an_error_frame_queues_nothing_and_ping_is_still_answered(data: bytes) -> None:
     async with app_on_fakeredis() as (app, jobs):
-        ws = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+        ws = socket_on(app)
         assert (await ws.connect())[0]
         assert await ws.receive_json_from(timeout=1) == CONNECTED
 

@@ -21,7 +21,7 @@ HEARTBEAT = "arq:queue:health-check"  # ARQ's health-check key for the default q
 async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client calling the app in-process."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
         yield client
 
 

@@ -12,6 +12,7 @@ from src.settings import Settings, get_settings
 from tests.support.protocol import CONNECTED
 
 ALLOWED = ["https://partner.example", "http://localhost:3000"]
+HOSTS = ["127.0.0.1", "localhost", "[::1]", "app.example", "*.apps.example"]
 
 
 def handshake(origin: str | None, host: str | None = "app.example:8000") -> dict[str, object]:
@@ -21,43 +22,58 @@ def handshake(origin: str | None, host: str | None = "app.example:8000") -> dict
 
 
 def test_a_handshake_without_an_origin_header_is_allowed() -> None:
-    assert origin_allowed(handshake(None), ALLOWED)
+    assert origin_allowed(handshake(None), ALLOWED, HOSTS)
 
 
 @pytest.mark.parametrize(
-    ("origin", "host"),
+    "origin",
     [
-        ("http://app.example:8000", "app.example:8000"),
-        ("https://app.example", "app.example"),
-        ("https://app.example", "app.example:443"),
-        ("HTTP://App.Example:8000", "app.example:8000"),
-        ("http://[::1]:8000", "[::1]:8000"),
+        "http://app.example:8000",
+        "https://app.example",
+        "HTTP://App.Example:8000",
+        "http://127.0.0.1:8000",
+        "http://localhost:3001",
+        "http://[::1]:8000",
+        "https://one.apps.example",
     ],
 )
-def test_an_origin_on_the_requests_own_host_and_port_is_allowed(origin: str, host: str) -> None:
-    assert origin_allowed(handshake(origin, host), [])
+def test_an_origin_whose_host_is_an_allowed_host_is_allowed_on_any_port(origin: str) -> None:
+    assert origin_allowed(handshake(origin), [], HOSTS)
 
 
 @pytest.mark.parametrize("origin", ["https://partner.example", "https://partner.example:443", "http://localhost:3000"])
 def test_an_origin_listed_in_allowed_origins_is_allowed(origin: str) -> None:
-    assert origin_allowed(handshake(origin), ALLOWED)
+    assert origin_allowed(handshake(origin), ALLOWED, [])
 
 
 @pytest.mark.parametrize(
-    ("origin", "host"),
+    "origin",
     [
-        ("https://evil.example", "app.example:8000"),
-        ("http://app.example:8001", "app.example:8000"),
-        ("http://app.example.evil.example:8000", "app.example:8000"),
-        ("http://partner.example", "app.example:8000"),
-        ("http://localhost:3001", "app.example:8000"),
-        ("null", "app.example:8000"),
-        ("not an origin", "app.example:8000"),
-        ("https://app.example", None),
+        "https://evil.example",
+        "http://app.example.evil.example:8000",
+        "http://evilapp.example",
+        "http://apps.example",
+        "http://partner.example",
+        "https://partner.example:8443",
+        "null",
+        "not an origin",
     ],
 )
-def test_an_origin_neither_on_the_own_host_nor_listed_is_refused(origin: str, host: str | None) -> None:
-    assert not origin_allowed(handshake(origin, host), ALLOWED)
+def test_an_origin_neither_on_an_allowed_host_nor_listed_is_refused(origin: str) -> None:
+    assert not origin_allowed(handshake(origin), ALLOWED, HOSTS)
+
+
+@pytest.mark.parametrize("host", ["evil.example:8000", "app.example:8000", None])
+def test_the_origin_is_never_compared_with_the_host_the_request_claims(host: str | None) -> None:
+    """DNS rebinding: a page on evil.example, rebound to this machine, names its own host and origin."""
+    assert not origin_allowed(handshake("http://evil.example:8000", host), [], HOSTS)
+    assert origin_allowed(handshake("http://app.example:8000", host), [], HOSTS)
+
+
+def test_a_wildcard_host_vouches_for_no_origin() -> None:
+    """``ALLOWED_HOSTS=*`` accepts any Host; browsers' origins must then be listed in ``ALLOWED_ORIGINS``."""
+    assert not origin_allowed(handshake("http://evil.example"), [], ["*"])
+    assert origin_allowed(handshake("https://partner.example"), ALLOWED, ["*"])
 
 
 @pytest.mark.parametrize(
@@ -89,9 +105,12 @@ def test_an_allowed_origin_that_is_not_an_origin_is_refused_at_start_up(
 
 @pytest.fixture
 def settings() -> Settings:
-    """The unit layer's settings, with one origin allowed besides the app's own host."""
+    """The unit layer's settings, serving app.example, with one origin allowed besides the allowed hosts'."""
     return Settings(
-        redis_url="redis://unit-tests-use-no-redis:1", job_time_scale=0.0, allowed_origins=["https://partner.example"]
+        redis_url="redis://unit-tests-use-no-redis:1",
+        job_time_scale=0.0,
+        allowed_hosts=["app.example"],
+        allowed_origins=["https://partner.example"],
     )
 
 

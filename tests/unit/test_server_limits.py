@@ -14,10 +14,9 @@ from fakeredis import FakeServer
 from fastapi import FastAPI
 
 from src.apps.background_jobs.admission import Admission
-from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.job_queue import JobQueue
-from src.main import WS_PATH
 from src.settings import Settings
+from tests.support.communicator import socket_on
 from tests.support.protocol import PING, PONG, job_status
 
 MAX_CONNECTIONS = 2
@@ -47,7 +46,7 @@ async def sockets(app: FastAPI) -> AsyncIterator[list[WebsocketCommunicator]]:
 
 async def open_socket(app: FastAPI, sockets: list[WebsocketCommunicator]) -> tuple[WebsocketCommunicator, Any]:
     """Open a socket on the app: the communicator and its first output (the connected frame, or a close)."""
-    ws = WebsocketCommunicator(app, WS_PATH, consumer=BackgroundJobConsumer)
+    ws = socket_on(app)
     sockets.append(ws)
     await ws.connect()
     return ws, await ws.receive_output(timeout=1)

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from src.host_allowlist import HostAllowlist
 from src.main import WS_PATH, SocketFirst, create_app
 from src.settings import Settings
 
@@ -44,9 +45,9 @@ async def test_only_the_background_jobs_socket_goes_straight_to_the_consumer(
     assert (consumer.scopes, app.scopes) == (([scope], []) if to_consumer else ([], [scope]))
 
 
-def test_the_app_puts_the_shortcut_first_for_its_socket(settings: Settings) -> None:
+def test_the_app_checks_the_host_first_then_takes_the_shortcut_for_its_socket(settings: Settings) -> None:
     app: FastAPI = create_app(settings)
 
-    first = app.user_middleware[0]
-    middleware: object = first.cls
-    assert (middleware, first.kwargs["path"]) == (SocketFirst, WS_PATH)
+    outermost: list[object] = [middleware.cls for middleware in app.user_middleware[:2]]
+    assert outermost == [HostAllowlist, SocketFirst]
+    assert app.user_middleware[1].kwargs["path"] == WS_PATH

@@ -11,7 +11,7 @@ from chanx.messages.outgoing import ErrorMessage, PongMessage
 from pydantic import ValidationError
 
 from src.base_consumer import BaseConsumer
-from src.job_queue import JobQueue, QueueError, QueueFull, new_job_id
+from src.job_queue import JobQueue, QueueError, QueueFull
 from src.job_types import job_type_of, resolve_job_type
 from src.layers import JOBS_LAYER_ALIAS
 from src.metrics import WebMetrics
@@ -36,6 +36,7 @@ from .messages import (
     job_status_frame,
     lookup_error_text,
     no_job_to_cancel_text,
+    not_found_text,
     progress_frame,
     queue_error_text,
     queued_text,
@@ -44,7 +45,9 @@ from .messages import (
 )
 from .origin_check import header, origin_allowed
 from .outcomes import cancelled_outcome, stored_outcome
+from .ownership import JobOwnership
 from .pending import PendingJobs
+from .token_auth import USER, JwtAuthenticator
 
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -89,6 +92,11 @@ def metrics_of(scope: Any) -> WebMetrics:
     return cast(WebMetrics, scope["app"].state.metrics)
 
 
+def ownership_of(scope: Any) -> JobOwnership:
+    """Whose jobs are whose, for the app serving ``scope``."""
+    return cast(JobOwnership, scope["app"].state.ownership)
+
+
 def admission_of(scope: Any) -> Admission:
     """What the app serving ``scope`` takes on: its sockets and its enqueue backlog."""
     return cast(Admission, scope["app"].state.admission)
@@ -106,7 +114,7 @@ async def refuse_handshake(receive: Any, send: Any, reason: str = UNAVAILABLE_TE
         await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": reason})
 
 
-async def refuse_origin(receive: Any, send: Any) -> None:
+async def refuse_before_accept(receive: Any, send: Any) -> None:
     """Close before accepting: the server answers the handshake with HTTP 403."""
     message = await receive()
     if message["type"] == "websocket.connect":
@@ -131,6 +139,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     """Consumer for processing messages with real background jobs using ARQ."""
 
     channel_layer_alias = JOBS_LAYER_ALIAS
+    authenticator_class = JwtAuthenticator
     emits: ClassVar[list[type[BaseMessage]]] = [JobStatusMessage, ErrorMessage]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -156,16 +165,27 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         return metrics_of(self.scope)
 
     @property
+    def user(self) -> str | None:
+        """Who the socket's token names (None with authentication off)."""
+        user: str | None = self.scope.get(USER)
+        return user
+
+    @property
     def admission(self) -> Admission:
         """The app's sockets and enqueue backlog."""
         return admission_of(self.scope)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Serve the socket; refuse a foreign origin (403), a handshake over ``MAX_CONNECTIONS``, and one while
-        the job queue is unreachable (both closed with 1013)."""
-        if not origin_allowed(scope, jobs_of(scope).settings.allowed_origins):
+        """Serve the socket; refuse a foreign origin and, with authentication on, a handshake without a valid token
+        (both HTTP 403), a handshake over ``MAX_CONNECTIONS``, and one while the job queue is unreachable (both
+        closed with 1013)."""
+        settings = jobs_of(scope).settings
+        if not origin_allowed(scope, settings.allowed_origins, settings.trusted_hosts):
             logger.warning("refusing a WebSocket from a foreign origin", origin=header(scope, b"origin"))
-            await refuse_origin(receive, send)
+            await refuse_before_accept(receive, send)
+            return
+        if settings.auth_enabled and not await self._authenticated(scope):
+            await refuse_before_accept(receive, send)
             return
         admission = admission_of(scope)
         if not admission.open_socket():
@@ -185,6 +205,10 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
                 await fast.serve_consumer(self, scope, receive, send)
         finally:
             admission.close_socket()
+
+    async def _authenticated(self, scope: Any) -> bool:
+        """chanx's authenticator (``JwtAuthenticator``), run before the handshake is accepted."""
+        return self.authenticator is None or await self.authenticator.authenticate(scope)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         """Close the socket (1009) on a frame over ``WS_MAX_SIZE``, as uvicorn does; decode any other once the
@@ -244,7 +268,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
             return
 
         job_type = resolve_job_type(message.payload.type)
-        job_id = new_job_id(job_type)
+        job_id = ownership_of(self.scope).new_job_id(job_type, self.user)
         limit = self.jobs.settings.max_jobs_in_flight
         if self.pending.in_flight >= limit:
             metrics.jobs_refused.labels("too_many_in_flight").inc()
@@ -284,8 +308,10 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         output_type=JobStatusMessage,
     )
     async def handle_job_lookup(self, message: JobLookupMessage) -> JobStatusMessage:
-        """Answer with the job's status as ARQ knows it."""
+        """Answer with the job's status as ARQ knows it (another user's job is not found)."""
         job_id = message.payload.job_id
+        if not ownership_of(self.scope).owns(self.user, job_id):
+            return self._status("not_found", job_id, not_found_text(job_id))
         await self.pending.queuing_done(job_id)
         try:
             status = await bounded(look_up(self.jobs.pool, self.jobs.settings.queue_name, job_id), self._timeout)
@@ -302,8 +328,11 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         output_type=JobStatusMessage,
     )
     async def handle_cancel(self, message: CancelMessage) -> JobStatusMessage:
-        """Record the abort of a job that is queued or running; say why not otherwise."""
+        """Record the abort of a job that is queued or running; say why not otherwise (another user's job is not
+        there to cancel)."""
         job_id = message.payload.job_id
+        if not ownership_of(self.scope).owns(self.user, job_id):
+            return self._status("error", job_id, no_job_to_cancel_text(job_id))
         await self.pending.queuing_done(job_id)
         queue_name = self.jobs.settings.queue_name
         try:

@@ -1,7 +1,12 @@
-"""The handshake's Origin check: browsers may open the socket only from the app's own host or an allowed origin."""
+"""The handshake's Origin check: browsers may open the socket only from an allowed host's page or an allowed origin.
+
+The Origin's host is compared with ``ALLOWED_HOSTS`` (as Django Channels' ``AllowedHostsOriginValidator`` does),
+never with the request's own ``Host`` header, which a page on a rebound domain chooses.
+"""
 
 from collections.abc import Collection
 from typing import Any
+from urllib.parse import urlsplit
 
 from src.settings import normalized_origin
 
@@ -14,8 +19,16 @@ def header(scope: Any, name: bytes) -> str | None:
     return None
 
 
-def origin_allowed(scope: Any, allowed_origins: Collection[str]) -> bool:
-    """Whether the handshake may go on: no ``Origin`` (not a browser), the request's own host, or an allowed origin.
+def host_matches(host: str, pattern: str) -> bool:
+    """Whether ``host`` is the allowed host ``pattern``, or under its ``*.domain`` (``*`` alone vouches for none)."""
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
+
+def origin_allowed(scope: Any, allowed_origins: Collection[str], allowed_hosts: Collection[str]) -> bool:
+    """Whether the handshake may go on: no ``Origin`` (not a browser), an allowed origin, or an origin whose host
+    is an allowed host.
 
     ``allowed_origins`` are normalised (``settings.normalized_origin``); an ``Origin`` that is not one
     (``null``, say) is refused.
@@ -29,11 +42,6 @@ def origin_allowed(scope: Any, allowed_origins: Collection[str]) -> bool:
         return False
     if origin in allowed_origins:
         return True
-    host = header(scope, b"host")
-    if host is None:
-        return False
-    scheme = origin.partition("://")[0]
-    try:
-        return normalized_origin(f"{scheme}://{host}") == origin
-    except ValueError:
-        return False
+    hostname = urlsplit(origin).hostname or ""
+    host = f"[{hostname}]" if ":" in hostname else hostname  # as a Host header names an IPv6 address
+    return any(host_matches(host, pattern) for pattern in allowed_hosts)

@@ -1,0 +1,49 @@
+"""Requests must name an allowed host (``ALLOWED_HOSTS``): Starlette's ``TrustedHostMiddleware`` decides.
+
+A request whose ``Host`` is not allowed gets HTTP 400, as the middleware answers it. A WebSocket handshake is
+refused by the same rule before the socket opens, with HTTP 403: it is closed before being accepted (the way
+the ASGI spec refuses a handshake; uvicorn logs an error for a handshake answered with a 400 response body).
+This stops DNS rebinding: a page on a domain rebound to 127.0.0.1 still names its own domain as the host.
+"""
+
+from collections.abc import Sequence
+
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Where the rule marks a handshake whose host it allows.
+HOST_ALLOWED = "host_allowed"
+
+
+async def mark_allowed(scope: Scope, receive: Receive, send: Send) -> None:
+    """The app behind the rule: reached only when the host is allowed."""
+    scope[HOST_ALLOWED] = True
+
+
+async def nothing_to_receive() -> Message:
+    raise RuntimeError("the host rule reads no messages")
+
+
+async def discard(message: Message) -> None:
+    """The rule's own 400 answer is not sent: a refused handshake is closed instead."""
+
+
+class HostAllowlist:
+    """ASGI middleware: HTTP requests through ``TrustedHostMiddleware``; WebSocket handshakes by its rule."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
+        self.app = app
+        self.http = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts, www_redirect=False)
+        self.rule = TrustedHostMiddleware(mark_allowed, allowed_hosts=allowed_hosts, www_redirect=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.http(scope, receive, send)
+            return
+        await self.rule(scope, nothing_to_receive, discard)
+        if scope.pop(HOST_ALLOWED, False):
+            await self.app(scope, receive, send)
+            return
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
