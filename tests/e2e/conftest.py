@@ -67,8 +67,9 @@ def with_db(url: str, db: int) -> str:
 
 
 @contextmanager
-def running_stack(name: str, redis_url: str, db: int, time_scale: float) -> Iterator[Stack]:
-    """Start a worker and a server on DB ``db`` (flushed first), wait until both serve, stop both after."""
+def running_stack(name: str, redis_url: str, db: int, time_scale: float, **extra: str) -> Iterator[Stack]:
+    """Start a worker and a server on DB ``db`` (flushed first), wait until both serve, stop both after; ``extra``
+    settings go to both."""
     url = with_db(redis_url, db)
     client = redis.Redis.from_url(url)
     try:
@@ -80,6 +81,7 @@ def running_stack(name: str, redis_url: str, db: int, time_scale: float) -> Iter
         "queue_name": f"e2e:{name}:queue",
         "channel_layer_prefix": f"e2e-{name}",
         "worker_log_jobs": "true",  # some tests wait for ARQ's line saying a job completed
+        **extra,
     }
     worker = AppWorkerProcess(url, **settings)  # what `make run` starts; it logs as the `arq` command does
     environment = Settings()  # FAST_PATH and WORKER_POLL_DELAY as this run sets them (tox -e e2e-stock: off)
@@ -117,6 +119,21 @@ def scaled_stack(redis_service: ProvidedRedis) -> Iterator[Stack]:
             yield stack
         finally:
             del RUNNING["scaled_stack"]
+
+
+#: The authenticated stack's HS256 secret (32 bytes or more: PyJWT warns on a shorter HMAC key).
+AUTH_SECRET = "e2e-secret-of-the-authenticated-stack-0123456789"
+
+
+@pytest.fixture(scope="session")
+def authenticated_stack(redis_service: ProvidedRedis) -> Iterator[Stack]:
+    """A scaled stack whose sockets need a JWT signed with ``AUTH_SECRET`` (``AUTH_JWT_SECRET``)."""
+    with running_stack("authenticated", redis_service.url, db=3, time_scale=0.05, auth_jwt_secret=AUTH_SECRET) as stack:
+        RUNNING["authenticated_stack"] = stack
+        try:
+            yield stack
+        finally:
+            del RUNNING["authenticated_stack"]
 
 
 @pytest.fixture
