@@ -1,7 +1,7 @@
 """The handshake's Origin check: browsers may open the socket only from an allowed host's page or an allowed origin.
 
-The Origin's host is compared with ``ALLOWED_HOSTS`` (as Django Channels' ``AllowedHostsOriginValidator`` does),
-never with the request's own ``Host`` header, which a page on a rebound domain chooses.
+The Origin's host is compared with ``ALLOWED_HOSTS``, never with the host the request's ``Host`` header names,
+which a page on a rebound domain chooses.
 """
 
 from collections.abc import Collection
@@ -27,11 +27,12 @@ def host_matches(host: str, pattern: str) -> bool:
 
 
 def origin_allowed(scope: Any, allowed_origins: Collection[str], allowed_hosts: Collection[str]) -> bool:
-    """Whether the handshake may go on: no ``Origin`` (not a browser), an allowed origin, or an origin whose host
-    is an allowed host.
+    """Whether the handshake may go on: no ``Origin`` (not a browser), an allowed origin, or an origin on an allowed
+    host and on the port the request was addressed to.
 
     ``allowed_origins`` are normalised (``settings.normalized_origin``); an ``Origin`` that is not one
-    (``null``, say) is refused.
+    (``null``, say) is refused. Only the port is read from the ``Host`` header (whose host the allowlist vouched
+    for): a page on another port of an allowed host is another origin.
     """
     origin = header(scope, b"origin")
     if origin is None:
@@ -42,6 +43,15 @@ def origin_allowed(scope: Any, allowed_origins: Collection[str], allowed_hosts: 
         return False
     if origin in allowed_origins:
         return True
-    hostname = urlsplit(origin).hostname or ""
+    page, host_header = urlsplit(origin), header(scope, b"host")
+    if host_header is None:
+        return False
+    try:
+        addressed = urlsplit(normalized_origin(f"{page.scheme}://{host_header}"))
+    except ValueError:
+        return False
+    if page.port != addressed.port:
+        return False
+    hostname = page.hostname or ""
     host = f"[{hostname}]" if ":" in hostname else hostname  # as a Host header names an IPv6 address
     return any(host_matches(host, pattern) for pattern in allowed_hosts)
