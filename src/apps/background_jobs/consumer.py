@@ -30,6 +30,7 @@ from .messages import (
     JobState,
     JobStatus,
     JobStatusMessage,
+    ProgressUpdate,
     already_cancelled_text,
     already_finished_text,
     cancel_error_text,
@@ -258,6 +259,10 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     )
     async def handle_job(self, message: JobMessage) -> None:
         """Queue the job and tell the client, unless the content is too long."""
+        await self.queue_job(message)
+
+    async def queue_job(self, message: JobMessage) -> None:
+        """Queue the job and tell the client, unless the content is too long."""
         received_at = asyncio.get_running_loop().time()
         metrics = self.metrics
         content = message.payload.content
@@ -309,7 +314,10 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     )
     async def handle_job_lookup(self, message: JobLookupMessage) -> JobStatusMessage:
         """Answer with the job's status as ARQ knows it (another user's job is not found)."""
-        job_id = message.payload.job_id
+        return await self.look_up(message.payload.job_id)
+
+    async def look_up(self, job_id: str) -> JobStatusMessage:
+        """Answer with the job's status as ARQ knows it (another user's job is not found)."""
         if not ownership_of(self.scope).owns(self.user, job_id):
             return self._status("not_found", job_id, not_found_text(job_id))
         await self.pending.queuing_done(job_id)
@@ -328,9 +336,12 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         output_type=JobStatusMessage,
     )
     async def handle_cancel(self, message: CancelMessage) -> JobStatusMessage:
+        """Record the abort of a job that is queued or running; say why not otherwise."""
+        return await self.cancel(message.payload.job_id)
+
+    async def cancel(self, job_id: str) -> JobStatusMessage:
         """Record the abort of a job that is queued or running; say why not otherwise (another user's job is not
         there to cancel)."""
-        job_id = message.payload.job_id
         if not ownership_of(self.scope).owns(self.user, job_id):
             return self._status("error", job_id, no_job_to_cancel_text(job_id))
         await self.pending.queuing_done(job_id)
@@ -361,7 +372,10 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     @event_handler(output_type=JobStatusMessage)
     async def handle_job_result(self, event: JobResult) -> None:
         """Relay a worker's outcome after the job's ``queued`` frame, once (it may have been recovered)."""
-        outcome = event.payload
+        await self.relay_outcome(event.payload)
+
+    async def relay_outcome(self, outcome: JobOutcome) -> None:
+        """Relay a worker's outcome after the job's ``queued`` frame, once (it may have been recovered)."""
         job = await self.pending.claim(outcome.job_id)
         if job is not None:
             self._count_outcome(outcome.job_type, outcome.status, job.received_at)
@@ -370,7 +384,10 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     @event_handler(output_type=JobStatusMessage)
     async def handle_job_progress(self, event: JobProgress) -> None:
         """Relay a running job's progress after its ``queued`` frame and before its outcome, never going down."""
-        update = event.payload
+        await self.relay_progress(event.payload)
+
+    async def relay_progress(self, update: ProgressUpdate) -> None:
+        """Relay a running job's progress after its ``queued`` frame and before its outcome, never going down."""
         if await self.pending.advance(update.job_id, update.progress):
             await self._send_frame(progress_frame(update))
 
