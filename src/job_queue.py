@@ -138,6 +138,10 @@ class JobQueue:
     @property
     def pool(self) -> ArqRedis:
         """The open pool; using it before ``open()`` is a programming error."""
+        return self.open_pool()
+
+    def open_pool(self) -> ArqRedis:
+        """The open pool, or ``RuntimeError`` before ``open()``."""
         if self._pool is None:
             raise RuntimeError("JobQueue.open() has not been called")
         return self._pool
@@ -145,6 +149,10 @@ class JobQueue:
     @property
     def writer(self) -> JobWriter:
         """Writes this process's enqueues and abort requests to the pool."""
+        return self.job_writer()
+
+    def job_writer(self) -> JobWriter:
+        """The writer (made on first use): ARQ's own, or the fast path's."""
         if self._writer is None:
             self._writer = (
                 ArqJobWriter(self.pool, self.settings) if self.speedups is None else self.speedups.job_writer(self.pool)

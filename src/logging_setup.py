@@ -2,6 +2,7 @@
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -23,9 +24,11 @@ class QuietReconnects(logging.Filter):
 
 
 class RedactTokens(logging.Filter):
-    """Keep tokens out of uvicorn's lines: a WebSocket's ``?token=…`` is logged as ``?token=[redacted]``."""
+    """Keep tokens out of uvicorn's lines: a WebSocket's ``?token=…`` is logged as ``?token=[redacted]`` (the
+    parameter's name read as a server reads it: percent-decoded)."""
 
-    TOKEN = re.compile(r"([?&](?:token|access_token)=)[^&\s\"']*")
+    PARAMETER = re.compile(r"([?&])([^=&\s\"']+)=([^&\s\"']*)")
+    SECRET_NAMES = frozenset({"token", "access_token"})
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
@@ -34,7 +37,13 @@ class RedactTokens(logging.Filter):
         return True
 
     def redacted(self, value: object) -> object:
-        return self.TOKEN.sub(r"\1[redacted]", value) if isinstance(value, str) else value
+        return self.PARAMETER.sub(self._redact, value) if isinstance(value, str) else value
+
+    def _redact(self, parameter: re.Match[str]) -> str:
+        separator, name, _ = parameter.groups()
+        if unquote_plus(name).lower() in self.SECRET_NAMES:
+            return f"{separator}{name}=[redacted]"
+        return parameter.group(0)
 
 
 PUBSUB_LOGGER = "fast_channels.layers.redis.pubsub"

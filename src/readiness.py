@@ -12,6 +12,11 @@ from src.settings import Settings
 OK = "ok"
 
 
+def all_ok(checks: dict[str, str]) -> bool:
+    """Whether every check's verdict is ``ok``."""
+    return all(verdict == OK for verdict in checks.values())
+
+
 @dataclass(frozen=True)
 class Readiness:
     """Each check's verdict (``ok``, or why not); ready when every one is ``ok``."""
@@ -20,7 +25,7 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return all(verdict == OK for verdict in self.checks.values())
+        return all_ok(self.checks)
 
     def body(self) -> dict[str, object]:
         """The JSON ``/readyz`` answers with."""

@@ -102,84 +102,58 @@ class Settings(BaseSettings):
     # Jobs this server has taken and not yet written to Redis; over it, it stops reading sockets' frames.
     max_enqueue_backlog: int = Field(default=1_000, ge=1)
 
-    @field_validator("redis_sentinels", mode="before")
+    # The validators and properties below are thin: each calls a plain function (mutation testing reaches those).
+
+    @field_validator("redis_sentinels", "channel_layer_urls", mode="before")
     @classmethod
-    def _sentinels_from_text(cls, value: Any) -> Any:
-        """Read a comma-separated or JSON list of ``host:port``."""
+    def _list_from_text(cls, value: Any) -> Any:
+        """Read a comma-separated or JSON list (of ``host:port``, of Redis URLs)."""
         return list_from_text(value)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts_from_text(cls, value: Any) -> Any:
+        return host_patterns(value)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: Any) -> Any:
+        return origins_from_text(value)
+
+    @field_validator("auth_jwt_secret", "auth_jwt_public_key", "auth_jwt_audience", "auth_jwt_issuer", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return blank_as_none(value)
+
+    @model_validator(mode="after")
+    def _one_token_key(self) -> "Settings":
+        check_one_token_key(self.auth_jwt_secret, self.auth_jwt_public_key)
+        return self
 
     @property
     def sentinel_hosts(self) -> list[tuple[str, int]]:
         """``REDIS_SENTINELS`` as (host, port) pairs (26379 where a port is not given)."""
-        hosts = []
-        for entry in self.redis_sentinels:
-            host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "26379")
-            hosts.append((host, int(port)))
-        return hosts
+        return sentinel_addresses(self.redis_sentinels)
 
     @property
     def redis_db(self) -> int:
         """The database number ``REDIS_URL`` names (0 when it names none)."""
-        path = urlsplit(self.redis_url).path.strip("/")
-        return int(path) if path.isdigit() else 0
-
-    @field_validator("channel_layer_urls", mode="before")
-    @classmethod
-    def _urls_from_text(cls, value: Any) -> Any:
-        """Read a comma-separated or JSON list of Redis URLs."""
-        return list_from_text(value)
+        return database_number(self.redis_url)
 
     @property
     def layer_urls(self) -> list[str]:
         """The channel layer's Redis hosts: ``CHANNEL_LAYER_URLS``, or ``REDIS_URL`` alone."""
         return list(self.channel_layer_urls) or [self.redis_url]
 
-    @field_validator("allowed_hosts", mode="before")
-    @classmethod
-    def _hosts_from_text(cls, value: Any) -> Any:
-        """Read a comma-separated or JSON list of host names, lower-cased; a wildcard only as ``*`` or ``*.domain``."""
-        listed = list_from_text(value)
-        if not isinstance(listed, list):
-            return listed
-        for entry in listed:
-            if "*" in entry[1:] or (entry.startswith("*") and entry != "*" and not entry.startswith("*.")):
-                raise ValueError(f"{entry!r}: a wildcard host is `*` or like `*.example.com`")
-        return [str(entry).lower() for entry in listed]
-
-    @field_validator("auth_jwt_secret", "auth_jwt_public_key", "auth_jwt_audience", "auth_jwt_issuer", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        """An empty variable (``AUTH_JWT_SECRET=``) leaves the setting unset."""
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @model_validator(mode="after")
-    def _one_token_key(self) -> "Settings":
-        """Tokens are checked with one key: a secret or a public key, not both."""
-        if self.auth_jwt_secret is not None and self.auth_jwt_public_key is not None:
-            raise ValueError("set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY, not both")
-        return self
-
     @property
     def trusted_hosts(self) -> list[str]:
         """The hosts requests may name: ``ALLOWED_HOSTS``, or this machine's loopback names and ``HOST``."""
-        if self.allowed_hosts:
-            return list(self.allowed_hosts)
-        return list(dict.fromkeys([*LOOPBACK_HOSTS, self.host.lower()]))
+        return hosts_allowed(self.allowed_hosts, self.host)
 
     @property
     def auth_enabled(self) -> bool:
         """Whether a handshake must carry a valid token."""
-        return self.auth_jwt_secret is not None or self.auth_jwt_public_key is not None
-
-    @field_validator("allowed_origins", mode="before")
-    @classmethod
-    def _origins_from_text(cls, value: Any) -> Any:
-        """Read a comma-separated or JSON list, each entry normalised like a browser's ``Origin``."""
-        if isinstance(value, str):
-            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
-        if not isinstance(value, list):
-            return value
-        return [normalized_origin(str(entry)) for entry in value if str(entry).strip()]
+        return token_key_set(self.auth_jwt_secret, self.auth_jwt_public_key)
 
     def timeout_for(self, task_name: str) -> float:
         """Seconds a task may run before it is reported as timed out."""
@@ -193,10 +167,72 @@ class Settings(BaseSettings):
     @cached_property
     def worker_arq_redis(self) -> RedisSettings:
         """The worker's connection settings: they ride out a Redis restart instead of exiting."""
-        settings = RedisSettings.from_dsn(self.redis_url)
-        settings.retry = reconnecting_retry(self.redis_reconnect_attempts)
-        settings.retry_on_error = list(RECONNECT_ERRORS)
-        return settings
+        return reconnecting_redis_settings(self.redis_url, self.redis_reconnect_attempts)
+
+
+def reconnecting_redis_settings(redis_url: str, attempts: int) -> RedisSettings:
+    """ARQ's connection settings for ``redis_url`` with ``reconnecting_retry(attempts)`` on connection errors."""
+    settings = RedisSettings.from_dsn(redis_url)
+    settings.retry = reconnecting_retry(attempts)
+    settings.retry_on_error = list(RECONNECT_ERRORS)
+    return settings
+
+
+def host_patterns(value: Any) -> Any:
+    """``ALLOWED_HOSTS`` read as a list of host names, lower-cased; a wildcard only as ``*`` or ``*.domain``."""
+    listed = list_from_text(value)
+    if not isinstance(listed, list):
+        return listed
+    for entry in listed:
+        if "*" in entry[1:] or (entry.startswith("*") and entry != "*" and not entry.startswith("*.")):
+            raise ValueError(f"{entry!r}: a wildcard host is `*` or like `*.example.com`")
+    return [str(entry).lower() for entry in listed]
+
+
+def origins_from_text(value: Any) -> Any:
+    """``ALLOWED_ORIGINS`` read as a list, each entry normalised like a browser's ``Origin``."""
+    listed = list_from_text(value)
+    if not isinstance(listed, list):
+        return listed
+    return [normalized_origin(entry) for entry in listed]
+
+
+def blank_as_none(value: Any) -> Any:
+    """An empty variable (``AUTH_JWT_SECRET=``) leaves its setting unset."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def check_one_token_key(secret: SecretStr | None, public_key: str | None) -> None:
+    """Tokens are checked with one key: a secret or a public key, not both."""
+    if secret is not None and public_key is not None:
+        raise ValueError("set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY, not both")
+
+
+def token_key_set(secret: SecretStr | None, public_key: str | None) -> bool:
+    """Whether a key to check tokens with is set (token authentication is on)."""
+    return secret is not None or public_key is not None
+
+
+def sentinel_addresses(entries: list[str]) -> list[tuple[str, int]]:
+    """``host:port`` entries as (host, port) pairs (26379 where a port is not given)."""
+    hosts = []
+    for entry in entries:
+        host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "26379")
+        hosts.append((host, int(port)))
+    return hosts
+
+
+def database_number(redis_url: str) -> int:
+    """The database number a Redis URL names (0 when it names none)."""
+    path = urlsplit(redis_url).path.strip("/")
+    return int(path) if path.isdigit() else 0
+
+
+def hosts_allowed(allowed_hosts: list[str], host: str) -> list[str]:
+    """``ALLOWED_HOSTS``, or, when it is empty, this machine's loopback names and ``host`` (``HOST``)."""
+    if allowed_hosts:
+        return list(allowed_hosts)
+    return list(dict.fromkeys([*LOOPBACK_HOSTS, host.lower()]))
 
 
 RECONNECT_ERRORS = (RedisConnectionError, RedisTimeoutError)

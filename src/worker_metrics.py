@@ -58,19 +58,27 @@ class WorkerMetrics:
     @contextlib.contextmanager
     def running(self, job_type: str) -> Iterator[dict[str, str]]:
         """Count one job's run; the caller puts its ``status`` in the yielded dict (``error`` if it raises)."""
-        self.jobs_started.labels(job_type).inc()
-        self.jobs_running.inc()
+        began = self.started(job_type)
         outcome = {"status": "error"}
-        began = asyncio.get_running_loop().time()
         try:
             yield outcome
         except asyncio.CancelledError:
             outcome["status"] = "cancelled"
             raise
         finally:
-            self.jobs_running.dec()
-            self.job_run.labels(job_type).observe(asyncio.get_running_loop().time() - began)
-            self.jobs_finished.labels(job_type, outcome["status"]).inc()
+            self.finished(job_type, outcome["status"], began)
+
+    def started(self, job_type: str) -> float:
+        """Count a job started and running; when it began, on the loop's clock."""
+        self.jobs_started.labels(job_type).inc()
+        self.jobs_running.inc()
+        return asyncio.get_running_loop().time()
+
+    def finished(self, job_type: str, status: str, began: float) -> None:
+        """Count a job finished with ``status``, and how long it ran."""
+        self.jobs_running.dec()
+        self.job_run.labels(job_type).observe(asyncio.get_running_loop().time() - began)
+        self.jobs_finished.labels(job_type, status).inc()
 
     async def read_queue_depth(self, redis: ArqRedis, queue_name: str) -> None:
         """Keep ``queue_depth`` current until cancelled (a failed reading keeps the last value)."""

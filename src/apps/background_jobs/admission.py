@@ -36,15 +36,23 @@ class Admission:
     @contextmanager
     def enqueueing(self) -> Iterator[None]:
         """Count one job in the backlog while it is being queued."""
-        self.backlog += 1
-        if self.backlog >= self.settings.max_enqueue_backlog:
-            self._room.clear()
+        self.take_on()
         try:
             yield
         finally:
-            self.backlog -= 1
-            if self.backlog < self.settings.max_enqueue_backlog:
-                self._room.set()
+            self.hand_off()
+
+    def take_on(self) -> None:
+        """One more job in the backlog; at ``MAX_ENQUEUE_BACKLOG``, sockets wait before their next frame."""
+        self.backlog += 1
+        if self.backlog >= self.settings.max_enqueue_backlog:
+            self._room.clear()
+
+    def hand_off(self) -> None:
+        """A job has left the backlog (queued or refused); under the bound, sockets are read again."""
+        self.backlog -= 1
+        if self.backlog < self.settings.max_enqueue_backlog:
+            self._room.set()
 
     async def wait_for_room(self) -> None:
         """Return once the backlog is under ``MAX_ENQUEUE_BACKLOG`` (at once when it is)."""

@@ -93,6 +93,12 @@ def metrics_of(scope: Any) -> WebMetrics:
     return cast(WebMetrics, scope["app"].state.metrics)
 
 
+def user_of_scope(scope: Any) -> str | None:
+    """The user the socket's token named (None with authentication off)."""
+    user: str | None = scope.get(USER)
+    return user
+
+
 def ownership_of(scope: Any) -> JobOwnership:
     """Whose jobs are whose, for the app serving ``scope``."""
     return cast(JobOwnership, scope["app"].state.ownership)
@@ -151,6 +157,10 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     @property
     def pending(self) -> PendingJobs:
         """The jobs this socket waits on (made on first use: ``scope`` is set by then)."""
+        return self.pending_jobs()
+
+    def pending_jobs(self) -> PendingJobs:
+        """The jobs this socket waits on, made on first use."""
         if self._pending is None:
             self._pending = PendingJobs(self.jobs.settings, self._stored_outcome, self._send_outcome)
         return self._pending
@@ -168,8 +178,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     @property
     def user(self) -> str | None:
         """Who the socket's token names (None with authentication off)."""
-        user: str | None = self.scope.get(USER)
-        return user
+        return user_of_scope(self.scope)
 
     @property
     def admission(self) -> Admission:
