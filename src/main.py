@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from chanx.fast_channels import asyncapi_docs, asyncapi_spec_json
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from src.apps.background_jobs.admission import Admission
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.ownership import JobOwnership
+from src.apps.background_jobs.token_auth import SHORT_SECRET
 from src.host_allowlist import HostAllowlist
 from src.job_queue import JobQueue
 from src.layers import keep_listening, setup_layers, teardown_layers
@@ -25,6 +27,8 @@ from src.metrics import WebMetrics
 from src.readiness import readiness
 from src.settings import Settings, get_settings
 from src.speedups import speedups
+
+logger = structlog.stdlib.get_logger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 WS_PATH = "/ws/background_jobs"
@@ -50,6 +54,13 @@ class SocketFirst:
             await self.app(scope, receive, send)
 
 
+def warn_of_a_short_secret(settings: Settings) -> None:
+    """Say once, at start-up, that ``AUTH_JWT_SECRET`` is shorter than an HS256 key should be."""
+    secret = settings.auth_jwt_secret
+    if secret is not None and len(secret.get_secret_value().encode()) < SHORT_SECRET:
+        logger.warning("AUTH_JWT_SECRET is shorter than 32 bytes: tokens signed with it are easier to forge")
+
+
 def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -> FastAPI:
     """Build the app for ``settings``; ``jobs`` may bring its own pool (tests)."""
     settings = settings or get_settings()
@@ -59,6 +70,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
+        warn_of_a_short_secret(settings)
         restore_runtime = fast.tune_process() if fast is not None else None
         setup_layers(settings, layer_class=fast.channel_layer_class if fast is not None else None)
         # In the background: with Redis away, the app starts all the same (the layer reconnects).

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from arq.connections import RedisSettings
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis.asyncio.retry import Retry
@@ -125,6 +127,11 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         return blank_as_none(value)
 
+    @field_validator("auth_jwt_public_key", mode="after")
+    @classmethod
+    def _a_public_key(cls, value: str | None) -> str | None:
+        return None if value is None else public_key_pem(value)
+
     @model_validator(mode="after")
     def _one_token_key(self) -> "Settings":
         check_one_token_key(self.auth_jwt_secret, self.auth_jwt_public_key)
@@ -200,6 +207,19 @@ def origins_from_text(value: Any) -> Any:
 def blank_as_none(value: Any) -> Any:
     """An empty variable (``AUTH_JWT_SECRET=``) leaves its setting unset."""
     return None if isinstance(value, str) and not value.strip() else value
+
+
+def public_key_pem(text: str) -> str:
+    """``AUTH_JWT_PUBLIC_KEY`` as a PEM an RSA or EC public key loads from (``\\n`` read as line breaks, as env
+    files write them); ValueError at start-up otherwise, rather than a refused handshake each time."""
+    pem = text.replace("\\n", "\n").strip() if "\n" not in text else text.strip()
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except ValueError as exc:
+        raise ValueError(f"AUTH_JWT_PUBLIC_KEY is not a PEM public key: {exc}") from None
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise ValueError("AUTH_JWT_PUBLIC_KEY must be an RSA (RS256) or EC (ES256) public key")
+    return pem
 
 
 def check_one_token_key(secret: SecretStr | None, public_key: str | None) -> None:

@@ -5,10 +5,12 @@ a valid, unexpired token — in an ``Authorization: Bearer`` header, or, since a
 WebSocket, a ``token`` query parameter or an ``access_token`` cookie — whose ``sub`` claim names the user.
 """
 
+import warnings
 from collections.abc import MutableMapping
 from typing import Any, ClassVar
 
 import jwt
+import jwt.warnings
 import structlog
 from chanx.core.authenticator import BaseAuthenticator, Credential
 from starlette.requests import HTTPConnection
@@ -17,8 +19,11 @@ from src.settings import Settings
 
 logger = structlog.stdlib.get_logger(__name__)
 
-#: Where the scope keeps the authenticated user (the token's ``sub``).
-USER = "user"
+#: Where the scope keeps the user this authenticator found in the token (its ``sub``); a key of its own, so that
+#: another middleware's ``scope["user"]`` never passes for a checked token.
+USER = "jwt_user"
+#: HS256 secrets shorter than this make PyJWT warn on every decode (RFC 7518, 3.2).
+SHORT_SECRET = 32
 #: The algorithms each kind of key verifies (never a public key as an HMAC secret).
 SECRET_ALGORITHMS = ["HS256"]
 PUBLIC_KEY_ALGORITHMS = ["RS256", "ES256"]
@@ -47,14 +52,17 @@ def user_of(token: str | None, settings: Settings) -> str:
     else:
         key, algorithms = settings.auth_jwt_public_key or "", PUBLIC_KEY_ALGORITHMS
     try:
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=algorithms,
-            audience=settings.auth_jwt_audience,
-            issuer=settings.auth_jwt_issuer,
-            options={"require": ["sub"]},
-        )
+        with warnings.catch_warnings():
+            # A short secret is the operator's choice, said once at start-up (src/main.py), not per handshake.
+            warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=settings.auth_jwt_audience,
+                issuer=settings.auth_jwt_issuer,
+                options={"require": ["sub"]},
+            )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidToken(f"{type(exc).__name__}: {exc}") from None
     user = claims["sub"]

@@ -1,0 +1,210 @@
+"""Who may connect, over arbitrary input (hypothesis): any Host, Origin or token gets a handshake accepted or closed
+before it is accepted, and any Host gets a request served or a 400 — never an exception, never a 500; and the
+verdict is the one the allowed hosts and the secret give."""
+
+import logging
+import re
+from urllib.parse import quote
+
+import pytest
+from arq import ArqRedis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from pydantic import SecretStr
+
+from src.apps.background_jobs.ownership import JobOwnership
+from src.apps.background_jobs.token_auth import InvalidToken, token_from, user_of
+from src.logging_setup import RedactTokens
+from src.main import WS_PATH
+from src.settings import Settings
+from tests.support.protocol import CONNECTED
+from tests.support.who_may_connect import OTHER_SECRET, SECRET, app_on, hs256, http_get, socket_with, unsigned
+
+ACCEPTED = (True, None)
+REFUSED_BEFORE_ACCEPT = (False, 1008)
+#: A Host header naming one of the hosts allowed by default (the loopback names; HOST is 127.0.0.1), any port.
+NAMES_A_DEFAULT_HOST = re.compile(rb"(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]+)?", re.IGNORECASE)
+#: The examples share the function's app: each socket is closed (or refused) before the next example.
+SHARED_APP = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+ports = st.none() | st.integers(min_value=0, max_value=99999).map(str) | st.sampled_from(["", "x", "8000 ", "-1"])
+names = st.sampled_from(["127.0.0.1", "localhost", "LocalHost", "[::1]"]) | st.sampled_from(
+    ["[::2]", "[::1", "evil.example", "127.0.0.1.evil.example", "localhost.", ""]
+)
+near_hosts = st.tuples(names, ports).map(lambda pair: (pair[0] if pair[1] is None else f"{pair[0]}:{pair[1]}").encode())
+hosts = st.none() | near_hosts | (st.binary(max_size=40) | st.text(max_size=20).map(lambda t: t.encode("utf-8")))
+origins = st.none() | (
+    st.sampled_from([b"http://127.0.0.1:8000", b"http://localhost", b"http://evil.example:8000", b"null", b""])
+    | st.binary(max_size=40)
+)
+
+
+def names_a_default_host(host: bytes | None) -> bool:
+    return host is not None and NAMES_A_DEFAULT_HOST.fullmatch(host) is not None
+
+
+async def handshake(app: FastAPI, headers: list[tuple[bytes, bytes]], path: str = WS_PATH) -> tuple[object, object]:
+    """Open a socket; accepted: its connected frame is checked and it is closed; refused: the app has finished."""
+    ws = socket_with(app, headers, path)
+    result = await ws.connect()
+    assert result in (ACCEPTED, REFUSED_BEFORE_ACCEPT)
+    if result == ACCEPTED:
+        assert await ws.receive_json_from(timeout=1) == CONNECTED
+        await ws.disconnect()
+    else:
+        await ws.wait()  # re-raises anything the app raised
+    return result
+
+
+@SHARED_APP
+@given(host=hosts, origin=origins)
+async def test_any_host_and_origin_get_a_handshake_accepted_or_refused_before_accept_as_the_allowed_hosts_say(
+    app: FastAPI, host: bytes | None, origin: bytes | None
+) -> None:
+    headers = [(name, value) for name, value in ((b"host", host), (b"origin", origin)) if value is not None]
+
+    result = await handshake(app, headers)
+
+    event("accepted" if result == ACCEPTED else "refused")
+    if not names_a_default_host(host):
+        assert result == REFUSED_BEFORE_ACCEPT
+    elif origin is None:
+        assert result == ACCEPTED
+
+
+@SHARED_APP
+@given(host=hosts)
+async def test_any_host_gets_the_page_or_400_as_the_allowed_hosts_say(app: FastAPI, host: bytes | None) -> None:
+    answer = await http_get(app, "/", [] if host is None else [(b"host", host)])
+
+    event(str(answer.status))
+    assert answer.status == (200 if names_a_default_host(host) else 400)
+
+
+# --- tokens, with AUTH_JWT_SECRET set ------------------------------------------------------------------------------
+
+users = st.text(min_size=1, max_size=12)
+valid_tokens = users.map(lambda user: hs256({"sub": user}))
+forged_tokens = users.flatmap(
+    lambda user: st.sampled_from(
+        [hs256({"sub": user}, OTHER_SECRET), unsigned({"sub": user}), hs256({"name": user}), hs256({"sub": user})[:-2]]
+    )
+)
+#: (the token, whether the server's secret vouches for it)
+tokens = (
+    valid_tokens.map(lambda token: (token, True))
+    | forged_tokens.map(lambda token: (token, False))
+    | st.text(max_size=60).map(lambda token: (token, False))
+)
+
+
+def header_bytes(text: str) -> bytes:
+    """``text`` in a header, as UTF-8 (the server reads headers as latin-1)."""
+    return text.encode("utf-8")
+
+
+@pytest.fixture
+def settings_with_secret(settings: Settings) -> Settings:
+    return settings.model_copy(update={"auth_jwt_secret": SecretStr(SECRET)})
+
+
+@pytest.fixture
+def auth_app(settings_with_secret: Settings, pool: ArqRedis) -> FastAPI:
+    return app_on(settings_with_secret, pool)
+
+
+LOCAL = (b"host", b"127.0.0.1:8000")
+
+
+@SHARED_APP
+@given(drawn=tokens, where=st.sampled_from(["query", "header", "cookie"]))
+async def test_any_token_anywhere_gets_a_handshake_accepted_only_if_the_secret_vouches_for_it(
+    auth_app: FastAPI, drawn: tuple[str, bool], where: str
+) -> None:
+    token, valid = drawn
+    if where == "query":
+        result = await handshake(auth_app, [LOCAL], f"{WS_PATH}?token={quote(token, safe='')}")
+    elif where == "header":
+        result = await handshake(auth_app, [LOCAL, (b"authorization", b"Bearer " + header_bytes(token))])
+    else:
+        result = await handshake(auth_app, [LOCAL, (b"cookie", b"access_token=" + header_bytes(token))])
+
+    event(f"{where}: {'accepted' if result == ACCEPTED else 'refused'}")
+    assert result == (ACCEPTED if valid else REFUSED_BEFORE_ACCEPT)
+
+
+@SHARED_APP
+@given(authorization=st.none() | st.binary(max_size=60), cookie=st.none() | st.binary(max_size=60))
+async def test_any_authorization_and_cookie_header_bytes_get_a_handshake_refused_before_accept(
+    auth_app: FastAPI, authorization: bytes | None, cookie: bytes | None
+) -> None:
+    headers = [(b"authorization", authorization), (b"cookie", cookie)]
+
+    result = await handshake(auth_app, [LOCAL, *((name, value) for name, value in headers if value is not None)])
+
+    assert result == REFUSED_BEFORE_ACCEPT
+
+
+@SHARED_APP
+@given(drawn=tokens)
+def test_a_token_is_either_a_user_or_invalid_token_never_another_error(
+    settings_with_secret: Settings, drawn: tuple[str, bool]
+) -> None:
+    token, valid = drawn
+    try:
+        user = user_of(token, settings_with_secret)
+    except InvalidToken:
+        assert not valid
+    else:
+        assert valid
+        assert isinstance(user, str)
+        assert user
+
+
+@given(
+    headers=st.lists(
+        st.tuples(st.sampled_from([b"authorization", b"cookie", b"x"]), st.binary(max_size=30)), max_size=3
+    ),
+    query=st.binary(max_size=40),
+)
+def test_reading_the_token_of_any_handshake_never_raises(headers: list[tuple[bytes, bytes]], query: bytes) -> None:
+    found = token_from({"type": "websocket", "headers": headers, "query_string": query})
+
+    assert found is None or (isinstance(found, str) and found)
+
+
+# --- ownership and redaction -----------------------------------------------------------------------------------
+
+OWNERSHIP = JobOwnership(Settings(auth_jwt_secret=SECRET, auth_jwt_public_key=None))
+
+
+@given(owner=st.text(max_size=12), other=st.text(max_size=12), job_type=st.sampled_from(["translate", "default"]))
+def test_a_users_job_id_is_owned_by_that_user_and_by_no_other(owner: str, other: str, job_type: str) -> None:
+    job_id = OWNERSHIP.new_job_id(job_type, owner)
+
+    assert re.fullmatch(rf"{job_type}_[0-9a-f]{{32}}", job_id)
+    assert OWNERSHIP.owns(owner, job_id)
+    assert OWNERSHIP.owns(other, job_id) is (other == owner)
+
+
+@given(user=st.text(max_size=12), job_id=st.text(max_size=50))
+def test_whether_a_user_owns_an_arbitrary_id_is_answered_without_raising(user: str, job_id: str) -> None:
+    assert OWNERSHIP.owns(user, job_id) is False
+
+
+@given(token=st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.%+~", min_size=1))
+def test_any_token_in_a_websocket_line_is_redacted(token: str) -> None:
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("10.0.0.1:5", f"/ws?token={token}"),
+        None,
+    )
+
+    RedactTokens().filter(record)
+
+    assert record.getMessage() == '10.0.0.1:5 - "WebSocket /ws?token=[redacted]" [accepted]'
