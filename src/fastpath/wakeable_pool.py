@@ -7,7 +7,6 @@ from typing import Any
 import structlog
 from arq import ArqRedis
 from arq.constants import in_progress_key_prefix
-from arq.utils import timestamp_ms
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
@@ -47,7 +46,12 @@ class WakeableArqRedis(ArqRedis):
         self._listener: asyncio.Task[None] | None = None
 
     async def zrangebyscore(self, name: Any, *args: Any, **kwargs: Any) -> Any:
-        """Poll; if nothing there can start, wait for a wake-up (or ``wait`` seconds) and poll once more."""
+        """Poll; if nothing there can start, wait for a wake-up (or ``wait`` seconds) and answer that nothing was
+        found, so that ARQ's worker polls again at once (after ``WAKEABLE_PACE``).
+
+        Not polling again here: the worker decides afresh whether to poll at all (after SIGTERM it takes no new
+        job, and a job queued while it waited is left for the next worker).
+        """
         if name != self.default_queue_name:
             return await super().zrangebyscore(name, *args, **kwargs)
         await self.arm_wakeup()
@@ -56,10 +60,7 @@ class WakeableArqRedis(ArqRedis):
             return found
         # Nothing to start (running jobs stay on ARQ's queue until they finish): wait, do not spin.
         await self.wait_for_wakeup()
-        # ARQ asks for jobs due by the time it polled; the one that woke us was queued since.
-        if "max" in kwargs:
-            kwargs["max"] = timestamp_ms()
-        return await super().zrangebyscore(name, *args, **kwargs)
+        return []
 
     async def arm_wakeup(self) -> None:
         """Listen for wake-ups (subscribing on first use) and forget those before now: call it before polling."""

@@ -5,6 +5,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
@@ -39,6 +40,19 @@ async def poll(pool: WakeableArqRedis) -> Any:
     return await pool.zrangebyscore(QUEUE, min=float("-inf"), start=0, num=100, max=timestamp_ms())
 
 
+def note_waits(pool: WakeableArqRedis, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """An event set when one of ``pool``'s polls begins to wait for a wake-up (its public ``wait_for_wakeup``)."""
+    waiting = asyncio.Event()
+    wait_for_wakeup = pool.wait_for_wakeup
+
+    async def noting_the_wait() -> None:
+        waiting.set()  # the wait begins in this same step: no other task runs in between
+        await wait_for_wakeup()
+
+    monkeypatch.setattr(pool, "wait_for_wakeup", noting_the_wait)
+    return waiting
+
+
 async def enqueue(server: FakeServer, job_id: str, wake: bool = True) -> None:
     """Enqueue as the web side does with the fast path (its wake-up included), or as ARQ does (none)."""
     web = fake_arq_pool(server)
@@ -59,19 +73,21 @@ async def test_a_poll_that_finds_a_job_returns_it_at_once(worker_pool: WakeableA
     assert time.monotonic() - started < FALLBACK / 2
 
 
-async def test_an_idle_poll_returns_the_job_whose_enqueue_woke_it(
-    worker_pool: WakeableArqRedis, server: FakeServer
+async def test_an_idle_poll_ends_at_an_enqueues_wake_up_finding_nothing_and_the_next_poll_returns_the_job(
+    worker_pool: WakeableArqRedis, server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await poll(worker_pool)  # subscribes; the queue is empty, so this waited the fallback
+    """The wait answers nothing, so that ARQ's worker decides afresh whether to poll (not after SIGTERM)."""
+    poll_waits = note_waits(worker_pool, monkeypatch)
     waiting = asyncio.create_task(poll(worker_pool))
-    await asyncio.sleep(0.05)  # let the poll reach its wait: a pause, not an assertion's timing
+    await asyncio.wait_for(poll_waits.wait(), timeout=FALLBACK / 2)  # it found nothing and waits for a wake-up
 
     started = time.monotonic()
     await enqueue(server, "default_2")
     found = await asyncio.wait_for(waiting, timeout=FALLBACK)
 
-    assert found == [b"default_2"]
+    assert found == []
     assert time.monotonic() - started < FALLBACK / 2
+    assert await poll(worker_pool) == [b"default_2"]
 
 
 async def test_a_poll_that_finds_only_running_jobs_waits_instead_of_spinning(
@@ -83,5 +99,5 @@ async def test_a_poll_that_finds_only_running_jobs_waits_instead_of_spinning(
     started = time.monotonic()
     found = await poll(worker_pool)
 
-    assert found == [b"default_3"]
+    assert found == []
     assert time.monotonic() - started >= FALLBACK * 0.9
