@@ -1,17 +1,21 @@
-"""Auto-pipelining for the web side: the enqueues of one loop turn go to Redis as one MULTI/EXEC.
+"""Auto-pipelining for the web side: the enqueues of one loop turn go to Redis as one atomic script.
 
 Beneath ARQ's public API: the job record and queue entry ``enqueue_job`` writes, written here without
 its WATCH round trips (``tests/contract`` compares the two).
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
+from typing import Any
 
 from arq import ArqRedis
 from arq.constants import abort_jobs_ss, job_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
+from redis.commands.core import AsyncScript
 
 from src.deadlines import answered_within
 
@@ -27,34 +31,70 @@ class NewJob:
     done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-async def queue_jobs(pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str) -> int:
-    """Write ARQ's job record and queue entry for each job, and one wake-up, in one MULTI/EXEC; the queue's
-    length after it.
+#: Seconds of idle time the batcher still listens for a late batch's answer once Redis would refuse it, so that an
+#: answer already on its way (the batch ran just before its deadline) is read, not dropped.
+ANSWER_GRACE = 0.05
+
+
+def wall_clock() -> float:
+    """This process's wall clock, in seconds (the clock seam tests patch)."""
+    return time.time()
+
+
+class LateWrite(TimeoutError):
+    """Redis ran the batch past its deadline, so wrote none of it: its server had given up waiting."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """A batch's answer: ARQ's queue length after it, and Redis's clock (ms) when it ran."""
+
+    depth: int
+    redis_ms: int
+
+
+def enqueue_script_source() -> str:
+    """The Lua script of one batch (``enqueue_jobs.lua``, beside this module)."""
+    return files(__package__).joinpath("enqueue_jobs.lua").read_text(encoding="utf-8")
+
+
+async def write_jobs(
+    pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str, deadline_ms: int = 0, script: AsyncScript | None = None
+) -> Written:
+    """Write ARQ's job record and queue entry for each job, and one wake-up, atomically (one Lua script), unless
+    Redis runs it after ``deadline_ms`` on its own clock (``LateWrite``: nothing written; 0: no deadline).
 
     ARQ's own ``enqueue_job`` spends three round trips per job (WATCH, EXISTS, MULTI/EXEC) making sure
     the id is free; ours are fresh uuid4s, so the records are written as ARQ writes them, without the
-    check, all jobs in one transaction.
+    check, all jobs at once.
     """
     now = timestamp_ms()
-    async with pool.pipeline(transaction=True) as pipe:
-        for job in jobs:
-            record = serialize_job(
-                job.job_type,
-                (job.job_id, job.content, job.channel_name),
-                {},
-                job_try=None,
-                enqueue_time_ms=now,
-                serializer=pool.job_serializer,
-            )
-            pipe.psetex(job_key_prefix + job.job_id, pool.expires_extra_ms, record)
-            pipe.zadd(pool.default_queue_name, {job.job_id: now})
-        pipe.publish(wake_channel, b"")
-        pipe.zcard(pool.default_queue_name)
-        replies = await pipe.execute()
-    return int(replies[-1])
+    keys: list[str] = [pool.default_queue_name]
+    arguments: list[Any] = [deadline_ms, pool.expires_extra_ms, now, wake_channel]
+    for job in jobs:
+        record = serialize_job(
+            job.job_type,
+            (job.job_id, job.content, job.channel_name),
+            {},
+            job_try=None,
+            enqueue_time_ms=now,
+            serializer=pool.job_serializer,
+        )
+        keys.append(job_key_prefix + job.job_id)
+        arguments += [job.job_id, record]
+    run = script or pool.register_script(enqueue_script_source())
+    depth, redis_ms = await run(keys=keys, args=arguments, client=pool)
+    if int(depth) < 0:
+        raise LateWrite("Redis ran the batch after its deadline")
+    return Written(int(depth), int(redis_ms))
 
 
-Writer = Callable[[ArqRedis, Sequence[NewJob], str], Awaitable[int]]
+async def queue_jobs(pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str) -> int:
+    """``write_jobs`` without a deadline; the queue's length after it."""
+    return (await write_jobs(pool, jobs, wake_channel)).depth
+
+
+Writer = Callable[[ArqRedis, Sequence[NewJob], str, int, AsyncScript | None], Awaitable[Written]]
 
 
 class EnqueueBatcher:
@@ -63,9 +103,12 @@ class EnqueueBatcher:
     A job waits here for as long as this process takes to get to it: its own backlog never fails it.
     It fails only when Redis does: a write that fails fails its batch, and while a write has gone
     unanswered for ``answer_timeout`` seconds (of time the loop was free to hear it: ``src.deadlines``),
-    the jobs still waiting (never sent) fail at once, as do new ones. A job whose batch was sent
-    waits for Redis's answer, however late (the connection's socket timeout bounds it), so a client
-    is never told a job failed that was in fact queued.
+    the jobs still waiting (never sent) fail at once, as do new ones.
+
+    A batch carries a deadline on Redis's own clock (this process's clock, plus the offset the last answer
+    showed): sent ``answer_timeout`` seconds ago, Redis refuses it. So the batch in flight is given up on
+    once its deadline has passed (and ``ANSWER_GRACE`` of idle time more, for an answer on its way): a Redis
+    that wakes up later writes none of it, and no client is told a job failed that then runs.
     """
 
     def __init__(
@@ -78,12 +121,17 @@ class EnqueueBatcher:
         self._max_batch = max_batch
         #: ARQ's queue length as the last write (or look) found it; None before the first.
         self.depth: int | None = None
+        #: Redis's clock minus this process's (ms), as the last answer showed it; None before the first.
+        self.clock_offset_ms: int | None = None
         self._waiting: list[NewJob] = []
         self._flusher: asyncio.Task[None] | None = None
         #: Whether the write in flight has gone unanswered for ``answer_timeout``.
         self.overdue = False
+        #: When (this process's wall clock) Redis refuses the batch in flight; None while none is sent.
+        self._refused_after: float | None = None
+        self._script: AsyncScript | None = None
         #: The writer, a seam for tests that need an enqueue to pause.
-        self.write: Writer = queue_jobs
+        self.write: Writer = write_jobs
 
     async def enqueue(self, job: NewJob) -> bool:
         """Queue ``job``: whether it was (False: the queue is full). ``TimeoutError`` if Redis does not answer."""
@@ -111,21 +159,54 @@ class EnqueueBatcher:
         jobs since). Other servers' jobs show in the next write's length, so the queue may go over its
         bound by at most a batch per server.
         """
-        if self.depth is None or self.depth + len(batch) > self._max_depth:
-            self.depth = int(await self._pool.zcard(self._pool.default_queue_name))
-        fits = min(max(self._max_depth - self.depth, 0), len(batch))
+        depth, offset_ms = self.depth, self.clock_offset_ms
+        if depth is None or offset_ms is None or depth + len(batch) > self._max_depth:
+            depth, offset_ms = await self._look()
+        fits = min(max(self._max_depth - depth, 0), len(batch))
         if fits:
-            self.depth = await self.write(self._pool, batch[:fits], self._wake_channel)
+            if self._script is None:
+                self._script = self._pool.register_script(enqueue_script_source())
+            self._refused_after = wall_clock() + self._answer_timeout
+            deadline_ms = int(self._refused_after * 1000) + offset_ms
+            try:
+                written = await self.write(self._pool, batch[:fits], self._wake_channel, deadline_ms, self._script)
+            finally:
+                self._refused_after = None
+            self.depth = written.depth
+            self._set_clock_offset(written.redis_ms)
         return [True] * fits + [False] * (len(batch) - fits)
 
+    async def _look(self) -> tuple[int, int]:
+        """Read ARQ's queue length and Redis's clock (one round trip); the length and the clocks' offset (ms)."""
+        async with self._pool.pipeline(transaction=False) as pipe:
+            pipe.zcard(self._pool.default_queue_name)
+            pipe.time()
+            depth, (seconds, microseconds) = await pipe.execute()
+        self.depth = int(depth)
+        return self.depth, self._set_clock_offset(int(seconds) * 1000 + int(microseconds) // 1000)
+
+    def _set_clock_offset(self, redis_ms: int) -> int:
+        """Redis's clock read ``redis_ms`` just now: how far ahead of this process's it is (ms)."""
+        self.clock_offset_ms = redis_ms - int(wall_clock() * 1000)
+        return self.clock_offset_ms
+
     async def _redis_is_not_answering(self, write: "asyncio.Future[list[bool]]") -> None:
-        """Fail the jobs never sent, and any that come, until the write in flight has its answer."""
+        """Fail the jobs never sent, and any that come, until the write in flight is settled: answered, or past
+        the deadline after which Redis refuses it (then it is given up on)."""
         self.overdue = True
         unsent, self._waiting = self._waiting, []
         for job in unsent:
             if not job.done.done():
                 job.done.set_exception(TimeoutError("Redis has not answered the write in flight"))
         try:
+            refused_after = self._refused_after
+            if refused_after is not None:
+                await asyncio.wait({write}, timeout=max(refused_after - wall_clock(), 0.0))
+                # Past the deadline: an answer already here is read while the loop is free, then the wait ends.
+                if not write.done() and not await answered_within(write, ANSWER_GRACE):
+                    write.cancel()
+            else:
+                write.cancel()  # the batch was never sent: nothing of it can be written
             await asyncio.wait({write})
         finally:
             self.overdue = False
@@ -133,7 +214,8 @@ class EnqueueBatcher:
     @staticmethod
     def _settle(batch: Sequence[NewJob], write: "asyncio.Future[list[bool]]") -> None:
         """Give each job of ``batch`` the write's outcome: queued or not, or its error."""
-        error = write.exception()
+        cancelled = write.cancelled()
+        error = TimeoutError("Redis did not answer the write in time") if cancelled else write.exception()
         queued = [False] * len(batch) if error is not None else write.result()
         for job, was_queued in zip(batch, queued, strict=True):
             if job.done.done():

@@ -2,15 +2,25 @@
 wake-up; a job waits as long as this process takes to get to it, and fails only when Redis does."""
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 import pytest
 from arq import ArqRedis
 from arq.constants import abort_jobs_ss
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.fastpath import FastPath, enqueue_batcher
-from src.fastpath.enqueue_batcher import BatchedJobWriter, EnqueueBatcher, NewJob, queue_jobs
+from src.fastpath.enqueue_batcher import (
+    BatchedJobWriter,
+    EnqueueBatcher,
+    LateWrite,
+    NewJob,
+    Written,
+    queue_jobs,
+    write_jobs,
+)
 from src.job_queue import JobQueue, QueueError, QueueFull
 from src.settings import Settings
 from tests.support.fake_arq import fake_arq_pool
@@ -18,20 +28,29 @@ from tests.support.fake_arq import fake_arq_pool
 ANSWER_TIMEOUT = 0.05
 
 
+def redis_ms() -> int:
+    """Redis's clock as the fake pool's Redis reads it: this machine's."""
+    return int(time.time() * 1000)
+
+
 class RecordingWriter:
-    """Stands in for the Redis write: records each batch (its job ids) and its wake channel."""
+    """Stands in for the Redis write: records each batch (its job ids), its wake channel and its deadline."""
 
     def __init__(self, error: Exception | None = None) -> None:
         self.batches: list[list[str]] = []
         self.wake_channels: list[str] = []
+        self.deadlines: list[int] = []
         self.error = error
 
-    async def __call__(self, pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str) -> int:
+    async def __call__(
+        self, pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str, deadline_ms: int, script: AsyncScript | None
+    ) -> Written:
         self.batches.append([job.job_id for job in jobs])
         self.wake_channels.append(wake_channel)
+        self.deadlines.append(deadline_ms)
         if self.error is not None:
             raise self.error
-        return sum(len(batch) for batch in self.batches)
+        return Written(sum(len(batch) for batch in self.batches), redis_ms())
 
 
 class HeldWriter:
@@ -42,11 +61,13 @@ class HeldWriter:
         self.answer = asyncio.Event()
         self.batches: list[list[str]] = []
 
-    async def __call__(self, pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str) -> int:
+    async def __call__(
+        self, pool: ArqRedis, jobs: Sequence[NewJob], wake_channel: str, deadline_ms: int, script: AsyncScript | None
+    ) -> Written:
         self.batches.append([job.job_id for job in jobs])
         self.writing.set()
         await self.answer.wait()
-        return len(jobs)
+        return Written(len(jobs), redis_ms())
 
 
 def new_job(n: int) -> NewJob:
@@ -110,7 +131,7 @@ async def test_a_job_waiting_behind_a_write_redis_answers_in_time_is_never_faile
     assert [len(batch) for batch in writer.batches] == [1, 500, 500]
 
 
-async def test_while_redis_has_not_answered_a_write_in_time_the_jobs_not_sent_fail_and_the_sent_ones_wait() -> None:
+async def test_while_redis_has_not_answered_a_write_in_time_the_jobs_not_sent_fail_and_new_ones_fail_at_once() -> None:
     stuck = batcher()
     writer = stuck.write = HeldWriter()
     in_flight = asyncio.create_task(stuck.enqueue(new_job(1)))
@@ -122,12 +143,59 @@ async def test_while_redis_has_not_answered_a_write_in_time_the_jobs_not_sent_fa
     assert stuck.overdue
     with pytest.raises(TimeoutError):
         await stuck.enqueue(new_job(3))  # and a new one fails at once
-    writer.answer.set()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(in_flight, timeout=1)  # past its deadline (Redis would refuse it): given up on
 
-    assert await asyncio.wait_for(in_flight, timeout=1) is True  # sent: Redis's answer decided, however late
     assert writer.batches == [["default_1"]]  # the failed ones were never sent
     assert not stuck.overdue
+    writer.answer.set()
     assert await asyncio.wait_for(stuck.enqueue(new_job(4)), timeout=1) is True
+
+
+async def test_a_batch_carries_a_deadline_on_redis_clock_answer_timeout_after_it_is_sent() -> None:
+    timed = batcher(answer_timeout=2.0)
+    writer = timed.write = RecordingWriter()
+
+    sent_at = redis_ms()
+    await timed.enqueue(new_job(1))
+
+    (deadline,) = writer.deadlines
+    assert sent_at + 2_000 - 50 <= deadline <= redis_ms() + 2_000 + 50  # the clocks agree here, to a few ms
+
+
+async def test_the_deadline_follows_redis_clock_where_it_is_ahead_of_this_machines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ahead = batcher(answer_timeout=1.0)
+    writer = ahead.write = RecordingWriter()
+    monkeypatch.setattr(enqueue_batcher, "wall_clock", lambda: time.time() - 3600)  # this machine is an hour behind
+
+    await ahead.enqueue(new_job(1))
+
+    (deadline,) = writer.deadlines
+    assert abs(deadline - (redis_ms() + 1_000)) < 100
+
+
+async def test_a_batch_redis_runs_past_its_deadline_writes_nothing_and_says_so() -> None:
+    pool = fake_arq_pool()
+
+    with pytest.raises(LateWrite):
+        await write_jobs(pool, [new_job(1)], "q:wake", deadline_ms=redis_ms() - 1_000)
+
+    assert (await pool.zcard("arq:queue"), await pool.exists("arq:job:default_1")) == (0, 0)
+    await pool.aclose()
+
+
+async def test_a_late_answer_that_comes_within_the_grace_after_the_deadline_is_taken() -> None:
+    grace = batcher(answer_timeout=ANSWER_TIMEOUT)
+    writer = grace.write = HeldWriter()
+    in_flight = asyncio.create_task(grace.enqueue(new_job(1)))
+    await asyncio.wait_for(writer.writing.wait(), timeout=1)
+    loop = asyncio.get_running_loop()
+    # Redis ran it just before its deadline; its answer arrives a little after it, within the grace.
+    loop.call_later(ANSWER_TIMEOUT + enqueue_batcher.ANSWER_GRACE / 5, writer.answer.set)
+
+    assert await asyncio.wait_for(in_flight, timeout=1) is True
 
 
 async def test_a_job_that_finds_the_queue_full_is_not_queued_and_says_so() -> None:
@@ -223,10 +291,11 @@ async def test_an_enqueue_while_redis_has_not_answered_in_time_fails_saying_so_a
     with pytest.raises(QueueError, match=r"^the job queue did not answer in time$"):
         await jobs.enqueue("default", "default_2", "b", "channel")
 
-    writer.answer.set()
-    await asyncio.wait_for(in_flight, timeout=1)
+    with pytest.raises(QueueError, match=r"^the job queue did not answer in time$"):
+        await asyncio.wait_for(in_flight, timeout=1)  # past its deadline: given up on
     assert [r.getMessage().split("] ")[-1].split() for r in caplog.records if r.levelname == "WARNING"] == [
-        ["enqueue", "timed", "out", "job_id=default_2"]
+        ["enqueue", "timed", "out", "job_id=default_2"],
+        ["enqueue", "timed", "out", "job_id=default_1"],
     ]
 
 
