@@ -27,6 +27,7 @@ async def run_a_job_on_a_new_socket(stack: Stack, http: httpx.AsyncClient) -> No
 async def test_client_closing_right_after_sending_a_job_leaves_no_traceback_in_the_server_log(
     scaled_stack: Stack, http: httpx.AsyncClient
 ) -> None:
+    """A client closing right after sending a job leaves no traceback or error in the server's log."""
     mark = scaled_stack.server.log_size()
     async with JobSocket(http, scaled_stack.ws_url) as ws:
         await ws.receive(timeout=PROMPT)
@@ -40,6 +41,7 @@ async def test_client_closing_right_after_sending_a_job_leaves_no_traceback_in_t
 async def test_client_leaving_while_its_job_runs_leaves_no_traceback_in_the_server_or_worker_log(
     scaled_stack: Stack, http: httpx.AsyncClient
 ) -> None:
+    """A client leaving while its job runs leaves no traceback or error in either log; the job still completes."""
     server_mark, worker_mark = scaled_stack.server.log_size(), scaled_stack.worker.log_size()
     async with JobSocket(http, scaled_stack.ws_url) as ws:
         await ws.receive(timeout=PROMPT)

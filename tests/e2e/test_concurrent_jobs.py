@@ -55,6 +55,7 @@ def test_results_of_four_types_sent_at_once_arrive_shortest_first(
 def test_four_types_sent_at_once_each_get_queuing_queued_and_their_result_under_their_own_id(
     four_types_on_one_socket: list[JSONFrame],
 ) -> None:
+    """Four types' jobs on one socket each get ``queuing``, ``queued`` and their ``result``, all under their own id."""
     connected, *job_status_frames = four_types_on_one_socket
     jobs = by_job_id(without_progress(job_status_frames))
 
@@ -68,6 +69,7 @@ def test_four_types_sent_at_once_each_get_queuing_queued_and_their_result_under_
 async def test_jobs_of_one_type_sent_in_the_same_instant_all_finish_under_distinct_ids(
     scaled_stack: Stack, http: httpx.AsyncClient
 ) -> None:
+    """Five ``translate`` jobs sent at once get distinct ids, each with its ``queuing``, ``queued`` and ``result``."""
     async with JobSocket(http, scaled_stack.ws_url) as ws:
         await ws.receive(timeout=PROMPT)
         for _ in range(5):
@@ -82,6 +84,7 @@ async def test_jobs_of_one_type_sent_in_the_same_instant_all_finish_under_distin
 
 
 async def test_each_socket_gets_the_frames_of_its_own_job_only(scaled_stack: Stack, http: httpx.AsyncClient) -> None:
+    """Three sockets each sending a job get their own job's frames only, and nothing after its ``result``."""
     contents = {"hello": "hola", "world": "mundo", "thank you": "gracias"}
     async with AsyncExitStack() as stack:
         sockets = {

@@ -49,10 +49,15 @@ async def handshake_status(http: httpx.AsyncClient, server: ServerProcess, origi
     return refused.value.response.status_code
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "http://127.0.0.1:1", "null"])
+@pytest.mark.parametrize(
+    "origin",
+    ["https://evil.example", "http://127.0.0.1:1", "null"],
+    ids=["another site", "another port of the app's host", "null"],
+)
 async def test_a_browser_handshake_from_a_foreign_origin_is_refused_with_403(
     origin: str, server: ServerProcess, http: httpx.AsyncClient
 ) -> None:
+    """A handshake whose ``Origin`` is another site, another port of the app's host, or ``null`` gets HTTP 403."""
     assert await handshake_status(http, server, origin) == FORBIDDEN
 
 
@@ -60,6 +65,7 @@ async def test_a_browser_handshake_from_a_foreign_origin_is_refused_with_403(
 async def test_a_handshake_from_the_apps_own_origin_an_allowed_one_or_none_is_served(
     origin: str | None, server: ServerProcess, http: httpx.AsyncClient
 ) -> None:
+    """A handshake from the app's own origin, one in ``ALLOWED_ORIGINS``, or without ``Origin`` is served."""
     headers = {} if origin is None else {"origin": server.http_url if origin == "own" else origin}
     async with JobSocket(http, server.ws_url, headers=headers) as ws:
         assert await ws.receive(timeout=PROMPT) == CONNECTED
@@ -70,6 +76,7 @@ async def test_a_handshake_from_the_apps_own_origin_an_allowed_one_or_none_is_se
 async def test_the_server_goes_on_serving_after_refusing_a_foreign_origin(
     server: ServerProcess, http: httpx.AsyncClient
 ) -> None:
+    """After refusing a foreign origin's handshake, the server serves its own origin's, with no traceback logged."""
     await handshake_status(http, server, "https://evil.example")
 
     async with JobSocket(http, server.ws_url, headers={"origin": server.http_url}) as ws:
@@ -88,6 +95,7 @@ async def queue_job(ws: JobSocket) -> str:
 async def test_a_job_over_max_jobs_in_flight_gets_an_error_frame_and_is_not_queued(
     server: ServerProcess, http: httpx.AsyncClient
 ) -> None:
+    """A job over ``MAX_JOBS_IN_FLIGHT`` gets ``❌ Too many jobs in flight …`` under a fresh id, and is not queued."""
     async with JobSocket(http, server.ws_url) as ws:
         await ws.receive(timeout=PROMPT)
         for _ in range(MAX_JOBS_IN_FLIGHT):
@@ -105,6 +113,7 @@ async def test_a_job_over_max_jobs_in_flight_gets_an_error_frame_and_is_not_queu
 
 
 async def test_another_socket_has_its_own_max_jobs_in_flight(server: ServerProcess, http: httpx.AsyncClient) -> None:
+    """``MAX_JOBS_IN_FLIGHT`` counts per socket: another socket's job is queued while one socket is at its limit."""
     async with JobSocket(http, server.ws_url) as busy, JobSocket(http, server.ws_url) as other:
         await busy.receive(timeout=PROMPT)
         await other.receive(timeout=PROMPT)
@@ -117,6 +126,7 @@ async def test_another_socket_has_its_own_max_jobs_in_flight(server: ServerProce
 async def test_cancelling_a_job_in_flight_makes_room_for_another(
     server: ServerProcess, http: httpx.AsyncClient
 ) -> None:
+    """A ``cancelled`` job no longer counts against ``MAX_JOBS_IN_FLIGHT``: its socket may queue another."""
     async with JobSocket(http, server.ws_url) as ws:
         await ws.receive(timeout=PROMPT)
         first, *_ = [await queue_job(ws) for _ in range(MAX_JOBS_IN_FLIGHT)]

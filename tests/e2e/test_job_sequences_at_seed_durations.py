@@ -48,6 +48,7 @@ async def recorded(real_time_stack: Stack) -> dict[str, list[Frame]]:
 def test_job_sends_connected_then_queuing_queued_and_the_seed_result_under_one_id(
     job_type: str, recorded: dict[str, list[Frame]]
 ) -> None:
+    """A socket gets ``connected``; its job, ``queuing``, ``queued`` and the tutorial's result, under one ``job_id``."""
     frames = [frame.data for frame in recorded[job_type]]
 
     job_id = frames[1]["payload"]["job_id"]
@@ -66,6 +67,7 @@ def test_queued_arrives_within_100_ms_of_the_send(job_type: str, recorded: dict[
 def test_result_arrives_no_sooner_than_the_seed_duration_of_its_type(
     job_type: str, recorded: dict[str, list[Frame]]
 ) -> None:
+    """A job's ``result`` comes no sooner than its type's simulated work (default 1 s, translate 2, … generate 4)."""
     result = first_with_status(recorded[job_type], "result")
 
     assert result.at >= SEED_DURATIONS[job_type]
@@ -75,6 +77,7 @@ def test_result_arrives_no_sooner_than_the_seed_duration_of_its_type(
 def test_result_arrives_at_most_250_ms_after_the_seed_duration_of_its_type_and_the_workers_pickup(
     job_type: str, recorded: dict[str, list[Frame]], real_time_stack: Stack
 ) -> None:
+    """A job's ``result`` comes at most 250 ms after its type's simulated work and the worker's pickup."""
     result = first_with_status(recorded[job_type], "result")
 
     assert result.at <= SEED_DURATIONS[job_type] + real_time_stack.pickup_delay + RESULT_LATE_BY_AT_MOST
@@ -84,6 +87,7 @@ def test_result_arrives_at_most_250_ms_after_the_seed_duration_of_its_type_and_t
 def test_progress_frames_come_between_queued_and_the_result_at_least_one_per_half_second_of_work(
     job_type: str, recorded: dict[str, list[Frame]]
 ) -> None:
+    """A job's ``progress`` frames come after ``queued`` and before its ``result``, at least one per 0.5 s of work."""
     statuses = [frame.data["payload"]["status"] for frame in recorded[job_type]]
     at_progress = [i for i, status in enumerate(statuses) if status == "progress"]
 
@@ -96,6 +100,7 @@ def test_progress_frames_come_between_queued_and_the_result_at_least_one_per_hal
 def test_progress_frames_are_coalesced_to_at_most_one_per_progress_interval(
     job_type: str, recorded: dict[str, list[Frame]]
 ) -> None:
+    """A job sends at most one ``progress`` frame per ``PROGRESS_INTERVAL`` of its work: reports are coalesced."""
     progress = progress_of(recorded[job_type])
 
     assert len(progress) <= SEED_DURATIONS[job_type] / PROGRESS_INTERVAL + 1
@@ -105,6 +110,7 @@ def test_progress_frames_are_coalesced_to_at_most_one_per_progress_interval(
 def test_progress_frames_carry_the_jobs_id_and_type_and_a_percentage_that_never_goes_down(
     job_type: str, recorded: dict[str, list[Frame]]
 ) -> None:
+    """``progress`` frames carry the job's ``job_id``, ``job_type`` and a whole percentage that never goes down."""
     job_id = first_with_status(recorded[job_type], "queued").data["payload"]["job_id"]
     payloads = [frame.data["payload"] for frame in progress_of(recorded[job_type])]
 
@@ -126,6 +132,7 @@ def test_progress_frames_carry_the_jobs_id_and_type_and_a_percentage_that_never_
 def test_each_progress_frame_arrives_within_250_ms_of_its_share_of_the_duration_after_queued(
     job_type: str, recorded: dict[str, list[Frame]], real_time_stack: Stack
 ) -> None:
+    """Each ``progress`` frame says the share of the work done when it was sent, within 250 ms."""
     queued = first_with_status(recorded[job_type], "queued")
     duration = SEED_DURATIONS[job_type]
 
@@ -135,6 +142,7 @@ def test_each_progress_frame_arrives_within_250_ms_of_its_share_of_the_duration_
 
 
 def test_generate_streams_growing_prefixes_of_its_result_text(recorded: dict[str, list[Frame]]) -> None:
+    """``generate``'s ``progress`` frames carry ``partial``: growing prefixes of its ``result`` text."""
     result = first_with_status(recorded["generate"], "result").data["payload"]["message"]
     partials = [frame.data["payload"]["partial"] for frame in progress_of(recorded["generate"])]
 

@@ -65,6 +65,7 @@ async def statuses(card: Locator) -> list[str | None]:
 
 
 async def test_cancelling_a_running_generate_job_shows_cancelled_and_never_its_result(page: Page) -> None:
+    """On the page, ``cancel`` of a running job shows ``cancelled`` (and so does a lookup), never its ``result``."""
     job_id, card = await submit_and_get_card(page, "generate", "a long story")
     cancel = card.locator(".job-cancel")
     await expect(cancel).to_be_enabled()
@@ -105,6 +106,7 @@ async def test_cancelling_a_running_generate_job_shows_cancelled_and_never_its_r
 
 
 async def test_a_finished_job_looked_up_after_a_reload_shows_its_result_on_a_new_card(page: Page) -> None:
+    """After a reload, the page's ``job_lookup`` of a finished job shows its ``result`` text on a new card."""
     job_id, card = await submit_and_get_card(page, "default", "hello")
     result = card.locator('.job-event[data-status="result"]')
     await expect(result).to_have_count(1, timeout=RESULT_WAIT_MS)
@@ -128,6 +130,7 @@ async def test_a_finished_job_looked_up_after_a_reload_shows_its_result_on_a_new
 
 
 async def test_an_unknown_id_looked_up_shows_not_found_and_its_cancel_is_refused(page: Page) -> None:
+    """On the page, an unknown id looks up ``not_found``, and its ``cancel`` gets ``❌ No job <id> to cancel``."""
     await look_up(page, UNKNOWN_ID)
 
     card = card_of(page, UNKNOWN_ID)

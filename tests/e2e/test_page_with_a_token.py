@@ -19,6 +19,7 @@ def token(user: str) -> str:
 async def test_the_page_given_a_token_in_its_address_connects_runs_a_job_and_drops_the_token_from_the_address(
     chromium: str, authenticated_stack: Stack
 ) -> None:
+    """The page opened as ``/#token=<JWT>`` connects, runs a job to its result, and drops the token from its address."""
     async with open_page(chromium, f"{authenticated_stack.http_url}/#token={token('alice')}") as page:
         await submit_job(page, "translate", "hello")
 
@@ -29,6 +30,7 @@ async def test_the_page_given_a_token_in_its_address_connects_runs_a_job_and_dro
 
 
 async def test_the_page_with_an_access_token_cookie_connects_with_it(chromium: str, authenticated_stack: Stack) -> None:
+    """The page with an ``access_token`` cookie connects with it."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -46,6 +48,7 @@ async def test_the_page_with_an_access_token_cookie_connects_with_it(chromium: s
 async def test_the_page_without_a_token_says_it_needs_one_and_connects_once_given_one(
     chromium: str, authenticated_stack: Stack
 ) -> None:
+    """The page without a token says the server needs one, and connects once given one in its address."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:

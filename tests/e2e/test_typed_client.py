@@ -82,6 +82,7 @@ def status(status: str, job_id: str, job_type: str, message: str) -> JobStatusMe
 
 
 async def test_typed_client_runs_a_translate_job_to_its_seed_result(scaled_stack: Stack) -> None:
+    """The typed client's ``job`` gets ``queuing``, ``queued`` and the tutorial's result, under one ``job_id``."""
     async with typed_client(scaled_stack) as client:
         await client.send_message(JobMessage(payload=JobPayload(type="translate", content="hello")))
 
@@ -117,6 +118,7 @@ async def test_typed_client_sees_a_running_jobs_progress_rise_before_its_result(
 
 
 async def test_typed_client_looks_up_a_finished_job_from_a_new_connection(scaled_stack: Stack) -> None:
+    """``job_lookup`` from a new connection answers a finished job with the very ``result`` frame its socket got."""
     async with typed_client(scaled_stack) as client:
         await client.send_message(JobMessage(payload=JobPayload(type="analyze", content="hello")))
         messages = await client.receive_job(RESULT_TIMEOUT)
@@ -131,6 +133,7 @@ async def test_typed_client_looks_up_a_finished_job_from_a_new_connection(scaled
 
 
 async def test_typed_client_gets_pong_for_ping(scaled_stack: Stack) -> None:
+    """The typed client's ``ping`` is answered with ``pong``."""
     async with typed_client(scaled_stack) as client:
         await client.send_message(PingMessage())
 

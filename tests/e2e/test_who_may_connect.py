@@ -58,6 +58,7 @@ async def answer(ws: ClientConnection, action: str, job_id: str) -> dict[str, An
 async def test_a_dns_rebinding_handshake_naming_a_foreign_host_is_refused_before_the_socket_opens(
     scaled_stack: Stack,
 ) -> None:
+    """A handshake naming a foreign ``Host`` (DNS rebinding) is refused before the socket opens; 127.0.0.1's opens."""
     port = scaled_stack.server.port
     rebound = f"evil.example:{port}"
 
@@ -68,6 +69,7 @@ async def test_a_dns_rebinding_handshake_naming_a_foreign_host_is_refused_before
 
 
 async def test_an_http_request_naming_a_foreign_host_gets_400(scaled_stack: Stack, http: httpx.AsyncClient) -> None:
+    """An HTTP request whose ``Host`` is not an allowed host gets 400; one naming the server's own, 200."""
     foreign = await http.get(scaled_stack.http_url + "/", headers={"Host": "evil.example"})
     own = await http.get(scaled_stack.http_url + "/")
 
@@ -87,6 +89,7 @@ async def test_an_http_request_naming_a_foreign_host_gets_400(scaled_stack: Stac
 async def test_with_authentication_on_a_handshake_without_a_valid_token_is_refused_with_403(
     authenticated_stack: Stack, query: str
 ) -> None:
+    """With authentication on, a handshake without a valid token gets HTTP 403, and nothing is logged as an error."""
     with pytest.raises(InvalidStatus) as refused:
         await connect(authenticated_stack.ws_url + query, open_timeout=FRAME_TIMEOUT)
 
@@ -102,6 +105,7 @@ async def test_with_authentication_on_a_handshake_without_a_valid_token_is_refus
 async def test_a_token_may_come_as_a_bearer_header_or_a_cookie(
     authenticated_stack: Stack, credential: dict[str, str]
 ) -> None:
+    """A valid token in an ``Authorization: Bearer`` header or an ``access_token`` cookie gets ``connected``."""
     async with connect(authenticated_stack.ws_url, additional_headers=credential, open_timeout=FRAME_TIMEOUT) as ws:
         assert (await next_payload(ws))["status"] == "connected"
 
@@ -109,6 +113,7 @@ async def test_a_token_may_come_as_a_bearer_header_or_a_cookie(
 async def test_two_users_each_get_their_own_results_and_cannot_look_up_or_cancel_the_others_jobs(
     authenticated_stack: Stack,
 ) -> None:
+    """Each user gets their own results; another user's ``job_lookup`` and ``cancel`` answer as for no such job."""
     alice, bob = await opened_as(authenticated_stack, "alice"), await opened_as(authenticated_stack, "bob")
     try:
         alices = await queued_job(alice, "translate", "hello")
@@ -139,6 +144,7 @@ async def test_two_users_each_get_their_own_results_and_cannot_look_up_or_cancel
 async def test_a_user_cannot_cancel_anothers_running_job_which_still_gets_its_result(
     authenticated_stack: Stack,
 ) -> None:
+    """Another user's ``cancel`` of a running job gets ``❌ No job <id> to cancel``; the job still ends in a result."""
     alice, bob = await opened_as(authenticated_stack, "alice"), await opened_as(authenticated_stack, "bob")
     try:
         job_id = await queued_job(alice, "generate", "a long one")

@@ -55,6 +55,7 @@ async def final_status(ws: ClientConnection) -> tuple[str, str, str, str]:
 async def test_two_thousand_sockets_sending_one_job_each_at_once_each_get_their_own_result_none_refused(
     redis_url: str, worker_class: type[WorkerProcess]
 ) -> None:
+    """2,000 sockets each sending a job at once each get their own job's ``result``: a busy server answers later."""
     server, worker = ServerProcess(redis_url, job_time_scale="0"), worker_class(redis_url, job_time_scale="0")
     with running(worker, server):
         async with asyncio.timeout(DEADLINE):

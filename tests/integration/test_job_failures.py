@@ -16,6 +16,8 @@ from tests.support.protocol import job_status
 async def test_a_job_that_raises_gets_an_error_frame_with_its_job_id(
     ws: WebsocketCommunicator, settings: Settings
 ) -> None:
+    """A task that raises ends its job with ``error`` (``❌ Job <id> failed: KeyError: …``) under its ``job_id``."""
+
     async def translate_with_a_bug(ctx: dict[str, Any], job_id: str, content: str, channel: str) -> Any:
         async def body(progress: Progress) -> str:
             raise KeyError("dictionary")
@@ -37,6 +39,7 @@ async def test_a_job_that_raises_gets_an_error_frame_with_its_job_id(
 async def test_a_job_over_its_timeout_gets_an_error_frame_with_its_job_id(
     ws: WebsocketCommunicator, settings: Settings
 ) -> None:
+    """A task past its timeout ends its job with ``error`` (``❌ Job <id> timed out after …s``), and nothing follows."""
     slow = settings.model_copy(update={"job_time_scale": 1.0, "task_timeouts": {"generate": 0.2}})
     await ws.send_json_to({"action": "job", "payload": {"type": "generate", "content": "long"}})
     job_id = (await ws.receive_json_from(timeout=2))["payload"]["job_id"]

@@ -65,6 +65,7 @@ async def wait_for_key(pool: ArqRedis, key: str, timeout: float = 5.0) -> None:
 async def test_a_result_can_be_looked_up_from_a_new_socket_after_the_asking_socket_left(
     app: FastAPI, ws: WebsocketCommunicator, settings: Settings
 ) -> None:
+    """A job runs though its socket left, and ``job_lookup`` from a new socket gives its ``result``."""
     job_id = await queue(ws, "translate", "good morning")
     await ws.disconnect()
 
@@ -80,6 +81,7 @@ async def test_a_result_can_be_looked_up_from_a_new_socket_after_the_asking_sock
 async def test_a_failed_job_looks_up_with_the_error_text_its_live_frame_had(
     ws: WebsocketCommunicator, settings: Settings
 ) -> None:
+    """``job_lookup`` of a failed job answers the very ``error`` frame its socket got live."""
     job_id = await queue(ws, "generate", "slow")
     await run_burst_worker(settings.model_copy(update={"job_time_scale": 1.0, "task_timeouts": {"generate": 0.1}}))
     live = await receive_but_progress(ws)
@@ -94,6 +96,7 @@ async def test_a_failed_job_looks_up_with_the_error_text_its_live_frame_had(
 async def test_a_result_is_kept_for_keep_result_seconds(
     ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
 ) -> None:
+    """A job's result is kept in ARQ's store for ``KEEP_RESULT`` seconds, as long as it can be looked up."""
     job_id = await queue(ws, "default", "kept")
 
     await run_burst_worker(settings)
@@ -104,6 +107,7 @@ async def test_a_result_is_kept_for_keep_result_seconds(
 async def test_a_queued_job_cancelled_before_a_worker_takes_it_never_runs_and_looks_up_cancelled(
     ws: WebsocketCommunicator, settings: Settings
 ) -> None:
+    """``cancel`` of a queued job says ``cancelled``; the worker drops it unrun, and a lookup says ``cancelled``."""
     job_id = await queue(ws, "translate", "hello")
 
     assert await ask(ws, "cancel", job_id) == job_status("cancelled", job_id, "translate", f"🛑 Job {job_id} cancelled")
@@ -120,6 +124,7 @@ async def test_a_queued_job_cancelled_before_a_worker_takes_it_never_runs_and_lo
 async def test_a_running_job_cancelled_is_stopped_by_the_arq_cli_worker_and_sends_no_result(
     ws: WebsocketCommunicator, pool: ArqRedis, redis_url: str, settings: Settings
 ) -> None:
+    """``cancel`` of a running job says ``cancelled`` at once; the ``arq`` worker aborts it; no ``result`` is sent."""
     worker = WorkerProcess(redis_url, job_time_scale=str(SLOW_SCALE), worker_log_jobs="true")  # its log says "aborted"
     worker.start()
     try:
@@ -150,6 +155,7 @@ async def test_a_running_job_cancelled_is_stopped_by_the_arq_cli_worker_and_send
 async def test_a_job_cancelled_from_another_socket_ends_on_its_own_socket_with_a_cancelled_frame(
     app: FastAPI, ws: WebsocketCommunicator, settings: Settings
 ) -> None:
+    """``cancel`` from another socket says ``cancelled`` there, and the job's own socket gets ``cancelled`` too."""
     job_id = await queue(ws, "default", "mine")
     other = await open_socket(app)
 
@@ -168,6 +174,7 @@ async def test_a_job_cancelled_from_another_socket_ends_on_its_own_socket_with_a
 async def test_cancelling_a_job_a_worker_has_finished_gets_an_error_frame_and_keeps_its_result(
     ws: WebsocketCommunicator, settings: Settings
 ) -> None:
+    """``cancel`` of a finished job gets ``❌ Job <id> has already finished``; a lookup still gives its ``result``."""
     job_id = await queue(ws, "default", "done")
     await run_burst_worker(settings)
     result = await ws.receive_json_from(timeout=2)

@@ -50,6 +50,7 @@ async def queue(ws: WebsocketCommunicator, job_type: str, content: str) -> str:
 async def test_a_result_whose_event_was_lost_is_recovered_from_arqs_stored_result(
     ws: WebsocketCommunicator, settings: Settings
 ) -> None:
+    """A ``result`` whose event was lost is sent all the same, once, from the result ARQ stored."""
     job_id = await queue(ws, "translate", "thank you")
 
     await run_burst_worker(settings, on_startup=startup_losing_events)
@@ -63,6 +64,7 @@ async def test_a_result_whose_event_was_lost_is_recovered_from_arqs_stored_resul
 async def test_a_failure_whose_event_was_lost_is_recovered_with_the_same_error_text(
     ws: WebsocketCommunicator, settings: Settings
 ) -> None:
+    """An ``error`` whose event was lost is sent all the same, with the text its live frame would have had."""
     job_id = await queue(ws, "generate", "slow")
     slow = settings.model_copy(update={"job_time_scale": 1.0, "task_timeouts": {"generate": 0.1}})
 
@@ -76,6 +78,7 @@ async def test_a_failure_whose_event_was_lost_is_recovered_with_the_same_error_t
 async def test_an_outcome_delivered_by_its_event_is_not_sent_again_by_recovery(
     ws: WebsocketCommunicator, settings: Settings
 ) -> None:
+    """An outcome its event delivered is sent once: recovery from ARQ's store does not send it again."""
     job_id = await queue(ws, "default", "once")
 
     await run_burst_worker(settings)

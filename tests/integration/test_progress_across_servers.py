@@ -21,6 +21,7 @@ SETTINGS = {"job_time_scale": "0.5"}
 async def test_each_socket_gets_the_progress_of_its_own_job_only_across_two_servers(
     redis_url: str, http: httpx.AsyncClient
 ) -> None:
+    """Across two servers, each socket gets its own job's ``progress`` frames only, never going down."""
     servers = [ServerProcess(redis_url, port=None, **SETTINGS) for _ in range(2)]
     worker = AppWorkerProcess(redis_url, **SETTINGS)
     with running(worker, *servers):
@@ -48,6 +49,7 @@ async def test_each_socket_gets_the_progress_of_its_own_job_only_across_two_serv
 async def test_a_lookup_from_another_server_mid_job_gives_its_latest_progress(
     redis_url: str, http: httpx.AsyncClient
 ) -> None:
+    """``job_lookup`` via another server mid-job says ``in_progress``, with the latest ``progress`` and ``partial``."""
     servers = [ServerProcess(redis_url, port=None, **SETTINGS) for _ in range(2)]
     worker = AppWorkerProcess(redis_url, **SETTINGS)
     with running(worker, *servers):

@@ -1,4 +1,7 @@
-"""Scale-out: two app instances and two workers on one Redis; every client gets exactly its own results."""
+"""Scale-out: two app instances and two workers on one Redis; every client gets exactly its own results.
+
+With either worker command: ``arq src.tasks.WorkerSettings`` (arq-cli) and ``python -m src.worker`` (src.worker).
+"""
 
 import asyncio
 from contextlib import AsyncExitStack
@@ -34,11 +37,11 @@ async def run_client(ws: JobSocket, name: str) -> dict[str, str]:
 
 
 async def test_clients_on_two_app_instances_each_receive_exactly_their_own_results(
-    redis_url: str, http: httpx.AsyncClient
+    worker_class: type[WorkerProcess], redis_url: str, http: httpx.AsyncClient
 ) -> None:
     settings = {"job_time_scale": "0"}
     servers = [ServerProcess(redis_url, port=None, **settings) for _ in range(2)]
-    workers = [WorkerProcess(redis_url, **settings) for _ in range(2)]
+    workers = [worker_class(redis_url, **settings) for _ in range(2)]
     with running(*workers, *servers):
         async with AsyncExitStack() as stack:
             clients = {

@@ -18,6 +18,7 @@ from tests.support.processes import ServerProcess, running
 async def test_a_job_over_max_queue_depth_is_refused_and_not_queued_and_one_is_taken_once_there_is_room(
     settings: Settings, fast_path: bool
 ) -> None:
+    """A job finding ``MAX_QUEUE_DEPTH`` jobs queued is refused, not queued; once a worker takes one, there is room."""
     bounded = settings.model_copy(update={"max_queue_depth": 2, "fast_path": fast_path})
     jobs = JobQueue(bounded, speedups=speedups(bounded))
     await jobs.open()
@@ -54,6 +55,7 @@ async def connect_once_there_is_room(url: str, timeout: float = 5.0) -> ClientCo
 async def test_a_server_at_max_connections_closes_a_new_handshake_with_1013_and_takes_one_again_later(
     redis_url: str,
 ) -> None:
+    """At ``MAX_CONNECTIONS`` sockets, a new handshake is closed with 1013 saying so; once one closes, one is taken."""
     server = ServerProcess(redis_url, max_connections="3")
     with running(server):
         held = [await connect(server.ws_url) for _ in range(3)]

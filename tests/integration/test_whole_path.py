@@ -39,6 +39,7 @@ async def test_job_runs_on_an_in_process_worker_and_its_result_reaches_the_socke
 async def test_job_runs_on_a_worker_process_and_its_result_reaches_the_socket(
     worker_class: type[WorkerProcess], ws: WebsocketCommunicator, redis_url: str
 ) -> None:
+    """A job run by a worker process (either command) sends its ``result`` frame to the socket that queued it."""
     worker = worker_class(redis_url, job_time_scale="0")
     worker.start()
     try:
@@ -56,6 +57,7 @@ async def test_job_runs_on_a_worker_process_and_its_result_reaches_the_socket(
 async def test_jobs_of_one_type_sent_in_the_same_instant_all_run_and_each_result_carries_its_own_id(
     ws: WebsocketCommunicator, settings: Settings
 ) -> None:
+    """Twelve jobs sent at once each get their ``result``, with their text, under the ``job_id`` ``queued`` gave."""
     contents = [f"text {n}" for n in range(12)]
     for content in contents:
         await ws.send_json_to({"action": "job", "payload": {"type": "default", "content": content}})

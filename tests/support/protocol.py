@@ -5,11 +5,11 @@ from typing import Any
 
 from dirty_equals import IsStr
 
+# The seed's job types and durations, re-exported for the e2e layer.
+from tests.support.seed import JOB_TYPES as JOB_TYPES
+from tests.support.seed import SEED_CONNECTED_TEXT, seed_queued_text, seed_queuing_text
+from tests.support.seed import SEED_DURATIONS as SEED_DURATIONS
 from tests.support.ws_driver import Frame, FramePredicate, JSONFrame
-
-#: The seed's simulated work per job type, in seconds at ``JOB_TIME_SCALE=1``; shortest first.
-SEED_DURATIONS = {"default": 1.0, "translate": 2.0, "analyze": 3.0, "generate": 4.0}
-JOB_TYPES = tuple(SEED_DURATIONS)
 
 #: The seed's result text of each job type for the content "hello".
 SEED_RESULTS_FOR_HELLO = {
@@ -24,7 +24,7 @@ SEED_RESULTS_FOR_HELLO = {
 
 CONNECTED = {
     "action": "job_status",
-    "payload": {"status": "connected", "message": "🔄 Background Job Processor: Connected!"},
+    "payload": {"status": "connected", "message": SEED_CONNECTED_TEXT},
 }
 PING = {"action": "ping"}
 PONG = {"action": "pong", "payload": None}
@@ -54,8 +54,8 @@ def job_status(status: str, job_id: Any, job_type: str, message: Any) -> JSONFra
 def job_frames(job_type: str, job_id: str, content: str, result: str) -> list[JSONFrame]:
     """The three frames one job gets: queuing, queued and its result, all under ``job_id``."""
     return [
-        job_status("queuing", job_id, job_type, f"⏳ Queuing {job_type} job: {content}"),
-        job_status("queued", job_id, job_type, f"📋 Job {job_id} queued successfully!"),
+        job_status("queuing", job_id, job_type, seed_queuing_text(job_type, content)),
+        job_status("queued", job_id, job_type, seed_queued_text(job_id)),
         job_status("result", job_id, job_type, result),
     ]
 
@@ -68,6 +68,12 @@ def seed_job_frames(job_type: str, job_id: str) -> list[JSONFrame]:
 def error(*details: JSONFrame) -> JSONFrame:
     """chanx's error frame listing validation errors."""
     return {"action": "error", "payload": list(details)}
+
+
+def invalid(error_type: str, loc: list[str | int]) -> JSONFrame:
+    """One validation error of chanx's error frame, matched on what the README documents of it: its ``type`` and
+    ``loc``. Its ``msg`` is pydantic's wording, which the README does not promise: any text."""
+    return {"type": error_type, "loc": loc, "msg": IsStr(min_length=1)}
 
 
 def has_status(status: str) -> FramePredicate:

@@ -26,6 +26,7 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_connecting_sends_the_connected_status(app: FastAPI) -> None:
+    """A handshake is accepted and gets exactly one frame: ``job_status`` ``connected`` with the seed's greeting."""
     ws = socket_on(app)
 
     connected, _ = await ws.connect()
@@ -82,6 +83,7 @@ async def test_asyncapi_page_renders_the_spec(http: httpx.AsyncClient) -> None:
 async def test_a_handshake_while_redis_is_unreachable_is_closed_with_1013_try_again_later(
     app: FastAPI, redis_server: FakeServer
 ) -> None:
+    """With Redis unreachable, a handshake is accepted, then closed with 1013 saying the job queue is unavailable."""
     redis_server.connected = False
     ws = socket_on(app)
 
@@ -146,7 +148,7 @@ async def test_the_apps_lifespan_opens_the_job_queue_and_the_layer_and_closes_bo
         _ = app.state.jobs.pool
 
 
-@pytest.mark.parametrize("fast_path", [True, False])
+@pytest.mark.parametrize("fast_path", [True, False], ids=["FAST_PATH on", "FAST_PATH off"])
 def test_the_apps_job_queue_asks_the_seam_for_the_fast_path_as_the_settings_say(fast_path: bool) -> None:
     app = create_app(Settings(fast_path=fast_path))
 

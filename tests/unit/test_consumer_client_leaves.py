@@ -62,6 +62,7 @@ async def test_client_that_leaves_during_the_enqueue_still_gets_its_job_run(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A client gone after ``queuing`` still has its job put on ARQ's queue; an INFO line says so, nothing louder."""
     release = asyncio.Event()
     enqueue = jobs.writer.enqueue
 

@@ -30,12 +30,14 @@ async def only_queued_job(pool: ArqRedis) -> JobDef:
 
 
 async def test_ping_gets_pong(ws: WebsocketCommunicator) -> None:
+    """``{"action":"ping"}`` is answered with ``{"action":"pong","payload":null}``."""
     await ws.send_json_to({"action": "ping"})
 
     assert await ws.receive_json_from(timeout=1) == {"action": "pong", "payload": None}
 
 
 async def test_job_reports_queuing_then_queued_with_one_job_id(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
+    """A ``job`` gets ``queuing`` then ``queued`` (the seed's texts) under one ``translate_<32 hex>`` id; no more."""
     await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
 
     frames = await receive_frames(ws, 2)
@@ -62,6 +64,7 @@ async def test_job_is_enqueued_under_its_id_with_content_and_channel_name(
 
 
 async def test_unknown_job_type_runs_default_and_the_frames_say_so(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
+    """A job of an unknown ``type`` is queued as ``default``; its ``queuing`` and ``queued`` frames say ``default``."""
     await ws.send_json_to({"action": "job", "payload": {"type": "summarize", "content": "hi"}})
 
     queuing, queued = await receive_frames(ws, 2)
@@ -121,6 +124,7 @@ async def test_worker_error_event_becomes_an_error_frame_for_that_job(
 async def test_lost_redis_gives_an_error_frame_and_the_socket_keeps_serving(
     ws: WebsocketCommunicator, redis_server: FakeServer
 ) -> None:
+    """With Redis gone, a job gets ``error``: the job queue is unavailable; ``ping`` still gets ``pong``."""
     redis_server.connected = False
 
     await ws.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
@@ -139,6 +143,7 @@ async def test_lost_redis_gives_an_error_frame_and_the_socket_keeps_serving(
 async def test_a_result_arriving_during_the_enqueue_waits_for_the_queued_frame(
     ws: WebsocketCommunicator, pool: ArqRedis, jobs: JobQueue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A ``result`` event that comes while the job is still being enqueued is held, and sent after ``queued``."""
     enqueued = asyncio.Event()
     release = asyncio.Event()
     enqueue = jobs.writer.enqueue

@@ -44,6 +44,7 @@ async def queue_job(ws: WebsocketCommunicator) -> str:
 async def test_a_job_over_max_jobs_in_flight_gets_an_error_frame_with_its_own_id_and_is_not_queued(
     ws: WebsocketCommunicator, pool: ArqRedis
 ) -> None:
+    """At ``MAX_JOBS_IN_FLIGHT`` jobs awaiting their outcome, one more gets ``error`` under a fresh id, not queued."""
     queued = [await queue_job(ws) for _ in range(LIMIT)]
 
     await ws.send_json_to(job("translate"))
@@ -121,6 +122,7 @@ async def receive_close_code(ws: WebsocketCommunicator) -> Any:
 async def test_a_frame_over_ws_max_size_bytes_closes_the_socket_with_1009(
     text: str, binary: bool, ws: WebsocketCommunicator, pool: ArqRedis
 ) -> None:
+    """A text or binary frame over ``WS_MAX_SIZE`` bytes (not characters) closes the socket with 1009, queues no job."""
     if binary:
         await ws.send_to(bytes_data=text.encode())
     else:

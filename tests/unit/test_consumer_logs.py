@@ -42,6 +42,7 @@ async def test_a_handshake_from_a_foreign_origin_is_logged_with_that_origin(
 async def test_a_handshake_while_the_job_queue_is_unreachable_is_logged(
     app: FastAPI, redis_server: FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Logged as the consumer's one WARNING: ``refusing a WebSocket: the job queue is unavailable``."""
     redis_server.connected = False
     ws = socket_on(app)
 

@@ -60,12 +60,14 @@ async def ask(ws: WebsocketCommunicator, frame: dict[str, Any]) -> Any:
 
 
 async def test_lookup_of_a_queued_job_says_it_is_queued(ws: WebsocketCommunicator) -> None:
+    """``job_lookup`` of a job still on ARQ's queue gets one ``job_status`` frame: ``queued``."""
     job_id = await queue_job(ws)
 
     assert await ask(ws, lookup(job_id)) == job_status("queued", job_id, "translate", f"📋 Job {job_id} is queued")
 
 
 async def test_lookup_of_a_running_job_says_it_is_in_progress(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
+    """``job_lookup`` of a job a worker has taken gets ``in_progress``; no ``progress`` until it reports some."""
     job_id = await queue_job(ws)
     await start_running(pool, job_id)
 
@@ -98,6 +100,7 @@ async def test_lookup_of_a_failed_job_gives_its_error_text(
 async def test_lookup_of_an_aborted_job_says_it_was_cancelled(
     ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
 ) -> None:
+    """``job_lookup`` of a job whose stored ARQ result is a ``CancelledError`` (aborted) gets ``cancelled``."""
     job_id = await queue_job(ws)
     await store_result(pool, settings, job_id, False, asyncio.CancelledError())
 
@@ -107,16 +110,19 @@ async def test_lookup_of_an_aborted_job_says_it_was_cancelled(
 @pytest.mark.parametrize(
     ("job_id", "job_type"),
     [("analyze_0123456789abcdef0123456789abcdef", "analyze"), ("summarize_0123", "unknown"), ("nonsense", "unknown")],
+    ids=["a job type's prefix", "a prefix that is no job type", "no prefix"],
 )
 async def test_lookup_of_an_unknown_job_says_not_found_typed_by_its_ids_prefix(
     job_id: str, job_type: str, ws: WebsocketCommunicator
 ) -> None:
+    """``job_lookup`` of an unknown id: ``not_found``, typed by the id's prefix if a job type, else ``unknown``."""
     assert await ask(ws, lookup(job_id)) == job_status(
         "not_found", job_id, job_type, f"❓ No job {job_id}: unknown, or its result has expired"
     )
 
 
 async def test_lookup_of_another_sockets_job_gives_the_same_answer(app: Any, ws: WebsocketCommunicator) -> None:
+    """Another socket's ``job_lookup`` of a job this socket queued gets the same ``queued`` frame."""
     job_id = await queue_job(ws)
     other = socket_on(app)
     assert (await other.connect())[0]
@@ -140,6 +146,7 @@ async def test_cancel_of_a_queued_job_records_arqs_abort_and_says_cancelled(
 async def test_cancel_of_a_running_job_records_arqs_abort_and_says_cancelled(
     ws: WebsocketCommunicator, pool: ArqRedis
 ) -> None:
+    """``cancel`` of a running job answers ``cancelled`` and puts the id in ARQ's abort set."""
     job_id = await queue_job(ws)
     await start_running(pool, job_id)
 
@@ -150,6 +157,7 @@ async def test_cancel_of_a_running_job_records_arqs_abort_and_says_cancelled(
 
 
 async def test_no_result_frame_is_sent_for_a_job_after_its_cancel(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
+    """After ``cancel``, a ``result`` event for the job (its worker finishing anyway) sends no frame."""
     job_id = await queue_job(ws)
     (job,) = await pool.queued_jobs()
     await ask(ws, cancel(job_id))
@@ -175,6 +183,7 @@ async def test_cancel_of_a_finished_job_gets_an_error_frame_saying_it_has_finish
 async def test_cancel_of_a_cancelled_job_gets_an_error_frame_saying_so(
     ws: WebsocketCommunicator, pool: ArqRedis, settings: Settings
 ) -> None:
+    """``cancel`` of a job ARQ stored as aborted gets ``error`` saying it was already cancelled."""
     job_id = await queue_job(ws)
     await store_result(pool, settings, job_id, False, asyncio.CancelledError())
 
@@ -184,6 +193,7 @@ async def test_cancel_of_a_cancelled_job_gets_an_error_frame_saying_so(
 
 
 async def test_cancel_of_an_unknown_job_gets_an_error_frame_saying_there_is_none(ws: WebsocketCommunicator) -> None:
+    """``cancel`` of an id nobody queued gets ``error`` saying there is no such job, typed by the id's prefix."""
     assert await ask(ws, cancel("generate_feed")) == job_status(
         "error", "generate_feed", "generate", "❌ No job generate_feed to cancel"
     )

@@ -98,6 +98,7 @@ async def test_nothing_follows_the_outcome(ws: WebsocketCommunicator, pool: ArqR
 
 
 async def test_nothing_follows_a_cancel(ws: WebsocketCommunicator, pool: ArqRedis) -> None:
+    """After ``cancelled``, neither a ``progress`` nor a ``result`` event for the job sends a frame."""
     job_id, channel = await queue_job(ws, pool)
     await report(job_id, "translate", channel, 10)
     assert (await ws.receive_json_from(timeout=1))["payload"]["progress"] == 10

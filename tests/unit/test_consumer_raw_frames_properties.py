@@ -7,21 +7,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from chanx.core.envelope import Envelope, strip_envelope
 from chanx.fast_channels.testing import WebsocketCommunicator
 from chanx.utils.asyncio import global_background_tasks
 from fastapi import FastAPI
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
-from src.apps.background_jobs.messages import JobMessage
 from src.job_queue import JobQueue
 from src.main import create_app
 from src.settings import Settings
 from tests.support.communicator import socket_on
 from tests.support.fake_arq import fake_arq_pool
-from tests.support.protocol import CONNECTED, PING, PONG
+from tests.support.frames import is_valid_job_frame
+from tests.support.protocol import CONNECTED, PING, PONG, error, invalid
 
 #: Short, so that content over the limit is drawn often.
 MAX_CONTENT_LENGTH = 8
@@ -82,20 +80,6 @@ frames = st.tuples(jobs | near_valid | arbitrary, envelopes).map(lambda pair: {*
 raw_text = st.text() | json_values.map(json.dumps) | frames.map(json.dumps)
 
 
-def is_valid_job(text: str) -> bool:
-    """Whether ``text`` is a ``job`` frame the protocol accepts (not addressed to a topic, content within limit)."""
-    try:
-        content = json.loads(text)
-        if not isinstance(content, dict) or content.get("action") != "job":
-            return False
-        if Envelope.model_validate(content).topic is not None:
-            return False
-        message = JobMessage.model_validate(strip_envelope(content))
-    except (ValueError, ValidationError):
-        return False
-    return len(message.payload.content) <= MAX_CONTENT_LENGTH
-
-
 @asynccontextmanager
 async def app_on_fakeredis() -> AsyncIterator[tuple[FastAPI, JobQueue]]:
     """The app with its job queue on a fresh fakeredis server."""
@@ -127,6 +111,7 @@ async def replies_then_pong(ws: WebsocketCommunicator) -> list[Any]:
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=raw_text)
 async def test_any_text_frame_queues_a_job_only_if_it_is_a_valid_job_and_ping_is_still_answered(text: str) -> None:
+    """A text frame queues a job exactly when it is a valid ``job`` frame; no handler fails; ``ping`` gets ``pong``."""
     async with app_on_fakeredis() as (app, jobs):
         ws = socket_on(app)
         assert (await ws.connect())[0]
@@ -136,7 +121,7 @@ async def test_any_text_frame_queues_a_job_only_if_it_is_a_valid_job_and_ping_is
         await handlers_finished()
         replies = await replies_then_pong(ws)
 
-        valid = is_valid_job(text)
+        valid = is_valid_job_frame(text, MAX_CONTENT_LENGTH)
         event("a valid job" if valid else "not a valid job")
         assert len(await jobs.pool.queued_jobs()) == (1 if valid else 0)
         assert not any(HANDLER_FAILED in json.dumps(reply) for reply in replies), replies
@@ -154,13 +139,6 @@ async def test_any_binary_frame_gets_an_error_frame_queues_nothing_and_ping_is_s
         await ws.send_input({"type": "websocket.receive", "bytes": data})
         await handlers_finished()
 
-        assert await replies_then_pong(ws) == [
-            {
-                "action": "error",
-                "payload": [
-                    {"type": "json_invalid", "loc": [], "msg": "Invalid JSON: binary frames are not supported"}
-                ],
-            }
-        ]
+        assert await replies_then_pong(ws) == [error(invalid("json_invalid", []))]
         assert await jobs.pool.queued_jobs() == []
         await ws.disconnect()

@@ -127,7 +127,11 @@ async def test_a_subdomain_wildcard_allows_the_domains_subdomains_only(
     assert await status_of_index(app, host(value)) == status
 
 
-@pytest.mark.parametrize(("value", "result"), [("api.example.com", ACCEPTED), ("example.com", REFUSED_BEFORE_ACCEPT)])
+@pytest.mark.parametrize(
+    ("value", "result"),
+    [("api.example.com", ACCEPTED), ("example.com", REFUSED_BEFORE_ACCEPT)],
+    ids=["a subdomain: accepted", "the domain itself: refused"],
+)
 async def test_a_subdomain_wildcard_decides_handshakes_as_it_decides_requests(
     settings: Settings, pool: ArqRedis, value: str, result: tuple[bool, int | None]
 ) -> None:
@@ -188,6 +192,7 @@ async def test_the_app_serves_requests_naming_its_host_setting(settings: Setting
         ("*", ["*"]),
         ("", []),
     ],
+    ids=["comma-separated, spaced, mixed case", "a JSON list", "a star", "empty"],
 )
 def test_allowed_hosts_are_read_comma_separated_or_as_a_json_list_lower_cased(
     monkeypatch: pytest.MonkeyPatch, value: str, expected: list[str]

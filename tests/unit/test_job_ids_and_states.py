@@ -7,11 +7,12 @@ from arq import ArqRedis
 
 from src.apps.background_jobs.lookup import bounded, look_up
 from src.job_queue import QueueError
-from src.job_types import JOB_DURATIONS, job_type_of, resolve_job_type
+from src.job_types import job_type_of, resolve_job_type
+from tests.support.seed import JOB_TYPES
 
 
 def test_unknown_job_types_resolve_to_default_and_known_ones_to_themselves() -> None:
-    assert {t: resolve_job_type(t) for t in JOB_DURATIONS} == {t: t for t in JOB_DURATIONS}
+    assert {t: resolve_job_type(t) for t in JOB_TYPES} == {t: t for t in JOB_TYPES}
     assert resolve_job_type("summarize") == "default"
     assert resolve_job_type("") == "default"
 

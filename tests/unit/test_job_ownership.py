@@ -28,7 +28,7 @@ def flip(hex_digit: str) -> str:
     return "0" if hex_digit != "0" else "1"
 
 
-@pytest.mark.parametrize("user", ["alice", None])
+@pytest.mark.parametrize("user", ["alice", None], ids=["a user", "no user"])
 def test_job_ids_keep_the_type_then_32_hex_digits_with_or_without_a_user(
     ownership: JobOwnership, user: str | None
 ) -> None:
@@ -45,12 +45,20 @@ def test_the_owner_owns_their_job(ownership: JobOwnership) -> None:
     assert ownership.owns("alice", ownership.new_job_id("translate", "alice"))
 
 
-@pytest.mark.parametrize("other", ["bob", "Alice", "alic", "alice ", "alice\0", ""])
+@pytest.mark.parametrize(
+    "other",
+    ["bob", "Alice", "alic", "alice ", "alice\0", ""],
+    ids=["another name", "another case", "a prefix", "a trailing space", "a trailing NUL", "empty"],
+)
 def test_another_user_does_not_own_the_job(ownership: JobOwnership, other: str) -> None:
     assert not ownership.owns(other, ownership.new_job_id("translate", "alice"))
 
 
-@pytest.mark.parametrize("position", [-1, -16, 10, 10 + 15])
+@pytest.mark.parametrize(
+    "position",
+    [-1, -16, 10, 10 + 15],
+    ids=["the tag's last digit", "the tag's first digit", "the random part's first", "the random part's last"],
+)
 def test_a_job_id_with_one_digit_changed_is_owned_by_nobody(ownership: JobOwnership, position: int) -> None:
     """Position -1 and -16 are in the tag; 10 and 25 (after ``translate_``) in the random part."""
     job_id = ownership.new_job_id("translate", "alice")
@@ -83,6 +91,7 @@ def test_a_job_id_not_of_the_issued_form_is_owned_by_nobody(ownership: JobOwners
         "translate_" + "\x00" * 32,
         "☃_" + "0" * 32,
     ],
+    ids=["accented digits", "lone surrogates", "check marks for the tag", "NUL characters", "a snowman for the type"],
 )
 def test_a_job_id_with_characters_outside_ascii_is_owned_by_nobody_without_raising(
     ownership: JobOwnership, job_id: str
@@ -97,7 +106,9 @@ def test_job_ids_do_not_repeat_over_many_draws(ownership: JobOwnership) -> None:
 
 
 @pytest.mark.parametrize(
-    "job_id", ["translate_" + "0" * 32, "whatever", "", "translate_" + "é" * 32, "analyze_deadbeef"]
+    "job_id",
+    ["translate_" + "0" * 32, "whatever", "", "translate_" + "é" * 32, "analyze_deadbeef"],
+    ids=["of the issued form", "not an id", "empty", "accented digits", "too short"],
 )
 def test_with_no_user_everyone_owns_every_job(ownership: JobOwnership, job_id: str) -> None:
     assert ownership.owns(None, job_id)

@@ -50,13 +50,16 @@ def test_an_origin_on_an_allowed_host_and_the_port_the_request_was_addressed_to_
         ("http://127.0.0.1:1", "127.0.0.1:8000"),
         ("https://app.example", None),
     ],
+    ids=["localhost:3001 for localhost:8000", "127.0.0.1:1 for 127.0.0.1:8000", "no Host header"],
 )
 def test_a_page_on_another_port_of_an_allowed_host_is_another_origin(origin: str, host: str | None) -> None:
+    """An origin on an allowed host but not the request's port is refused, as is one when no ``Host`` names the port."""
     assert not origin_allowed(handshake(origin, host), [], HOSTS)
 
 
 @pytest.mark.parametrize("origin", ["https://partner.example", "https://partner.example:443", "http://localhost:3000"])
 def test_an_origin_listed_in_allowed_origins_is_allowed(origin: str) -> None:
+    """An origin in ``ALLOWED_ORIGINS`` is allowed though no allowed host vouches for it, default port or not."""
     assert origin_allowed(handshake(origin), ALLOWED, [])
 
 

@@ -6,8 +6,9 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.apps.background_jobs.messages import JobOutcome
-from src.apps.background_jobs.pending import PendingJob, PendingJobs
+from src.apps.background_jobs.pending import PendingJobs
 from src.settings import Settings
+from tests.support.seed import SEED_DURATIONS
 
 FAST = Settings(job_time_scale=0.0, result_recovery_grace=0.0, result_recovery_interval=0.01)
 
@@ -27,16 +28,21 @@ def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 class Recorder:
-    """A stored-outcome lookup and a deliver callback that record their calls."""
+    """A stored-outcome lookup and a deliver callback that record their calls (and the loop's time of each
+    lookup)."""
 
     def __init__(self, stored: dict[str, JobOutcome | Exception]) -> None:
         self.stored = stored
         self.lookups: list[str] = []
+        self.looked_up_at: dict[str, list[float]] = {}
         self.delivered: list[JobOutcome] = []
         self.got_one = asyncio.Event()
+        self.looked_up = asyncio.Event()
 
     async def lookup(self, job_id: str, job_type: str) -> JobOutcome | None:
         self.lookups.append(job_id)
+        self.looked_up_at.setdefault(job_id, []).append(asyncio.get_running_loop().time())
+        self.looked_up.set()
         found = self.stored.get(job_id)
         if isinstance(found, Exception):
             raise found
@@ -48,6 +54,7 @@ class Recorder:
 
 
 async def test_an_overdue_outcome_is_looked_up_and_delivered_once(caplog: pytest.LogCaptureFixture) -> None:
+    """An overdue outcome is looked up in ARQ's store, delivered once and logged; a late event is not relayed."""
     recorder = Recorder({"job-1": outcome("job-1")})
     pending = PendingJobs(FAST, recorder.lookup, recorder.deliver)
 
@@ -165,17 +172,21 @@ async def test_releasing_a_job_that_is_not_being_queued_does_nothing() -> None:
 
 async def test_an_overdue_outcome_is_recovered_while_an_earlier_job_is_not_due_yet() -> None:
     recorder = Recorder({"job-2": outcome("job-2")})
-    pending = PendingJobs(FAST, recorder.lookup, recorder.deliver)
-    pending._waiting["job-1"] = PendingJob("generate", due=float("inf"), received_at=0.0)  # owed first, never overdue
+    # No grace: each outcome is overdue after its type's work, 0.25 s for default and 1 s for generate.
+    settings = FAST.model_copy(update={"job_time_scale": 0.25})
+    pending = PendingJobs(settings, recorder.lookup, recorder.deliver)
+    pending.queued("job-1", "generate")  # owed first, overdue last
 
     pending.queued("job-2", "default")
     await asyncio.wait_for(recorder.got_one.wait(), timeout=1)
 
+    # Unless the loop stalled for the 0.75 s between the two, job-1 was not due when job-2 was recovered.
     assert (recorder.lookups, recorder.delivered) == (["job-2"], [outcome("job-2")])
     pending.close()
 
 
 async def test_an_outcome_claimed_while_its_lookup_is_in_flight_is_not_sent_again() -> None:
+    """An event claiming the outcome while recovery's lookup is in flight wins: the lookup's answer is not sent."""
     looking, answer = asyncio.Event(), asyncio.Event()
 
     async def slow_lookup(job_id: str, job_type: str) -> JobOutcome | None:
@@ -190,19 +201,26 @@ async def test_an_outcome_claimed_while_its_lookup_is_in_flight_is_not_sent_agai
 
     assert await pending.claim("job-1")  # its event arrived meanwhile
     answer.set()
-    await asyncio.wait_for(pending._recovery, timeout=1)  # type: ignore[arg-type]
+    async with asyncio.timeout(1):
+        while pending.recovering:  # noqa: ASYNC110 - the look ends in the recovery's own task, which sets no event
+            await asyncio.sleep(0)  # a turn of the loop at a time: a bounded wait, not a timed assertion
 
     assert recorder.delivered == []
 
 
-async def test_an_outcome_is_overdue_after_its_types_work_and_the_grace() -> None:
-    settings = Settings(job_time_scale=1.0, result_recovery_grace=2.5)
-    pending = PendingJobs(settings, Recorder({}).lookup, Recorder({}).deliver)
-    now = asyncio.get_running_loop().time()
+async def test_an_outcome_is_not_looked_up_before_its_types_work_and_the_grace_are_over() -> None:
+    recorder = Recorder({})  # nothing stored yet: each look finds nothing, and the next looks again
+    settings = Settings(job_time_scale=0.05, result_recovery_grace=0.15, result_recovery_interval=0.01)
+    overdue_after = SEED_DURATIONS["translate"] * 0.05 + 0.15  # 0.1 s of work, then the grace: 0.25 s
+    pending = PendingJobs(settings, recorder.lookup, recorder.deliver)
+    queued_at = asyncio.get_running_loop().time()
 
-    pending.queued("job-1", "translate")  # 2 s of work
+    pending.queued("job-1", "translate")
+    await asyncio.wait_for(recorder.looked_up.wait(), timeout=2)
 
-    assert pending._waiting["job-1"].due == pytest.approx(now + 2.0 + 2.5, abs=0.05)
+    # Looks come every 0.01 s from the start; none looked the job up before it was overdue.
+    assert list(recorder.looked_up_at) == ["job-1"]
+    assert recorder.looked_up_at["job-1"][0] - queued_at >= overdue_after - 1e-9
     pending.close()
 
 

@@ -128,6 +128,7 @@ async def test_after_close_nothing_more_is_sent_not_even_what_was_held() -> None
 
 
 async def test_each_sent_report_is_kept_in_redis_for_keep_result(pool: ArqRedis) -> None:
+    """A sent report is kept at ``arq:progress:<id>`` for ``KEEP_RESULT`` seconds, as a lookup reads it back."""
     heard = Heard()
     progress = reporter(heard, redis=pool, interval=0.001)
 
@@ -144,6 +145,7 @@ async def test_each_sent_report_is_kept_in_redis_for_keep_result(pool: ArqRedis)
 
 
 async def test_a_rerun_reports_nothing_below_what_its_first_run_reached(pool: ArqRedis) -> None:
+    """A re-run finds its first run's 60% in Redis: it sends nothing below it (its 0 and 30), then 60 and 70."""
     first_run = reporter(Heard(), redis=pool)
     await first_run(60, partial="sixty")
     first_run.close()  # the worker crashed; ARQ runs the job again
@@ -160,6 +162,7 @@ async def test_a_rerun_reports_nothing_below_what_its_first_run_reached(pool: Ar
 async def test_a_report_redis_does_not_take_is_still_sent_and_the_job_goes_on(
     pool: ArqRedis, redis_server: FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """With Redis down, a report is still sent to the socket, and ``progress not kept`` is logged instead of raising."""
     redis_server.connected = False
     heard = Heard()
     progress = reporter(heard, redis=pool)

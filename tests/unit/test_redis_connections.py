@@ -61,6 +61,7 @@ def test_only_the_worker_rides_out_a_lost_redis_the_web_side_fails_fast() -> Non
 
 
 def test_reconnects_back_off_exponentially_from_50_ms_up_to_1_s() -> None:
+    """A reconnecting retry waits 50 ms, twice as long each time up to 1 s, for its attempts, on connection errors."""
     retry = reconnecting_retry(3)
 
     assert [retry._backoff.compute(failures) for failures in range(6)] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.0])

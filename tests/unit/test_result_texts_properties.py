@@ -1,6 +1,7 @@
-"""Properties of the seed's result texts, and of the message models, for arbitrary content."""
+"""Properties of the seed's result texts, and of the message models, for arbitrary content.
 
-import re
+The expected texts are the tutorial's rules as ``tests.support.seed`` writes them out, never ``src``'s own table."""
+
 from typing import get_args
 
 from hypothesis import assume, given
@@ -16,12 +17,14 @@ from src.apps.background_jobs.messages import (
     JobStatusMessage,
     job_status_frame,
 )
-from src.tasks import TRANSLATIONS, analyze_text, default_text, translate_text
-
-ANALYSIS = re.compile(
-    r"\A📊 Analysis of '(?P<content>.*)':\n"
-    r"• Characters: (?P<chars>\d+)\n• Words: (?P<words>\d+)\n• Vowels: (?P<vowels>\d+)\Z",
-    re.DOTALL,
+from src.tasks import RESULT_TEXTS, TASKS, analyze_text, default_text, generate_text, translate_text
+from tests.support.seed import (
+    JOB_TYPES,
+    SEED_TRANSLATIONS,
+    seed_ai_response,
+    seed_analysis,
+    seed_processed,
+    seed_result_text,
 )
 
 any_content = st.text()
@@ -30,33 +33,42 @@ job_ids = st.text(min_size=1, max_size=80)
 
 @given(any_content)
 def test_analysis_counts_characters_words_and_vowels_of_any_text(content: str) -> None:
-    match = ANALYSIS.match(analyze_text(content))
-
-    assert match is not None
-    assert match["content"] == content
-    assert int(match["chars"]) == len(content)
-    assert int(match["words"]) == len(content.split())
-    assert int(match["vowels"]) == sum(content.lower().count(v) for v in "aeiou")
+    assert analyze_text(content) == seed_analysis(content)
 
 
-@given(st.sampled_from(sorted(TRANSLATIONS)), st.data())
-def test_translate_uses_its_table_whatever_the_case(phrase: str, data: st.DataObject) -> None:
+@given(st.sampled_from(sorted(SEED_TRANSLATIONS)), st.data())
+def test_translate_uses_the_seeds_table_whatever_the_case(phrase: str, data: st.DataObject) -> None:
     flips = data.draw(st.lists(st.booleans(), min_size=len(phrase), max_size=len(phrase)))
     content = "".join(c.upper() if up else c for c, up in zip(phrase, flips, strict=True))
 
-    assert translate_text(content) == f"🌍 Translated: '{content}' → '{TRANSLATIONS[phrase]}'"
+    assert translate_text(content) == f"🌍 Translated: '{content}' → '{SEED_TRANSLATIONS[phrase]}'"
 
 
 @given(any_content)
-def test_translate_marks_text_outside_its_table(content: str) -> None:
-    assume(content.lower() not in TRANSLATIONS)
+def test_translate_marks_text_outside_the_seeds_table(content: str) -> None:
+    assume(content.lower() not in SEED_TRANSLATIONS)
 
     assert translate_text(content) == f"🌍 Translated: '{content}' → '[TRANSLATED: {content}]'"
 
 
 @given(any_content)
 def test_default_upper_cases_the_content(content: str) -> None:
-    assert default_text(content) == f"✅ Processed: {content.upper()}"
+    assert default_text(content) == seed_processed(content)
+
+
+@given(any_content)
+def test_generate_answers_any_content_with_the_seeds_canned_response(content: str) -> None:
+    assert generate_text(content) == seed_ai_response(content)
+
+
+@given(st.sampled_from(JOB_TYPES), any_content)
+def test_each_job_types_result_text_is_the_seeds_for_any_content(job_type: str, content: str) -> None:
+    """For any content, each job type's result text is the tutorial's, as ``tests.support.seed`` writes it out."""
+    assert RESULT_TEXTS[job_type](content) == seed_result_text(job_type, content)
+
+
+def test_the_worker_has_a_task_for_exactly_the_seeds_job_types() -> None:
+    assert sorted(TASKS) == sorted(JOB_TYPES)
 
 
 @given(st.text(), any_content)

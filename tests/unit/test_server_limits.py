@@ -60,6 +60,7 @@ def job(content: str = "hi") -> dict[str, Any]:
 async def test_a_handshake_over_max_connections_is_closed_with_1013_saying_so_and_welcome_once_one_closes(
     app: FastAPI, sockets: list[WebsocketCommunicator], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A handshake past ``MAX_CONNECTIONS`` is closed with 1013 saying why, and logged; after a close, one is served."""
     held = [await open_socket(app, sockets) for _ in range(MAX_CONNECTIONS)]
     assert [output["type"] for _, output in held] == ["websocket.send"] * MAX_CONNECTIONS
 
@@ -93,6 +94,7 @@ async def test_the_servers_sockets_are_counted_while_they_are_open(
 async def test_at_max_enqueue_backlog_the_next_frame_waits_unread_and_is_answered_once_the_backlog_drains(
     app: FastAPI, jobs: JobQueue, sockets: list[WebsocketCommunicator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """At ``MAX_ENQUEUE_BACKLOG``, another socket's ``ping`` waits unread until Redis takes the job; then ``pong``."""
     release = asyncio.Event()
     enqueue = jobs.writer.enqueue
 
@@ -119,6 +121,7 @@ async def test_at_max_enqueue_backlog_the_next_frame_waits_unread_and_is_answere
 async def test_a_job_over_max_queue_depth_gets_an_error_saying_the_queue_is_full_and_is_not_queued(
     ws: WebsocketCommunicator, pool: ArqRedis
 ) -> None:
+    """At ``MAX_QUEUE_DEPTH``, a job gets ``error`` saying the queue is full and is not queued; the socket goes on."""
     await ws.send_json_to(job("first"))
     assert [(await ws.receive_json_from(timeout=1))["payload"]["status"] for _ in range(2)] == ["queuing", "queued"]
 

@@ -40,7 +40,11 @@ def test_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     )
 
 
-@pytest.mark.parametrize(("name", "value"), [("JOB_TIME_SCALE", "-1"), ("MAX_CONTENT_LENGTH", "0")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("JOB_TIME_SCALE", "-1"), ("MAX_CONTENT_LENGTH", "0")],
+    ids=["JOB_TIME_SCALE=-1", "MAX_CONTENT_LENGTH=0"],
+)
 def test_out_of_range_settings_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
 
@@ -104,7 +108,7 @@ def test_the_hardening_defaults_are_the_readmes(monkeypatch: pytest.MonkeyPatch)
     assert (settings.allowed_origins, settings.max_jobs_in_flight, settings.ws_max_size) == ([], 100, 65_536)
 
 
-@pytest.mark.parametrize("fast_path", ["true", "false"])
+@pytest.mark.parametrize("fast_path", ["true", "false"], ids=["FAST_PATH=true", "FAST_PATH=false"])
 async def test_worker_settings_for_the_arq_command_are_built_from_the_environment_when_asked_for(
     monkeypatch: pytest.MonkeyPatch, fast_path: str
 ) -> None:

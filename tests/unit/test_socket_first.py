@@ -32,6 +32,7 @@ async def drop(message: MutableMapping[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("kind", "path", "to_consumer"),
     [("websocket", WS_PATH, True), ("websocket", "/ws/other", False), ("http", WS_PATH, False), ("http", "/", False)],
+    ids=["the background-jobs socket", "a socket on another path", "HTTP on the socket's path", "HTTP on /"],
 )
 async def test_only_the_background_jobs_socket_goes_straight_to_the_consumer(
     kind: str, path: str, to_consumer: bool
@@ -46,6 +47,7 @@ async def test_only_the_background_jobs_socket_goes_straight_to_the_consumer(
 
 
 def test_the_app_checks_the_host_first_then_takes_the_shortcut_for_its_socket(settings: Settings) -> None:
+    """The outermost middleware is the host allowlist, then the consumer's shortcut for ``/ws/background_jobs``."""
     app: FastAPI = create_app(settings)
 
     outermost: list[object] = [middleware.cls for middleware in app.user_middleware[:2]]

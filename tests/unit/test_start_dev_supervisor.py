@@ -462,6 +462,7 @@ def test_supervision_ends_when_the_server_exits(
 def test_a_worker_that_exits_is_restarted_after_the_backoff_and_reported_running_once_it_checks_in(
     supervisor: SupervisorOfFakes, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A dead worker is restarted once its 1 s backoff is over, and reported running when it writes its health key."""
     caplog.set_level(logging.INFO, logger="src.start_dev")
     supervisor.start()
     supervisor.worker_checks_in()
@@ -650,7 +651,7 @@ def signal_handlers() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("signal_handlers")
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ctrl_c_or_sigterm_asks_the_supervisor_to_stop(signum: signal.Signals) -> None:
     stop = threading.Event()
     install_signal_handlers(stop)

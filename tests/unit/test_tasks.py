@@ -4,19 +4,19 @@ import asyncio
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from fast_channels.layers import InMemoryChannelLayer
 
 import src.tasks
 from src.apps.background_jobs.messages import JobProgress, JobResult
 from src.apps.background_jobs.outcomes import TaskTimeout, error_outcome
 from src.consumer_notifier import consumer_notifier
-from src.job_types import JOB_DURATIONS, work_seconds
+from src.job_types import work_seconds
 from src.notifier import ChannelLayerNotifier
 from src.progress_reporter import Progress
 from src.settings import Settings
-from src.tasks import TASKS, analyze_text, generate_text, make_task, run_reported, simulate_work
+from src.tasks import TASKS, make_task, run_reported, simulate_work
 from tests.support.protocol import SEED_RESULTS_FOR_HELLO
+from tests.support.seed import SEED_DURATIONS, seed_ai_response, seed_analysis
 
 
 def worker_ctx(settings: Settings) -> dict[str, Any]:
@@ -97,18 +97,14 @@ async def test_a_task_over_its_timeout_reports_a_timeout_error_with_its_job_id(
     assert event == result_event("error", "generate_9", "generate", "❌ Job generate_9 timed out after 0.05s")
 
 
-@pytest.mark.parametrize(
-    ("scale", "expected"),
-    [
-        (1.0, {"default": 1.0, "translate": 2.0, "analyze": 3.0, "generate": 4.0}),
-        (0.05, {"default": 0.05, "translate": 0.1, "analyze": 0.15, "generate": 0.2}),
-        (0.0, {"default": 0.0, "translate": 0.0, "analyze": 0.0, "generate": 0.0}),
-    ],
-)
-def test_simulated_work_is_the_seeds_duration_times_job_time_scale(scale: float, expected: dict[str, float]) -> None:
+@pytest.mark.parametrize("scale", [1.0, 0.05, 0.0], ids=["the seed's durations", "20x faster", "no simulated work"])
+def test_simulated_work_is_the_seeds_duration_times_job_time_scale(scale: float) -> None:
+    """Simulated work is default 1 s, translate 2 s, analyze 3 s, generate 4 s, times ``JOB_TIME_SCALE``."""
     settings = Settings(job_time_scale=scale)
 
-    assert {t: work_seconds(settings, t) for t in JOB_DURATIONS} == pytest.approx(expected)
+    assert {t: work_seconds(settings, t) for t in SEED_DURATIONS} == pytest.approx(
+        {t: seconds * scale for t, seconds in SEED_DURATIONS.items()}
+    )
 
 
 async def test_a_task_made_for_a_type_bears_its_name_does_its_work_and_reports_its_text(
@@ -132,13 +128,13 @@ async def test_a_task_made_for_a_type_bears_its_name_does_its_work_and_reports_i
         "The seed's analyze task.",
     )
     assert worked == [(ctx, "analyze", None)]  # analyze does not stream its text
-    assert returned == {"status": "completed", "result": analyze_text("hi"), "job_id": "analyze_5"}
+    assert returned == {"status": "completed", "result": seed_analysis("hi"), "job_id": "analyze_5"}
     event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
-    assert event == result_event("result", "analyze_5", "analyze", analyze_text("hi"))
+    assert event == result_event("result", "analyze_5", "analyze", seed_analysis("hi"))
 
 
 class FakeTime:
-    """The loop's clock and ``asyncio.sleep`` on a clock of the test's own: a sleep moves it on at once."""
+    """A clock of the test's own: a sleep on it moves it on at once."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -150,12 +146,40 @@ class FakeTime:
         self.now += seconds
 
 
-@pytest_asyncio.fixture
-async def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
-    """Simulated work on a fake clock: the test does not depend on how busy the machine is."""
+class LoopOnFakeTime:
+    """The running loop, but for its ``time()``, which is the fake clock's."""
+
+    def __init__(self, clock: FakeTime) -> None:
+        self.time = clock.time
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio.get_running_loop(), name)
+
+
+class AsyncioOnFakeTime:
+    """``asyncio`` as ``src.tasks`` alone sees it: ``sleep`` and the loop's clock are the fake clock's, the rest
+    is asyncio's own."""
+
+    def __init__(self, clock: FakeTime) -> None:
+        self.sleep = clock.sleep
+        self._loop = LoopOnFakeTime(clock)
+
+    def get_running_loop(self) -> LoopOnFakeTime:
+        return self._loop
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    """Simulated work on a fake clock: the test does not depend on how busy the machine is.
+
+    ``src.tasks`` has no clock seam of its own (it calls ``asyncio.sleep`` and the loop's ``time``), so the fake
+    replaces the name ``asyncio`` in that module only: the event loop and every other module keep the real ones.
+    """
     fake = FakeTime()
-    monkeypatch.setattr(asyncio.get_running_loop(), "time", fake.time)
-    monkeypatch.setattr(asyncio, "sleep", fake.sleep)
+    monkeypatch.setattr(src.tasks, "asyncio", AsyncioOnFakeTime(fake))
     return fake
 
 
@@ -185,6 +209,7 @@ async def test_simulated_work_lasts_its_scaled_duration_reporting_the_share_done
 
 
 async def test_at_scale_0_simulated_work_neither_waits_nor_reports(fake_time: FakeTime) -> None:
+    """At ``JOB_TIME_SCALE=0``, simulated work takes no time on the clock and makes no progress report."""
     reports = Reports(fake_time)
 
     await simulate_work({"settings": Settings(job_time_scale=0.0)}, "generate", reports, "text")
@@ -195,7 +220,7 @@ async def test_at_scale_0_simulated_work_neither_waits_nor_reports(fake_time: Fa
 
 async def test_a_streaming_jobs_reports_carry_the_prefix_of_its_text_done_so_far(fake_time: FakeTime) -> None:
     reports = Reports(fake_time)
-    text = generate_text("hello")
+    text = seed_ai_response("hello")
 
     await simulate_work({"settings": Settings(job_time_scale=0.02, progress_interval=0.01)}, "generate", reports, text)
 

@@ -84,7 +84,7 @@ def test_a_token_naming_the_audience_and_issuer_that_are_set_is_accepted() -> No
 # --- which tokens are refused ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("token", [None, ""])
+@pytest.mark.parametrize("token", [None, ""], ids=["absent", "empty"])
 def test_no_token_is_refused(token: str | None) -> None:
     with pytest.raises(InvalidToken, match="no token"):
         user_of(token, with_secret())

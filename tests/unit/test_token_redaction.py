@@ -62,6 +62,7 @@ def test_arguments_that_are_not_text_are_left_as_they_are() -> None:
         ("uvicorn.error", WEBSOCKET_ACCEPTED, ("127.0.0.1:1", f"/ws/background_jobs?token={TOKEN}")),
         ("uvicorn.access", ACCESS, ("127.0.0.1:1", "GET", f"/ws/background_jobs?token={TOKEN}", "1.1", 101)),
     ],
+    ids=["uvicorn.error's WebSocket line", "uvicorn.access's request line"],
 )
 def test_configure_logging_puts_the_filter_on_uvicorns_loggers(
     caplog: pytest.LogCaptureFixture, name: str, msg: str, args: tuple[object, ...]

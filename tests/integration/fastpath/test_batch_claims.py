@@ -54,7 +54,7 @@ async def claimed(pool: ArqRedis) -> list[str]:
     return sorted(key.decode().removeprefix(in_progress_key_prefix) for key in keys)
 
 
-@pytest.mark.parametrize("busy", [0, 3, 4])
+@pytest.mark.parametrize("busy", [0, 3, 4], ids=["5 slots free", "2 slots free", "1 slot free"])
 async def test_a_poll_claims_as_many_due_jobs_as_the_worker_has_free_slots(
     worker: BatchClaimWorker, pool: ArqRedis, busy: int
 ) -> None:
@@ -126,22 +126,40 @@ async def test_a_poll_cancels_a_running_job_whose_abort_was_requested(worker: Ba
     assert await pool.zrange(abort_jobs_ss, 0, -1) == [b"default_queued"]
 
 
+class NotedWaits:
+    """Counts the waits for a wake-up a pool begins (through its public ``wait_for_wakeup``); ``began`` is set at
+    each."""
+
+    def __init__(self, pool: WakeableArqRedis, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        self.began = asyncio.Event()
+        self._wait_for_wakeup = pool.wait_for_wakeup
+        monkeypatch.setattr(pool, "wait_for_wakeup", self._wait)
+
+    async def _wait(self) -> None:
+        self.count += 1
+        self.began.set()  # the wait begins in this same step: no other task runs in between
+        await self._wait_for_wakeup()
+
+
 async def test_a_poll_that_drains_the_queue_waits_for_a_wake_up_and_one_that_fills_every_slot_does_not(
-    worker: BatchClaimWorker,
+    worker: BatchClaimWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wakeable = cast(WakeableArqRedis, worker.pool)
     wakeable.wake_wait = 30.0
+    waits = NotedWaits(wakeable, monkeypatch)
 
     for _ in range(2):  # ten due, five slots: each poll fills every slot, so it polls again at once
         await asyncio.wait_for(worker._poll_iteration(), timeout=5)
         await asyncio.wait_for(asyncio.gather(*worker.tasks.values()), timeout=5)  # the five end: slots free
+    assert waits.count == 0
     draining = asyncio.create_task(worker._poll_iteration())  # nothing left to claim: waits for a wake-up
-    await asyncio.sleep(0.2)  # time for the poll to reach its wait: a pause, not an assertion's timing
-    assert not draining.done()
+    await asyncio.wait_for(waits.began.wait(), timeout=5)
+    assert (waits.count, draining.done()) == (1, False)
 
     wakeable.wake()
 
-    await asyncio.wait_for(draining, timeout=5)
+    await asyncio.wait_for(draining, timeout=5)  # well before the 30 s wait's end
 
 
 SLOW = {"job_time_scale": 1000.0}  # each job sleeps for as long as a test could wait: it ends only when cancelled
@@ -174,7 +192,7 @@ async def stored_outcome(pool: ArqRedis, job_id: str) -> tuple[bool, str]:
     return info.success, type(info.result).__name__
 
 
-@pytest.mark.parametrize("busy", [0, 4])
+@pytest.mark.parametrize("busy", [0, 4], ids=["5 slots free", "1 slot free"])
 async def test_a_poll_that_claims_as_many_jobs_as_it_wanted_returns_at_once_while_they_run(
     slow_worker: BatchClaimWorker, busy: int
 ) -> None:
@@ -185,10 +203,14 @@ async def test_a_poll_that_claims_as_many_jobs_as_it_wanted_returns_at_once_whil
     assert sorted(slow_worker.tasks) == JOB_IDS[: 5 - busy]
 
 
-async def test_a_poll_waiting_with_every_slot_busy_is_woken_when_a_job_ends(slow_worker: BatchClaimWorker) -> None:
+async def test_a_poll_waiting_with_every_slot_busy_is_woken_when_a_job_ends(
+    slow_worker: BatchClaimWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits = NotedWaits(cast(WakeableArqRedis, slow_worker.pool), monkeypatch)
     await asyncio.wait_for(slow_worker._poll_iteration(), timeout=5)  # five jobs running: every slot busy
     await wait_until_running(slow_worker, JOB_IDS[0])
     waiting = asyncio.create_task(slow_worker._poll_iteration())  # no slot to claim with: waits for a wake-up
+    await asyncio.wait_for(waits.began.wait(), timeout=5)
 
     await slow_worker._cancel_running([JOB_IDS[0].encode()])  # as its abort does: the job ends, a slot is free
 

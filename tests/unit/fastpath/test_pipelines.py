@@ -152,7 +152,7 @@ async def test_outside_the_read_ahead_context_a_transaction_goes_to_redis(
         lambda pool: pool.pipeline(transaction=True),
         lambda pool: ShortcutPipeline.of(pool),
     ],
-    ids=["default", "transaction", "of"],
+    ids=["pool.pipeline()", "pool.pipeline(transaction=True)", "ShortcutPipeline.of(pool)"],
 )
 async def test_a_pipeline_is_a_transaction_unless_asked_otherwise_all_or_nothing(
     pool: WakeableArqRedis, open_pipeline: Any

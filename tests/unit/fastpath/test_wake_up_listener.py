@@ -1,5 +1,5 @@
 """The worker pool's edges: other sorted sets are polled as ARQ's own, a broken wake-up connection is listened to
-again after one warning, and closing twice is harmless."""
+again after one warning, and closing (twice, even) stops the listening."""
 
 import asyncio
 import contextlib
@@ -69,8 +69,21 @@ async def test_a_broken_wake_up_connection_is_logged_once_and_listened_to_again(
     ]
 
 
-async def test_closing_the_worker_pool_twice_is_harmless(pool: WakeableArqRedis) -> None:
-    await pool.zrangebyscore(QUEUE, 0, 10)  # subscribes to the wake channel
+def other_tasks() -> set[asyncio.Task[Any]]:
+    """The loop's unfinished tasks but the test's own."""
+    return asyncio.all_tasks() - {asyncio.current_task()}
+
+
+async def test_closing_the_worker_pool_twice_stops_its_wake_up_listener_and_raises_nothing(
+    pool: WakeableArqRedis,
+) -> None:
+    before = other_tasks()
+    await pool.zrangebyscore(QUEUE, 0, 10)  # subscribes to the wake channel: a task now listens on it
+    listening = other_tasks() - before
+    assert len(listening) == 1
 
     await pool.aclose()
     await pool.aclose()
+
+    assert other_tasks() == before
+    assert all(task.cancelled() for task in listening)
