@@ -6,7 +6,7 @@ the ASGI spec refuses a handshake; uvicorn logs an error for a handshake answere
 This stops DNS rebinding: a page on a domain rebound to 127.0.0.1 still names its own domain as the host.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,16 +29,22 @@ async def discard(message: Message) -> None:
 
 
 class HostAllowlist:
-    """ASGI middleware: HTTP requests through ``TrustedHostMiddleware``; WebSocket handshakes by its rule."""
+    """ASGI middleware: HTTP requests through ``TrustedHostMiddleware``; WebSocket handshakes by its rule.
 
-    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
+    ``probes`` (the liveness and readiness paths) are answered whatever the host: a load balancer's or an
+    orchestrator's probe names the server by its address, and they tell nothing a rebound page could use.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str], probes: Collection[str] = ()) -> None:
         self.app = app
+        self.probes = frozenset(probes)
         self.http = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts, www_redirect=False)
         self.rule = TrustedHostMiddleware(mark_allowed, allowed_hosts=allowed_hosts, www_redirect=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
-            await self.http(scope, receive, send)
+            checked = self.app if scope.get("path") in self.probes else self.http
+            await checked(scope, receive, send)
             return
         await self.rule(scope, nothing_to_receive, discard)
         if scope.pop(HOST_ALLOWED, False):

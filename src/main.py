@@ -32,6 +32,8 @@ logger = structlog.stdlib.get_logger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 WS_PATH = "/ws/background_jobs"
+#: The liveness and readiness probes, answered whatever host a request names.
+PROBES = ("/healthz", "/readyz")
 
 
 class SocketFirst:
@@ -107,7 +109,8 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     consumer = BackgroundJobConsumer.as_asgi()
     app.router.add_websocket_route(WS_PATH, consumer)
     app.add_middleware(SocketFirst, path=WS_PATH, endpoint=consumer)
-    app.add_middleware(HostAllowlist, allowed_hosts=settings.trusted_hosts)  # outermost: every request
+    # Outermost: every request but the probes must name an allowed host.
+    app.add_middleware(HostAllowlist, allowed_hosts=settings.trusted_hosts, probes=PROBES)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -67,9 +67,16 @@ def with_db(url: str, db: int) -> str:
 
 
 @contextmanager
-def running_stack(name: str, redis_url: str, db: int, time_scale: float, **extra: str) -> Iterator[Stack]:
-    """Start a worker and a server on DB ``db`` (flushed first), wait until both serve, stop both after; ``extra``
-    settings go to both."""
+def running_stack(
+    name: str,
+    redis_url: str,
+    db: int,
+    time_scale: float,
+    worker_class: type[WorkerProcess] = AppWorkerProcess,
+    **extra: str,
+) -> Iterator[Stack]:
+    """Start a worker (``python -m src.worker`` unless ``worker_class`` says otherwise) and a server on DB ``db``
+    (flushed first), wait until both serve, stop both after; ``extra`` settings go to both."""
     url = with_db(redis_url, db)
     client = redis.Redis.from_url(url)
     try:
@@ -83,7 +90,7 @@ def running_stack(name: str, redis_url: str, db: int, time_scale: float, **extra
         "worker_log_jobs": "true",  # some tests wait for ARQ's line saying a job completed
         **extra,
     }
-    worker = AppWorkerProcess(url, **settings)  # what `make run` starts; it logs as the `arq` command does
+    worker = worker_class(url, **settings)  # by default what `make run` starts; it logs as the `arq` command does
     environment = Settings()  # FAST_PATH and WORKER_POLL_DELAY as this run sets them (tox -e e2e-stock: off)
     pickup_delay = 0.0 if environment.fast_path else environment.worker_poll_delay
     stack = Stack(name, time_scale, ServerProcess(url, port=None, **settings), worker, pickup_delay)

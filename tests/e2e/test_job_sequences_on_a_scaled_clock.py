@@ -6,18 +6,14 @@ own). A result must come no sooner than its type's scaled duration and no later 
 and 250 ms, so a worker that ignored ``JOB_TIME_SCALE`` (a translate taking 2 s, not 100 ms) fails here.
 """
 
-import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import pytest_asyncio
-import redis
 
-from src.settings import Settings
-from tests.e2e.conftest import RUNNING, Stack, with_db
+from tests.e2e.conftest import RUNNING, Stack, running_stack
 from tests.e2e.side_by_side import run_side_by_side
-from tests.support.processes import ServerProcess, WorkerProcess
+from tests.support.processes import WorkerProcess
 from tests.support.protocol import (
     CONNECTED,
     JOB_TYPES,
@@ -40,41 +36,6 @@ TIME_SCALE = 0.05
 ARQ_CLI_DB = 12
 
 
-@contextmanager
-def arq_cli_stack(redis_url: str) -> Iterator[Stack]:
-    """A scaled stack like the session's, but whose worker is ``arq src.tasks.WorkerSettings``; stopped after."""
-    url = with_db(redis_url, ARQ_CLI_DB)
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-    settings = {
-        "job_time_scale": str(TIME_SCALE),
-        "queue_name": "e2e:scaled-arq-cli:queue",
-        "channel_layer_prefix": "e2e-scaled-arq-cli",
-    }
-    environment = Settings()  # FAST_PATH and WORKER_POLL_DELAY as this run sets them
-    pickup_delay = 0.0 if environment.fast_path else environment.worker_poll_delay
-    stack = Stack(
-        "scaled-arq-cli",
-        TIME_SCALE,
-        ServerProcess(url, port=None, **settings),
-        WorkerProcess(url, **settings),
-        pickup_delay,
-    )
-    try:
-        for process in stack.processes:
-            process.start()
-        stack.worker.wait_ready()
-        stack.server.wait_ready()
-        yield stack
-    finally:
-        for process in stack.processes:
-            process.stop()
-            shutil.rmtree(process.log_path.parent, ignore_errors=True)
-
-
 @pytest.fixture(scope="module", params=["src.worker", "arq-cli"])
 def stack(request: pytest.FixtureRequest, redis_service: ProvidedRedis) -> Iterator[Stack]:
     """The scaled stack with each worker command in turn: the session's (``python -m src.worker``), then one with
@@ -84,7 +45,7 @@ def stack(request: pytest.FixtureRequest, redis_service: ProvidedRedis) -> Itera
         assert scaled.time_scale == TIME_SCALE
         yield scaled
         return
-    with arq_cli_stack(redis_service.url) as own:
+    with running_stack("scaled-arq-cli", redis_service.url, ARQ_CLI_DB, TIME_SCALE, worker_class=WorkerProcess) as own:
         RUNNING["stack"] = own  # a failing test's report carries its logs
         try:
             yield own

@@ -2,11 +2,15 @@
 accepted (a real server answers it with 403); the defaults, the wildcards, and the setting as read from the
 environment."""
 
+from collections.abc import MutableMapping
+from typing import Any
+
 import pytest
 from arq import ArqRedis
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from src.host_allowlist import HostAllowlist
 from src.settings import Settings, get_settings
 from tests.support.protocol import CONNECTED
 from tests.support.who_may_connect import Answer, app_on, http_get, socket_with
@@ -57,18 +61,26 @@ def with_hosts(settings: Settings, pool: ArqRedis, *allowed: str) -> FastAPI:
     ],
 )
 async def test_an_http_request_naming_a_host_not_allowed_gets_400_invalid_host_header(app: FastAPI, value: str) -> None:
-    assert await http_get(app, "/healthz", [host(value)]) == INVALID_HOST
+    assert await http_get(app, "/auth.json", [host(value)]) == INVALID_HOST
 
 
 @pytest.mark.parametrize(
     "value", ["127.0.0.1:8000", "127.0.0.1", "localhost:8000", "LocalHost:3000", "[::1]:8000", "[::1]"]
 )
 async def test_an_http_request_naming_an_allowed_host_is_served(app: FastAPI, value: str) -> None:
-    assert await http_get(app, "/healthz", [host(value)]) == Answer(200, b'{"status":"ok"}')
+    assert await http_get(app, "/auth.json", [host(value)]) == Answer(200, b'{"token_required":false}')
 
 
 async def test_an_http_request_without_a_host_header_gets_400(app: FastAPI) -> None:
-    assert await http_get(app, "/healthz", []) == INVALID_HOST
+    assert await http_get(app, "/auth.json", []) == INVALID_HOST
+
+
+async def test_the_apps_liveness_probe_answers_a_probe_naming_the_servers_address(app: FastAPI) -> None:
+    """``/healthz`` (and ``/readyz``) answer whatever host a probe names; the page does not."""
+    probe = [host("10.0.0.7:8000")]
+
+    assert await http_get(app, "/healthz", probe) == Answer(200, b'{"status":"ok"}')
+    assert await http_get(app, "/", probe) == INVALID_HOST
 
 
 # --- WebSocket handshakes --------------------------------------------------------------------------------------
@@ -217,3 +229,42 @@ def test_a_wildcard_other_than_star_or_star_dot_domain_fails_validation(
 def test_a_bad_wildcard_passed_to_the_settings_fails_validation_too() -> None:
     with pytest.raises(ValidationError, match=WILDCARD_MESSAGE):
         Settings(allowed_hosts=["*example.com"])
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+async def test_the_health_probes_answer_whatever_host_a_probe_names(path: str) -> None:
+    """A load balancer's or an orchestrator's probe names the server by its address (``Host: 10.0.0.7:8000``)."""
+    app = HostAllowlist(ok_app, allowed_hosts=["app.example"], probes=["/healthz", "/readyz"])
+
+    assert await http_status(app, path, host=b"10.0.0.7:8000") == 200
+
+
+async def test_every_other_path_still_needs_an_allowed_host() -> None:
+    app = HostAllowlist(ok_app, allowed_hosts=["app.example"], probes=["/healthz", "/readyz"])
+
+    assert [await http_status(app, path, host=b"10.0.0.7:8000") for path in ("/", "/metrics", "/healthz/x")] == [
+        400,
+        400,
+        400,
+    ]
+
+
+async def ok_app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    """An app that answers 200 to every request."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def http_status(app: Any, path: str, host: bytes) -> int:
+    """The status ``app`` answers a GET of ``path`` naming ``host``."""
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [(b"host", host)], "query_string": b""}
+    await app(scope, receive, send)
+    return int(sent[0]["status"])
