@@ -48,6 +48,10 @@ class BatchClaimWorker(Worker):
         if not isinstance(redis_pool, WakeableArqRedis):
             raise TypeError("BatchClaimWorker runs on the fast path's WakeableArqRedis (its redis_pool)")
         super().__init__(*args, redis_pool=redis_pool, **kwargs)
+        # No pause between polls: a poll that claims fewer jobs than it wanted waits for a wake-up itself, and one
+        # that claimed all it wanted polls again at once. (ARQ's pause, however short, delayed the job whose
+        # wake-up came less than a pause after the poll began: a millisecond in the tail of every latency.)
+        self.poll_delay_s = 0.0
         self.wakeable = redis_pool
         #: Whether polls start the jobs they claim; off for good once ARQ queues a transaction not read ahead.
         self.read_ahead = True
