@@ -28,6 +28,13 @@ async def discard(message: Message) -> None:
     """The rule's own 400 answer is not sent: a refused handshake is closed instead."""
 
 
+async def refuse_before_accept(receive: Receive, send: Send) -> None:
+    """Close a handshake before accepting it: the server answers it with HTTP 403."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": 1008})
+
+
 class HostAllowlist:
     """ASGI middleware: HTTP requests through ``TrustedHostMiddleware``; WebSocket handshakes by its rule.
 
@@ -50,6 +57,4 @@ class HostAllowlist:
         if scope.pop(HOST_ALLOWED, False):
             await self.app(scope, receive, send)
             return
-        message = await receive()
-        if message["type"] == "websocket.connect":
-            await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
+        await refuse_before_accept(receive, send)

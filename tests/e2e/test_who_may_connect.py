@@ -3,11 +3,13 @@ each socket carries a user's token and sees only that user's jobs."""
 
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+import pytest_asyncio
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -110,47 +112,50 @@ async def test_a_token_may_come_as_a_bearer_header_or_a_cookie(
         assert (await next_payload(ws))["status"] == "connected"
 
 
-async def test_two_users_each_get_their_own_results_and_cannot_look_up_or_cancel_the_others_jobs(
-    authenticated_stack: Stack,
-) -> None:
-    """Each user gets their own results; another user's ``job_lookup`` and ``cancel`` answer as for no such job."""
+@pytest_asyncio.fixture
+async def two_users(authenticated_stack: Stack) -> AsyncIterator[tuple[ClientConnection, ClientConnection]]:
+    """Alice's socket and Bob's, each opened with its own token and past its connected frame; closed after."""
     alice, bob = await opened_as(authenticated_stack, "alice"), await opened_as(authenticated_stack, "bob")
     try:
-        alices = await queued_job(alice, "translate", "hello")
-        bobs = await queued_job(bob, "default", "bob's")
-        alices_result = await payload_with_status(alice, "result")
-        bobs_result = await payload_with_status(bob, "result")
-
-        assert (alices_result["job_id"], alices_result["message"]) == (alices, "🌍 Translated: 'hello' → 'hola'")
-        assert (bobs_result["job_id"], bobs_result["message"]) == (bobs, "✅ Processed: BOB'S")
-        assert await answer(bob, "job_lookup", alices) == {
-            "status": "not_found",
-            "job_id": alices,
-            "job_type": "translate",
-            "message": f"❓ No job {alices}: unknown, or its result has expired",
-        }
-        assert await answer(bob, "cancel", alices) == {
-            "status": "error",
-            "job_id": alices,
-            "job_type": "translate",
-            "message": f"❌ No job {alices} to cancel",
-        }
-        assert await answer(alice, "job_lookup", alices) == alices_result  # her own: the stored outcome
+        yield alice, bob
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_two_users_each_get_their_own_results_and_cannot_look_up_or_cancel_the_others_jobs(
+    two_users: tuple[ClientConnection, ClientConnection],
+) -> None:
+    """Each user gets their own results; another user's ``job_lookup`` and ``cancel`` answer as for no such job."""
+    alice, bob = two_users
+    alices = await queued_job(alice, "translate", "hello")
+    bobs = await queued_job(bob, "default", "bob's")
+    alices_result = await payload_with_status(alice, "result")
+    bobs_result = await payload_with_status(bob, "result")
+
+    assert (alices_result["job_id"], alices_result["message"]) == (alices, "🌍 Translated: 'hello' → 'hola'")
+    assert (bobs_result["job_id"], bobs_result["message"]) == (bobs, "✅ Processed: BOB'S")
+    assert await answer(bob, "job_lookup", alices) == {
+        "status": "not_found",
+        "job_id": alices,
+        "job_type": "translate",
+        "message": f"❓ No job {alices}: unknown, or its result has expired",
+    }
+    assert await answer(bob, "cancel", alices) == {
+        "status": "error",
+        "job_id": alices,
+        "job_type": "translate",
+        "message": f"❌ No job {alices} to cancel",
+    }
+    assert await answer(alice, "job_lookup", alices) == alices_result  # her own: the stored outcome
 
 
 async def test_a_user_cannot_cancel_anothers_running_job_which_still_gets_its_result(
-    authenticated_stack: Stack,
+    two_users: tuple[ClientConnection, ClientConnection],
 ) -> None:
     """Another user's ``cancel`` of a running job gets ``❌ No job <id> to cancel``; the job still ends in a result."""
-    alice, bob = await opened_as(authenticated_stack, "alice"), await opened_as(authenticated_stack, "bob")
-    try:
-        job_id = await queued_job(alice, "generate", "a long one")
+    alice, bob = two_users
+    job_id = await queued_job(alice, "generate", "a long one")
 
-        assert (await answer(bob, "cancel", job_id))["message"] == f"❌ No job {job_id} to cancel"
-        assert (await payload_with_status(alice, "result"))["job_id"] == job_id
-    finally:
-        await alice.close()
-        await bob.close()
+    assert (await answer(bob, "cancel", job_id))["message"] == f"❌ No job {job_id} to cancel"
+    assert (await payload_with_status(alice, "result"))["job_id"] == job_id

@@ -17,7 +17,7 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import FastAPI
-from starlette.types import Message
+from starlette.types import ASGIApp, Message
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.job_queue import JobQueue
@@ -115,7 +115,7 @@ class Answer:
     body: bytes
 
 
-async def http_get(app: FastAPI, path: str, headers: Sequence[tuple[bytes, bytes]]) -> Answer:
+async def http_get(app: ASGIApp, path: str, headers: Sequence[tuple[bytes, bytes]]) -> Answer:
     """GET ``path`` in-process with exactly ``headers`` (as raw bytes: no client library rewrites or checks them)."""
     scope = {
         "type": "http",

@@ -11,6 +11,7 @@ from chanx.messages.outgoing import ErrorMessage, PongMessage
 from pydantic import ValidationError
 
 from src.base_consumer import BaseConsumer
+from src.host_allowlist import refuse_before_accept
 from src.job_queue import JobQueue, QueueError, QueueFull
 from src.job_types import job_type_of, resolve_job_type
 from src.layers import JOBS_LAYER_ALIAS
@@ -119,13 +120,6 @@ async def refuse_handshake(receive: Any, send: Any, reason: str = UNAVAILABLE_TE
     if message["type"] == "websocket.connect":
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": reason})
-
-
-async def refuse_before_accept(receive: Any, send: Any) -> None:
-    """Close before accepting: the server answers the handshake with HTTP 403."""
-    message = await receive()
-    if message["type"] == "websocket.connect":
-        await send({"type": "websocket.close", "code": 1008})
 
 
 def frame_too_big(text_data: str | None, bytes_data: bytes | None, limit: int) -> bool:
