@@ -194,7 +194,9 @@ class JobQueue:
 
     async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> None:
         """Queue a job, or raise ``QueueError`` saying why not: Redis is away or does not answer in time
-        (``ENQUEUE_TIMEOUT``), or its queue is full (``MAX_QUEUE_DEPTH``)."""
+        (``ENQUEUE_TIMEOUT``), or its queue is full (``MAX_QUEUE_DEPTH``).
+
+        A caller cancelled once the write has begun does not abandon it: the write runs in a task of its own."""
         try:
             if self.settings.enqueue_pool_per_job:
                 tutorials = queue_job_with_its_own_pool(self.settings, job_type, job_id, content, channel_name)

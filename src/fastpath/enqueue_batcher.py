@@ -139,17 +139,41 @@ class EnqueueBatcher:
             raise TimeoutError("Redis has not answered the write in flight")
         self._waiting.append(job)
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="enqueue batcher")
-        return await asyncio.shield(job.done)
+            self._flusher = self._start_flushing()
+        # Not shielded: a caller cancelled here leaves its job to be written (its future is then left alone).
+        return await job.done
 
-    async def _flush(self) -> None:
-        """Write what is waiting, batch after batch, until nothing is."""
-        while self._waiting:
-            batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-            write = asyncio.ensure_future(self._write_what_fits(batch))
+    def _start_flushing(self) -> "asyncio.Task[None]":
+        """Start the first write, and the flusher that sees it answered and writes what comes meanwhile.
+
+        The write's task takes its batch when it first runs, after the rest of this loop turn: every enqueue of
+        the turn is in it.
+        """
+        batch: list[NewJob] = []
+        write = asyncio.ensure_future(self._write_waiting(batch))
+        return asyncio.create_task(self._flush(batch, write), name="enqueue batcher")
+
+    async def _flush(self, batch: list[NewJob], write: "asyncio.Future[list[bool]]") -> None:
+        """See each write answered (or given up on), then start the next, until nothing is waiting."""
+        while True:
             if not await answered_within(write, self._answer_timeout):
                 await self._redis_is_not_answering(write)
             self._settle(batch, write)
+            if not self._waiting:
+                return
+            batch = []
+            write = asyncio.ensure_future(self._write_waiting(batch))
+
+    async def _write_waiting(self, batch: list[NewJob]) -> list[bool]:
+        """Move up to ``max_batch`` waiting jobs into ``batch`` and write them; each job hears whether it was queued
+        as soon as Redis answers, not on the flusher's next turn."""
+        batch += self._waiting[: self._max_batch]
+        del self._waiting[: self._max_batch]
+        queued = await self._write_what_fits(batch)
+        for job, was_queued in zip(batch, queued, strict=True):
+            if not job.done.done():
+                job.done.set_result(was_queued)
+        return queued
 
     async def _write_what_fits(self, batch: Sequence[NewJob]) -> list[bool]:
         """Write the jobs of ``batch`` the queue has room for (``max_depth``); which were written.

@@ -290,9 +290,8 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
                     logger.info("client left before its job was queued; not queued", job_id=job_id)
                     return
                 try:
-                    # Shielded: a job whose enqueue has begun is not abandoned half-way.
                     with metrics.enqueue_latency.time():
-                        await asyncio.shield(self.jobs.enqueue(job_type, job_id, content, self.channel_name))
+                        await self.jobs.enqueue(job_type, job_id, content, self.channel_name)
                 except QueueError as exc:
                     metrics.jobs_refused.labels(
                         "queue_full" if isinstance(exc, QueueFull) else "queue_unavailable"
