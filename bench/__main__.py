@@ -21,6 +21,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ CONFIG_GROUPS = {"both": tuple(CONFIGS), "all": ALL_CONFIGS}
 #: configurations), so their latency, sockets, flood and scaling runs are smaller. The peer is sized as ``tuned``.
 DEFAULT_SIZES = {
     "tuned": Sizes(
-        latency_jobs=200,
+        latency_jobs=400,
         warmup_jobs=20,
         burst_sockets=50,
         jobs_per_socket=40,
@@ -191,7 +192,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated scenarios to run (default: all of {','.join(SCENARIOS)})",
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the benchmark works")
-    parser.add_argument("--latency-jobs", type=positive_int, help="sequential jobs on one socket (tuned 200, seed 40)")
+    parser.add_argument("--latency-jobs", type=positive_int, help="sequential jobs on one socket (tuned 400, seed 40)")
     parser.add_argument(
         "--warmup-jobs", type=non_negative_int, help="uncounted jobs before the latency run (tuned 20, seed 4)"
     )
@@ -236,7 +237,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=positive_int,
-        help="rounds of the latency, burst and closed-loop scenarios, each reporting its median (tuned 5, seed 1)",
+        help="rounds of the latency (samples pooled), burst and closed-loop (median round) scenarios (tuned 5, seed 1)",
     )
     parser.add_argument(
         "--stall-timeout", type=positive_float, help="seconds without any result before pending jobs count as lost (30)"
@@ -318,7 +319,7 @@ async def run_scenarios(stack: Stack, result: ConfigResult, selected: Sequence[s
             if rounds > 1:
                 result.rounds.setdefault(name, []).append(getattr(result, name))
         if result.rounds.get(name):
-            setattr(result, name, median_round(result.rounds[name]))
+            setattr(result, name, pooled_or_median(result.rounds[name]))
 
 
 async def run_round(
@@ -349,9 +350,12 @@ async def run_round(
     return True
 
 
-def median_round(rounds: list[Any]) -> Any:
-    """The median round: by p50 for latency, by jobs/s for throughput (of an even count, the lower middle)."""
-    ordered = sorted(rounds, key=lambda run: run.p50_ms if isinstance(run, LatencyResult) else -run.jobs_per_s)
+def pooled_or_median(rounds: list[Any]) -> Any:
+    """Latency over every round's samples; for throughput, the median round by jobs/s (of an even count, the lower
+    middle)."""
+    if all(isinstance(run, LatencyResult) for run in rounds):
+        return scenarios.pooled_latency(rounds)
+    ordered = sorted(rounds, key=lambda run: -run.jobs_per_s)
     return ordered[(len(ordered) - 1) // 2]
 
 
@@ -372,6 +376,66 @@ def client_loop_name() -> str:
         return "asyncio"
 
 
+def config_stack(name: str, log_dir: Path, peer: Peer | None) -> Stack:
+    """A stack (not started) for configuration ``name``: the peer's, or ours with its settings."""
+    return PeerStack(peer, log_dir) if name == PEER and peer is not None else Stack(name, CONFIGS[name], log_dir)
+
+
+def interleaved_latency(
+    sizes: dict[str, Sizes], out_dir: Path, compression: str | None, peer: Peer | None
+) -> dict[str, ConfigResult]:
+    """The latency scenario on every configuration of ``sizes``, every stack up at once and the rounds alternating
+    between them (round 1 of each, then round 2 of each, ...): a machine whose speed drifts weighs on each alike."""
+    scenario = "latency"
+    results = {
+        name: ConfigResult(name=name, settings=CONFIGS.get(name, {}), sizes=size, scenarios=[scenario])
+        for name, size in sizes.items()
+    }
+    stacks: dict[str, Stack] = {}
+    log_dir = out_dir / "logs" / scenario
+    try:
+        with ExitStack() as running:
+            for name in sizes:
+                stacks[name] = running.enter_context(config_stack(name, log_dir, peer))
+            with new_runner() as runner:
+                for name, stack in stacks.items():
+                    results[name].settings = stack.settings
+                    runner.run(record_extensions(stack, results[name], compression))
+                for round_number in range(1, max(size.rounds for size in sizes.values()) + 1):
+                    for name, stack in stacks.items():
+                        size, result = sizes[name], results[name]
+                        if round_number > size.rounds or scenario in result.crashes:
+                            continue
+                        run = scenario_runs(stack, size, compression)[scenario]
+                        label = f" (round {round_number} of {size.rounds}, interleaved)"
+                        if runner.run(run_round(stack, result, scenario, run, label)):
+                            result.rounds.setdefault(scenario, []).append(getattr(result, scenario))
+    except Exception as exc:
+        logger.exception("[%s] the stacks failed", scenario)
+        for result in results.values():
+            result.crashes.setdefault(scenario, f"{type(exc).__name__}: {exc}")
+    for name, result in results.items():
+        if result.rounds.get(scenario):
+            result.latency = pooled_or_median(result.rounds[scenario])
+        if name in stacks:
+            result.logs = {f"{process} ({scenario})": log for process, log in stacks[name].logs.items()}
+    return results
+
+
+def merge_interleaved(result: ConfigResult, phase: ConfigResult, scenario: str) -> None:
+    """Put the interleaved phase's figures, timings, crashes and logs of ``scenario`` into ``result``."""
+    setattr(result, scenario, getattr(phase, scenario))
+    if scenario in phase.rounds:
+        result.rounds[scenario] = phase.rounds[scenario]
+    if scenario in phase.timings:
+        result.timings[scenario] = phase.timings[scenario]
+    if scenario in phase.crashes:
+        result.crashes[scenario] = phase.crashes[scenario]
+    result.scenarios = [name for name in SCENARIOS if name in result.scenarios or name == scenario]
+    result.negotiated = result.negotiated or phase.negotiated
+    result.logs.update(phase.logs)
+
+
 def run_config(
     name: str, sizes: Sizes, selected: Sequence[str], out_dir: Path, compression: str | None, peer: Peer | None
 ) -> tuple[ConfigResult, str | None]:
@@ -386,7 +450,7 @@ def run_config(
     redis_version = None
     began = time.perf_counter()
     log_dir = out_dir / "logs"
-    stack = PeerStack(peer, log_dir) if name == PEER and peer is not None else Stack(name, CONFIGS[name], log_dir)
+    stack = config_stack(name, log_dir, peer)
     on_main = [scenario for scenario in selected if scenario not in OWN_STACK]
     try:
         if on_main:
@@ -457,11 +521,17 @@ def main(argv: list[str] | None = None) -> int:
 
     results: list[ConfigResult] = []
     redis_version: str | None = None
+    all_sizes = {name: sizes_for(name, args) for name in names}
+    # With several configurations, their latency rounds alternate, on stacks of their own, before the rest.
+    interleave = "latency" in selected and len(names) > 1
     try:
+        latencies = interleaved_latency(all_sizes, out_dir, compression, peer) if interleave else {}
         for name in names:
-            sizes = sizes_for(name, args)
-            logger.info("[%s] sizes: %s", name, sizes)
-            result, version = run_config(name, sizes, selected, out_dir, compression, peer)
+            logger.info("[%s] sizes: %s", name, all_sizes[name])
+            rest = [scenario for scenario in selected if not (interleave and scenario == "latency")]
+            result, version = run_config(name, all_sizes[name], rest, out_dir, compression, peer)
+            if name in latencies:
+                merge_interleaved(result, latencies[name], "latency")
             redis_version = redis_version or version
             results.append(result)
     except KeyboardInterrupt:

@@ -307,7 +307,10 @@ def _rounds_line(result: ConfigResult) -> str | None:
     if not spreads:
         return None
     count = max(len(runs) for runs in result.rounds.values())
-    return f"  {result.name}: median of {count} rounds each; over the rounds " + ", ".join(spreads)
+    return (
+        f"  {result.name}: {count} rounds each (latency: every round's samples pooled; throughput: the median round); "
+        "over the rounds " + ", ".join(spreads)
+    )
 
 
 def server_cpu_ms_per_job(result: ConfigResult, scenario: str) -> float | None:

@@ -244,6 +244,30 @@ async def latency(
     )
 
 
+def pooled_latency(rounds: Sequence[LatencyResult]) -> LatencyResult:
+    """One latency result over every round's samples (their jobs and outcomes summed)."""
+    counts = JobCounts()
+    for part in rounds:
+        counts.jobs += part.counts.jobs
+        counts.results += part.counts.results
+        counts.errors += part.counts.errors
+        counts.refused += part.counts.refused
+        counts.unmatched_frames += part.counts.unmatched_frames
+        counts.error_samples += [text for text in part.counts.error_samples if text not in counts.error_samples]
+    del counts.error_samples[ERROR_SAMPLES:]
+    samples = sorted(sample for part in rounds for sample in part.samples_ms)
+    return LatencyResult(
+        counts=counts,
+        warmup_jobs=sum(part.warmup_jobs for part in rounds),
+        samples_ms=samples,
+        p50_ms=round(percentile(samples, 50), 3),
+        p95_ms=round(percentile(samples, 95), 3),
+        p99_ms=round(percentile(samples, 99), 3),
+        max_ms=samples[-1] if samples else math.nan,
+        mean_ms=round(sum(samples) / len(samples), 3) if samples else math.nan,
+    )
+
+
 async def _open_many(
     url: str, count: int, batch: int, tracker: Tracker, compression: str | None
 ) -> tuple[list[JobSocket], list[str], int]:
