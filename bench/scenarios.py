@@ -38,7 +38,7 @@ class Sizes:
     #: How the held sockets send their jobs: "waves" of ``socket_batch`` (each wave's results awaited
     #: before the next) or "all" at once (a burst of ``sockets`` jobs).
     sockets_send: str = "waves"
-    #: Rounds of the latency, burst and closed-loop scenarios; each reports its median round.
+    #: Rounds of the latency (its samples pooled), burst and closed-loop (the median round) scenarios.
     rounds: int = 1
     #: Flood: sockets opened first, then one job each, all sent at once.
     flood_sockets: int = 5000
