@@ -173,3 +173,78 @@ async def test_a_timer_that_finds_its_report_already_sent_sends_nothing_and_sets
     loop.fire(loop.timers[0], at=1001.5)
     assert loop.delays() == [1.0]
     assert heard.percentages == [10, 30]
+
+
+async def test_a_report_due_exactly_as_the_interval_ends_goes_at_once(loop: FakeLoop) -> None:
+    heard = Heard()
+    progress = reporter(heard)
+    await progress(10)
+    loop.now = 1001.0
+
+    await progress(20)
+
+    assert heard.percentages == [10, 20]
+    assert loop.timers == []
+
+
+async def test_the_same_percent_goes_again_only_with_more_of_the_text(loop: FakeLoop) -> None:
+    heard = Heard()
+    progress = reporter(heard)
+    await progress(10, partial="Hel")
+    loop.now = 1002.0
+    await progress(10, partial="Hel")  # nothing new
+    assert heard.percentages == [10]
+
+    await progress(10, partial="Hello")
+
+    assert [(update.progress, update.partial) for update in heard.updates] == [(10, "Hel"), (10, "Hello")]
+
+
+async def test_a_held_report_gives_way_to_one_at_the_same_percent_with_more_text_but_not_to_a_lower_one(
+    loop: FakeLoop,
+) -> None:
+    heard = Heard()
+    progress = reporter(heard)
+    await progress(10, partial="H")
+    await progress(30, partial="Hel")  # held
+    await progress(30, partial="Hello")  # replaces it
+    await progress(20, partial="He")  # below it: dropped
+
+    loop.fire(loop.timers[0], at=1001.0)
+
+    await heard.until(2)
+    assert [(update.progress, update.partial) for update in heard.updates] == [(10, "H"), (30, "Hello")]
+
+
+async def test_after_a_held_report_is_sent_the_next_one_held_gets_a_timer_of_its_own(loop: FakeLoop) -> None:
+    heard = Heard()
+    progress = reporter(heard)
+    await progress(10)
+    await progress(20)
+    loop.fire(loop.timers[0], at=1001.0)
+    await heard.until(2)
+    loop.now = 1001.5
+
+    await progress(30)
+
+    assert loop.delays() == [1.0, 0.5]
+    loop.fire(loop.timers[1], at=1002.0)
+    assert await heard.until(3) == [10, 20, 30]
+
+
+async def test_a_timers_send_that_a_later_report_overtook_ends_with_nothing_to_send(loop: FakeLoop) -> None:
+    """The timer fires and its send is scheduled, but a report made at that moment goes first, with the held one's
+    place: the scheduled send then finds nothing, and ends cleanly."""
+    heard = Heard()
+    progress = reporter(heard)
+    await progress(10)
+    await progress(20)
+    before = asyncio.all_tasks()
+
+    loop.fire(loop.timers[0], at=1001.0)
+    await progress(30)
+
+    scheduled = asyncio.all_tasks() - before
+    assert len(scheduled) == 1
+    await asyncio.wait_for(asyncio.gather(*scheduled), timeout=2)
+    assert heard.percentages == [10, 30]

@@ -53,13 +53,13 @@ class Readings:
 
 
 class Outcomes:
-    """A notifier that only records the outcomes it is given."""
+    """A notifier that only records the outcomes it is given, and for which channel."""
 
     def __init__(self) -> None:
-        self.outcomes: list[JobOutcome] = []
+        self.outcomes: list[tuple[str, str, str]] = []
 
     async def notify(self, outcome: JobOutcome, channel_name: str) -> None:
-        self.outcomes.append(outcome)
+        self.outcomes.append((outcome.job_id, outcome.status, channel_name))
 
     async def progress(self, update: ProgressUpdate, channel_name: str) -> None:
         """No progress is made by the job below."""
@@ -84,8 +84,10 @@ async def test_a_worker_with_a_metrics_port_serves_the_jobs_it_runs_and_the_queu
     await startup(ctx)
     begun = asyncio.all_tasks() - before
     try:
-        ctx["notifier"] = Outcomes()
+        outcomes = Outcomes()
+        ctx["notifier"] = outcomes
         await run_reported(ctx, "translate", "translate_1", "chan", done)
+        assert outcomes.outcomes == [("translate_1", "result", "chan")]  # counted, and reported as without metrics
 
         await readings.until(1)
         lines = await asyncio.to_thread(scrape, port)
