@@ -1,0 +1,13 @@
+"""The ``WorkerSettings`` ARQ is given carries the heartbeat interval ``/readyz`` and start_dev rely on."""
+
+from arq.worker import get_kwargs
+
+from src.settings import Settings
+from src.tasks import build_worker_settings
+
+
+def test_arq_is_given_worker_health_check_interval_as_its_heartbeat() -> None:
+    """ARQ reads a settings class's own ``__dict__``: the interval must be there under ARQ's name for it."""
+    worker_settings = build_worker_settings(Settings(worker_health_check_interval=7.0, fast_path=False), None)
+
+    assert get_kwargs(worker_settings)["health_check_interval"] == 7.0
