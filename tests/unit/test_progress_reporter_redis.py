@@ -8,6 +8,7 @@ import pytest
 from arq import ArqRedis
 from fakeredis import FakeServer
 
+from src.apps.background_jobs.progress import progress_key
 from src.progress_reporter import ProgressReporter
 from tests.unit.test_progress_reporter import Heard
 
@@ -66,3 +67,20 @@ async def test_with_redis_away_a_report_is_logged_as_neither_read_nor_kept_with_
         "job_id=generate_0123",
         "[info ] progress not kept error='FakeRedis is emulating a connection error.' job_id=generate_0123",
     ]
+
+
+async def test_a_report_is_kept_for_at_least_a_second_even_when_told_to_keep_it_for_none(pool: ArqRedis) -> None:
+    """Redis refuses to keep a key for 0 seconds: the reporter keeps it for 1."""
+    progress = ProgressReporter(
+        job_id="default_1",
+        job_type="default",
+        channel_name="chan",
+        notifier=Heard(),
+        redis=pool,
+        interval=60.0,
+        keep_seconds=0,
+    )
+
+    await progress(10)
+
+    assert 0 < await pool.pttl(progress_key("default_1")) <= 1000
