@@ -45,14 +45,14 @@ def replicas(monkeypatch: pytest.MonkeyPatch) -> Replicas:
 
 async def test_a_job_its_replicas_acknowledge_is_queued_whole_on_the_configured_queue(replicas: Replicas) -> None:
     pool = fake_arq_pool()
-    settings = Settings(redis_min_replicas_ack=2, enqueue_timeout=0.5, queue_name="q:replicated")
+    settings = Settings(redis_min_replicas_ack=2, enqueue_timeout=2.0, queue_name="q:replicated")
     jobs = JobQueue(settings, pool=pool)
 
     await jobs.enqueue("translate", "translate_1", "hello", "chan-1")
 
     queued = [(job.job_id, job.function, job.args) for job in await pool.queued_jobs(queue_name="q:replicated")]
     assert queued == [("translate_1", "translate", ("translate_1", "hello", "chan-1"))]
-    assert replicas.waits == [(2, 250)]  # 2 replicas, for half of the 0.5 s ENQUEUE_TIMEOUT
+    assert replicas.waits == [(2, 1000)]  # 2 replicas, for half of the 2 s ENQUEUE_TIMEOUT, in milliseconds
     await pool.aclose()
 
 
