@@ -26,7 +26,7 @@ class WorkerMetrics:
     """What one worker counts: the jobs it starts and finishes, how long they run, how many run, the queue's depth."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = CollectorRegistry()
         self.jobs_started = Counter(
             "background_jobs_worker_jobs_started",
             "Jobs this worker started, by type",

@@ -398,6 +398,39 @@ def test_wait_ready_says_when_the_server_did_not_become_ready_in_time(
     assert clock.now == pytest.approx(1030.0, abs=0.1)
 
 
+def test_wait_ready_says_when_the_app_did_not_become_ready_in_time(
+    supervisor: SupervisorOfFakes, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, clock: FakeClock
+) -> None:
+    """The server answers ``/healthz`` and the worker checked in, but ``/readyz`` never says ready."""
+    monkeypatch.setattr(start_dev, "server_answers", lambda url: url.endswith("/healthz"))
+    supervisor.start()
+    supervisor.worker_checks_in()
+
+    assert supervisor.wait_ready(timeout=2.0) is False
+    assert messages(caplog, logging.ERROR) == ["The app did not become ready within 2s"]
+
+
+def test_a_restarted_worker_that_wait_ready_saw_check_in_is_not_announced_running_again(
+    supervisor: SupervisorOfFakes, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="src.start_dev")
+    monkeypatch.setattr(start_dev, "server_answers", lambda url: True)
+    supervisor.start()
+    supervisor.worker_checks_in(ttl_ms=60_000)
+    assert supervisor.wait_ready(timeout=5.0) is True
+    supervisor.child("worker").exit(1)
+    supervisor.check()
+    clock.now += 1.0
+    supervisor.check()
+    assert supervisor.restarts == 1
+    supervisor.worker_checks_in(ttl_ms=120_000)
+
+    assert supervisor.wait_ready(timeout=5.0) is True
+    supervisor.check()
+
+    assert not [m for m in messages(caplog) if "running again" in m]
+
+
 @pytest.mark.parametrize(("which", "name"), [("worker", "ARQ worker"), ("server", "uvicorn server")])
 def test_wait_ready_gives_up_at_once_saying_which_child_exited_and_how(
     supervisor: SupervisorOfFakes,

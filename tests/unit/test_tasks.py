@@ -245,3 +245,37 @@ async def test_an_outcome_the_notifier_cannot_deliver_is_logged_with_its_job_and
     assert first_line == "[error ] could not deliver job outcome job_id=generate_3 status=error"
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], ConnectionError)
+
+
+async def test_the_last_stretch_of_simulated_work_waits_only_for_what_is_left(fake_time: FakeTime) -> None:
+    """``default``'s 1 s of work, reporting every 0.75 s: reports at 0 and 0.75 s, then a wait of 0.25 s, not 0.75."""
+    reports = Reports(fake_time)
+    began = fake_time.now
+
+    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.75)}, "default", reports)
+
+    assert fake_time.now - began == 1.0
+    assert [(percent, at - began) for percent, _, at in reports.made] == [(0, 0.0), (75, 0.75)]
+
+
+async def test_the_share_of_simulated_work_done_is_reported_in_whole_percent_rounded_down(fake_time: FakeTime) -> None:
+    """99.5 % of ``default``'s 1 s done is reported as 99."""
+    reports = Reports(fake_time)
+
+    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.995)}, "default", reports)
+
+    assert [percent for percent, _, _ in reports.made] == [0, 99]
+
+
+async def test_simulated_work_with_no_more_than_the_clocks_slack_left_is_over(
+    fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a slack of 0.25 s, ``default``'s 1 s reporting every 0.75 s ends at 0.75 s: no report, no wait more."""
+    monkeypatch.setattr(src.tasks, "CLOCK_SLACK", 0.25)
+    reports = Reports(fake_time)
+    began = fake_time.now
+
+    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.75)}, "default", reports)
+
+    assert fake_time.now - began == 0.75
+    assert [percent for percent, _, _ in reports.made] == [0]

@@ -307,3 +307,30 @@ def test_serving_says_on_which_port(metrics: WorkerMetrics, caplog: pytest.LogCa
     assert [r.getMessage() for r in caplog.records if r.name == "src.worker_metrics"] == [
         f"worker metrics on port {port}"
     ]
+
+
+def test_the_run_time_histogram_has_the_buckets_from_a_millisecond_to_a_minute(metrics: WorkerMetrics) -> None:
+    metrics.job_run.labels("default").observe(0.3)
+
+    (family,) = [
+        family for family in metrics.registry.collect() if family.name == "background_jobs_worker_job_run_seconds"
+    ]
+    bounds = [s.labels["le"] for s in family.samples if s.name.endswith("_bucket")]
+    assert bounds == [
+        "0.001", "0.005", "0.01", "0.05", "0.1", "0.25", "0.5", "1.0", "2.0", "3.0", "4.0", "5.0", "10.0", "20.0",
+        "60.0", "+Inf",
+    ]  # fmt: skip
+
+
+def test_a_port_already_taken_is_logged_with_the_reason_the_system_gave(
+    metrics: WorkerMetrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        assert serve_metrics(metrics, port) is None
+
+    (error,) = [r for r in caplog.records if r.name == "src.worker_metrics" and r.levelno == logging.ERROR]
+    assert error.getMessage() == f"worker metrics not served: port {port}: [Errno 98] Address already in use"
