@@ -47,7 +47,7 @@ async def readiness(pool: ArqRedis, settings: Settings) -> Readiness:
     try:
         beating = await within(pool.exists(settings.queue_name + health_check_key_suffix), deadline)
     except (TimeoutError, RedisError, OSError) as exc:
-        return Readiness({"redis": OK, "worker": f"unknown: the heartbeat could not be read ({exc or 'timeout'})"})
+        return Readiness({"redis": OK, "worker": f"unknown: the heartbeat could not be read ({exc})"})
     if not beating:
         interval = settings.worker_health_check_interval
         return Readiness({"redis": OK, "worker": f"no worker has checked in within the last {interval + 1:g}s"})

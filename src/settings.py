@@ -237,7 +237,7 @@ def sentinel_addresses(entries: list[str]) -> list[tuple[str, int]]:
     """``host:port`` entries as (host, port) pairs (26379 where a port is not given)."""
     hosts = []
     for entry in entries:
-        host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "26379")
+        host, port = entry.rsplit(":", 1) if ":" in entry else (entry, "26379")
         hosts.append((host, int(port)))
     return hosts
 
