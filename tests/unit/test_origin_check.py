@@ -151,3 +151,9 @@ async def test_a_handshake_from_an_allowed_origin_is_accepted(origin: bytes, app
     assert await ws.connect() == (True, None)
     assert await ws.receive_json_from(timeout=1) == CONNECTED
     await ws.disconnect()
+
+
+@pytest.mark.parametrize("origin", ["https://evilapps.example", "https://apps.example"])
+def test_a_subdomain_wildcard_vouches_for_no_host_that_merely_ends_with_the_domains_name(origin: str) -> None:
+    """``*.apps.example`` covers hosts under ``apps.example``, not ``evilapps.example`` nor the bare domain."""
+    assert not origin_allowed(handshake(origin, origin.removeprefix("https://")), [], ["*.apps.example"])
