@@ -6,14 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 from arq import ArqRedis
 from arq.constants import abort_jobs_ss
 from chanx.fast_channels.testing import WebsocketCommunicator
 from fastapi import FastAPI
-from prometheus_client.parser import text_string_to_metric_families
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
@@ -22,20 +20,9 @@ from src.main import create_app
 from src.settings import Settings
 from src.speedups import speedups
 from tests.support.communicator import socket_on
+from tests.support.metric_samples import metric_samples
 from tests.support.protocol import CONNECTED, PING, PONG, job_status
 from tests.unit.test_consumer_lookup_and_cancel import ask, cancel, lookup, queue_job, store_result
-
-
-async def metric_samples(app: FastAPI) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample ``/metrics`` shows: (name, sorted labels) → value."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
-        text = (await client.get("/metrics")).text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 async def test_cancel_of_a_job_that_failed_gets_an_error_frame_saying_it_has_finished(
