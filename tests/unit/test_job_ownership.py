@@ -75,6 +75,7 @@ def test_a_job_id_with_one_digit_changed_is_owned_by_nobody(ownership: JobOwners
         pytest.param(lambda job_id: job_id + "0", id="a digit added"),
         pytest.param(lambda job_id: job_id.replace("_", ""), id="no underscore"),
         pytest.param(lambda job_id: job_id.upper(), id="upper-case hex"),
+        pytest.param(lambda job_id: job_id.replace("_", "_x_", 1), id="a segment between the type and the digits"),
         pytest.param(lambda job_id: "", id="empty"),
     ],
 )
