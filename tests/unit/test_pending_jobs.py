@@ -284,3 +284,33 @@ async def test_a_restored_job_keeps_the_time_its_frame_came_in() -> None:
     assert claimed is not None
     assert (claimed.job_type, claimed.received_at) == ("default", -5.0)
     pending.close()
+
+
+async def test_a_job_queued_without_its_frames_time_is_timed_from_when_it_was_queued() -> None:
+    recorder = Recorder({})
+    pending = PendingJobs(FAST.model_copy(update={"result_recovery_grace": 60.0}), recorder.lookup, recorder.deliver)
+    loop = asyncio.get_running_loop()
+    before = loop.time()
+    pending.queued("job-1", "default")
+    after = loop.time()
+
+    claimed = await pending.claim("job-1")
+
+    assert claimed is not None
+    assert before <= claimed.received_at <= after
+    pending.close()
+
+
+async def test_a_withdrawn_job_owed_again_takes_progress_afresh() -> None:
+    """The progress sent before a cancel that could not be recorded does not hold back the restored job's."""
+    recorder = Recorder({})
+    pending = PendingJobs(FAST.model_copy(update={"result_recovery_grace": 60.0}), recorder.lookup, recorder.deliver)
+    pending.queued("job-1", "default")
+    assert await pending.advance("job-1", 50)
+    withdrawn = pending.withdraw("job-1")
+    assert withdrawn is not None
+
+    pending.restore("job-1", withdrawn)
+
+    assert await pending.advance("job-1", 10)
+    pending.close()
