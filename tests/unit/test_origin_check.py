@@ -161,3 +161,9 @@ def test_a_subdomain_wildcard_vouches_for_no_host_that_merely_ends_with_the_doma
 
 def test_a_scope_without_a_headers_list_names_no_origin_and_is_allowed() -> None:
     assert origin_allowed({"type": "websocket"}, ALLOWED, HOSTS)
+
+
+@pytest.mark.parametrize("host", ["app.example:8000/x", "u@app.example:8000", "app.example:port"])
+def test_an_origin_is_refused_when_the_host_header_names_no_host_and_port(host: str) -> None:
+    """The port the request was addressed to cannot be read from such a ``Host``: the origin is not vouched for."""
+    assert not origin_allowed(handshake("http://app.example:8000", host), [], HOSTS)
