@@ -1,7 +1,6 @@
 """``cancel`` and ``job_lookup`` at their edges: a failed job, an abort Redis refuses to record, what a cancel logs
 and counts, and a frame about a job this socket is still queuing."""
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,11 +14,10 @@ from fastapi import FastAPI
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
-from src.job_queue import JobQueue
 from src.main import create_app
 from src.settings import Settings
-from src.speedups import speedups
 from tests.support.communicator import socket_on
+from tests.support.held_job_queue import HeldJobQueue
 from tests.support.metric_samples import metric_samples
 from tests.support.protocol import CONNECTED, PING, PONG, job_status
 from tests.unit.test_consumer_lookup_and_cancel import ask, cancel, lookup, queue_job, store_result
@@ -82,18 +80,6 @@ async def test_a_cancelled_job_of_this_socket_is_counted_as_its_types_cancelled_
     outcomes = {labels: value for (name, labels), value in got.items() if name == "background_jobs_outcomes_total"}
     assert outcomes == {(("job_type", "translate"), ("status", "cancelled")): 1.0}
     assert got[("background_jobs_outcome_latency_seconds_count", (("job_type", "translate"),))] == 1
-
-
-class HeldJobQueue(JobQueue):
-    """The app's job queue, whose enqueues wait until the test lets them through."""
-
-    def __init__(self, settings: Settings, pool: ArqRedis) -> None:
-        super().__init__(settings, pool=pool, speedups=speedups(settings))
-        self.let_through = asyncio.Event()
-
-    async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> None:
-        await self.let_through.wait()
-        await super().enqueue(job_type, job_id, content, channel_name)
 
 
 @pytest_asyncio.fixture
