@@ -6,13 +6,16 @@ import logging
 from typing import Any
 
 import pytest
+from arq import ArqRedis
 from chanx.fast_channels.testing import WebsocketCommunicator
 from fastapi import FastAPI
 from uvicorn.protocols.utils import ClientDisconnected
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.main import create_app
 from src.settings import Settings
 from tests.support.communicator import socket_on
+from tests.support.held_job_queue import HeldJobQueue
 from tests.support.metric_samples import metric_samples, refusals
 from tests.unit.test_consumer_client_leaves import handlers_finished
 
@@ -86,3 +89,25 @@ async def test_a_job_whose_client_left_before_its_queuing_frame_is_logged_as_not
         if record.name == "src.apps.background_jobs.consumer"
     ]
     assert lines == [f"[info ] client left before its job was queued; not queued job_id={job_id}"]
+
+
+async def test_a_job_whose_client_left_during_its_enqueue_is_logged_as_still_running(
+    settings: Settings, pool: ArqRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    jobs = HeldJobQueue(settings, pool)
+    ws = socket_on(create_app(settings, jobs=jobs))
+    assert (await ws.connect())[0]
+    await ws.receive_json_from(timeout=1)
+    with caplog.at_level(logging.INFO, logger="src.apps.background_jobs.consumer"):
+        await ws.send_json_to(job("hello"))
+        job_id = (await ws.receive_json_from(timeout=1))["payload"]["job_id"]
+        await ws.disconnect()
+        jobs.let_through.set()
+        await handlers_finished()
+
+    lines = [
+        " ".join(record.getMessage().split())
+        for record in caplog.records
+        if record.name == "src.apps.background_jobs.consumer"
+    ]
+    assert lines == [f"[info ] client left after its job was queued; the job still runs job_id={job_id}"]
