@@ -1,5 +1,5 @@
-"""Each job the socket refuses is counted under its reason; a job whose client left before it was queued is
-logged."""
+"""Each job the socket refuses is counted under its reason; a job whose client left before or while it was queued
+is logged."""
 
 import asyncio
 import logging
