@@ -75,6 +75,7 @@ def test_a_job_id_with_one_digit_changed_is_owned_by_nobody(ownership: JobOwners
         pytest.param(lambda job_id: job_id + "0", id="a digit added"),
         pytest.param(lambda job_id: job_id.replace("_", ""), id="no underscore"),
         pytest.param(lambda job_id: job_id.upper(), id="upper-case hex"),
+        pytest.param(lambda job_id: job_id.replace("_", "_x_", 1), id="a segment between the type and the digits"),
         pytest.param(lambda job_id: "", id="empty"),
     ],
 )
@@ -126,6 +127,27 @@ def test_a_server_with_another_secret_does_not_take_the_id_as_the_owners(ownersh
     job_id = ownership.new_job_id("translate", "alice")
 
     assert not JobOwnership(Settings(auth_jwt_secret=OTHER_SECRET, auth_jwt_public_key=None)).owns("alice", job_id)
+
+
+#: An id this server issued to alice under ``SECRET`` (its random part ``0123456789abcdef``), written down once: ids
+#: in Redis outlive a deploy, so the owner's tag must be derived the same way by every version.
+ALICES_EARLIER_ID = "translate_0123456789abcdefd854494ec0e71649"
+
+
+def test_an_id_issued_before_an_upgrade_is_still_its_owners() -> None:
+    ownership = JobOwnership(Settings(auth_jwt_secret=SECRET, auth_jwt_public_key=None))
+
+    assert ownership.owns("alice", ALICES_EARLIER_ID)
+    assert not ownership.owns("bob", ALICES_EARLIER_ID)
+
+
+def test_a_server_with_another_public_key_does_not_take_the_id_as_the_owners() -> None:
+    job_id = JobOwnership(Settings(auth_jwt_secret=None, auth_jwt_public_key=ec_keys().public_pem)).new_job_id(
+        "analyze", "alice"
+    )
+
+    other = JobOwnership(Settings(auth_jwt_secret=None, auth_jwt_public_key=ec_keys("other").public_pem))
+    assert not other.owns("alice", job_id)
 
 
 def test_ownership_holds_with_a_public_key_too() -> None:

@@ -151,3 +151,19 @@ async def test_a_handshake_from_an_allowed_origin_is_accepted(origin: bytes, app
     assert await ws.connect() == (True, None)
     assert await ws.receive_json_from(timeout=1) == CONNECTED
     await ws.disconnect()
+
+
+@pytest.mark.parametrize("origin", ["https://evilapps.example", "https://apps.example"])
+def test_a_subdomain_wildcard_vouches_for_no_host_that_merely_ends_with_the_domains_name(origin: str) -> None:
+    """``*.apps.example`` covers hosts under ``apps.example``, not ``evilapps.example`` nor the bare domain."""
+    assert not origin_allowed(handshake(origin, origin.removeprefix("https://")), [], ["*.apps.example"])
+
+
+def test_a_scope_without_a_headers_list_names_no_origin_and_is_allowed() -> None:
+    assert origin_allowed({"type": "websocket"}, ALLOWED, HOSTS)
+
+
+@pytest.mark.parametrize("host", ["app.example:8000/x", "u@app.example:8000", "app.example:port"])
+def test_an_origin_is_refused_when_the_host_header_names_no_host_and_port(host: str) -> None:
+    """The port the request was addressed to cannot be read from such a ``Host``: the origin is not vouched for."""
+    assert not origin_allowed(handshake("http://app.example:8000", host), [], HOSTS)

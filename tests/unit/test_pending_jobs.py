@@ -246,3 +246,71 @@ async def test_a_closed_socket_looks_for_nothing_more() -> None:
     pending.close()
 
     assert not pending.recovering
+
+
+async def test_a_look_under_way_counts_as_recovering_until_it_ends() -> None:
+    """While recovery's lookup is in flight no timer is due, yet the socket is still recovering."""
+    looking, ended = asyncio.Event(), asyncio.Event()
+
+    async def stalled_lookup(job_id: str, job_type: str) -> JobOutcome | None:
+        looking.set()
+        try:
+            await asyncio.Event().wait()  # Redis does not answer while the test looks
+        finally:
+            ended.set()
+        return None
+
+    recorder = Recorder({})
+    pending = PendingJobs(FAST, stalled_lookup, recorder.deliver)
+    pending.queued("job-1", "default")
+    await asyncio.wait_for(looking.wait(), timeout=1)
+
+    assert pending.recovering
+    pending.close()
+    await asyncio.wait_for(ended.wait(), timeout=1)  # closing the socket stopped the look
+
+
+async def test_a_restored_job_keeps_the_time_its_frame_came_in() -> None:
+    """A job owed again after a failed cancel is timed from its own frame, not from the restore."""
+    recorder = Recorder({})
+    pending = PendingJobs(FAST.model_copy(update={"result_recovery_grace": 60.0}), recorder.lookup, recorder.deliver)
+    pending.queued("job-1", "default", received_at=-5.0)
+    withdrawn = pending.withdraw("job-1")
+    assert withdrawn is not None
+
+    pending.restore("job-1", withdrawn)
+
+    claimed = await pending.claim("job-1")
+    assert claimed is not None
+    assert (claimed.job_type, claimed.received_at) == ("default", -5.0)
+    pending.close()
+
+
+async def test_a_job_queued_without_its_frames_time_is_timed_from_when_it_was_queued() -> None:
+    recorder = Recorder({})
+    pending = PendingJobs(FAST.model_copy(update={"result_recovery_grace": 60.0}), recorder.lookup, recorder.deliver)
+    loop = asyncio.get_running_loop()
+    before = loop.time()
+    pending.queued("job-1", "default")
+    after = loop.time()
+
+    claimed = await pending.claim("job-1")
+
+    assert claimed is not None
+    assert before <= claimed.received_at <= after
+    pending.close()
+
+
+async def test_a_withdrawn_job_owed_again_takes_progress_afresh() -> None:
+    """The progress sent before a cancel that could not be recorded does not hold back the restored job's."""
+    recorder = Recorder({})
+    pending = PendingJobs(FAST.model_copy(update={"result_recovery_grace": 60.0}), recorder.lookup, recorder.deliver)
+    pending.queued("job-1", "default")
+    assert await pending.advance("job-1", 50)
+    withdrawn = pending.withdraw("job-1")
+    assert withdrawn is not None
+
+    pending.restore("job-1", withdrawn)
+
+    assert await pending.advance("job-1", 10)
+    pending.close()

@@ -1,0 +1,51 @@
+"""With the fast path's lean channel layer, the consumer serves its socket through the fast path's own loop, which
+waits on the socket's channel without a task of its own (fast-channels' stock loop keeps a task on each source)."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from fast_channels.layers import channel_layers
+from fastapi import FastAPI
+
+from src.job_queue import JobQueue
+from src.layers import setup_layers, teardown_layers
+from src.main import create_app
+from src.settings import Settings
+from src.speedups import speedups
+from tests.support.communicator import socket_on
+from tests.support.protocol import CONNECTED, PING, PONG
+
+
+@pytest_asyncio.fixture
+async def lean_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app as production builds it with the fast path: its lean channel layer registered, its pool open."""
+    fast = speedups(settings)
+    assert fast is not None
+    channel_layers.clear()
+    setup_layers(settings, layer_class=fast.channel_layer_class)
+    jobs = JobQueue(settings, speedups=fast)
+    await jobs.open()
+    yield create_app(settings, jobs=jobs)
+    await jobs.close()
+    await teardown_layers()
+
+
+async def test_an_idle_socket_on_the_lean_layer_keeps_no_task_waiting_on_its_channel(lean_app: FastAPI) -> None:
+    """Two tasks per socket: the app's call serving it and its read of the socket; its channel is waited on without
+    one (the stock loop would hold a third)."""
+    warm_up = socket_on(lean_app)  # the layer's own reader starts with the first socket
+    assert (await warm_up.connect())[0]
+    assert await warm_up.receive_json_from(timeout=2) == CONNECTED
+    before = asyncio.all_tasks()
+
+    ws = socket_on(lean_app)
+    assert (await ws.connect())[0]
+    assert await ws.receive_json_from(timeout=2) == CONNECTED
+    await ws.send_json_to(PING)
+    assert await ws.receive_json_from(timeout=2) == PONG
+
+    new = asyncio.all_tasks() - before
+    assert len(new) == 2
+    await ws.disconnect()
+    await warm_up.disconnect()
