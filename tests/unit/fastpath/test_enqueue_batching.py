@@ -319,3 +319,27 @@ async def test_queued_jobs_are_written_as_arqs_own_enqueue_writes_them_with_one_
     assert await wake.get_message(timeout=0.05) is None
     await wake.aclose()  # type: ignore[no-untyped-call]
     await pool.aclose()
+
+
+async def test_an_overdue_write_redis_answers_before_its_deadline_queues_its_job_and_ends_the_overdue_spell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Overdue, the batch in flight is given up on only once Redis would refuse it: an answer before that counts."""
+    monkeypatch.setattr(enqueue_batcher, "wall_clock", lambda: 1_000.0)  # a still clock: the deadline stays 0.2 s away
+    late = batcher(answer_timeout=0.2)
+    writer = late.write = HeldWriter()
+    in_flight = asyncio.create_task(late.enqueue(new_job(1)))
+    await asyncio.wait_for(writer.writing.wait(), timeout=1)
+    waiting = asyncio.create_task(late.enqueue(new_job(2)))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(waiting, timeout=2)  # overdue: the job never sent has failed
+
+    writer.answer.set()  # Redis answers, before the batch's deadline
+
+    assert await asyncio.wait_for(in_flight, timeout=2) is True
+    async with asyncio.timeout(1):  # the flusher ends the spell once it has seen the answer
+        while late.overdue:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+    assert late.overdue is False
+    assert await asyncio.wait_for(late.enqueue(new_job(3)), timeout=1) is True
+    assert writer.batches == [["default_1"], ["default_3"]]
