@@ -111,6 +111,17 @@ def test_the_redis_layer_is_found_only_when_it_is_the_one_registered(redis_layer
     assert redis_pubsub_layer(QUEUE_URL) is None
 
 
+def test_the_redis_layer_is_found_when_its_one_host_is_given_as_a_bare_url() -> None:
+    channel_layers.clear()
+    layer = RedisPubSubChannelLayer(hosts=[QUEUE_URL], prefix="test")
+    register_channel_layer(JOBS_LAYER_ALIAS, layer)
+    try:
+        assert redis_pubsub_layer(QUEUE_URL) is layer
+        assert redis_pubsub_layer("redis://127.0.0.1:2") is None
+    finally:
+        channel_layers.clear()
+
+
 def test_no_redis_layer_is_found_when_another_kind_of_layer_is_the_jobs_layer() -> None:
     channel_layers.clear()
     register_channel_layer(JOBS_LAYER_ALIAS, InMemoryChannelLayer())

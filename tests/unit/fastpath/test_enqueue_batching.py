@@ -343,3 +343,16 @@ async def test_an_overdue_write_redis_answers_before_its_deadline_queues_its_job
     assert late.overdue is False
     assert await asyncio.wait_for(late.enqueue(new_job(3)), timeout=1) is True
     assert writer.batches == [["default_1"], ["default_3"]]
+
+
+async def test_a_job_enqueued_in_the_loop_turn_after_a_batch_was_taken_goes_in_the_next_batch() -> None:
+    """The write takes its batch when it first runs, the turn after the first enqueue: a later enqueue waits for the
+    next write."""
+    turns = batcher()
+    writer = turns.write = RecordingWriter()
+    first = asyncio.create_task(turns.enqueue(new_job(1)))
+    await asyncio.sleep(0)  # this turn, ``first`` runs and starts the write, which takes its batch next turn
+    second = asyncio.create_task(turns.enqueue(new_job(2)))  # runs next turn, after the write has taken its batch
+
+    assert await asyncio.wait_for(asyncio.gather(first, second), timeout=1) == [True, True]
+    assert writer.batches == [["default_1"], ["default_2"]]
