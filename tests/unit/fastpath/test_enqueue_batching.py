@@ -354,5 +354,5 @@ async def test_a_job_enqueued_in_the_loop_turn_after_a_batch_was_taken_goes_in_t
     await asyncio.sleep(0)  # this turn, ``first`` runs and starts the write, which takes its batch next turn
     second = asyncio.create_task(turns.enqueue(new_job(2)))  # runs next turn, after the write has taken its batch
 
-    assert await asyncio.wait_for(asyncio.gather(first, second), timeout=1) == [True, True]
+    assert list(await asyncio.wait_for(asyncio.gather(first, second), timeout=1)) == [True, True]
     assert writer.batches == [["default_1"], ["default_2"]]
