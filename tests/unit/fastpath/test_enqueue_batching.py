@@ -138,12 +138,12 @@ async def test_while_redis_has_not_answered_a_write_in_time_the_jobs_not_sent_fa
     await asyncio.wait_for(writer.writing.wait(), timeout=1)
     waiting = asyncio.create_task(stuck.enqueue(new_job(2)))
 
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match=r"^Redis has not answered the write in flight$"):
         await asyncio.wait_for(waiting, timeout=1)  # failed once the write in flight is ANSWER_TIMEOUT late
     assert stuck.overdue
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match=r"^Redis has not answered the write in flight$"):
         await stuck.enqueue(new_job(3))  # and a new one fails at once
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match=r"^Redis did not answer the write in time$"):
         await asyncio.wait_for(in_flight, timeout=1)  # past its deadline (Redis would refuse it): given up on
 
     assert writer.batches == [["default_1"]]  # the failed ones were never sent
@@ -179,7 +179,7 @@ async def test_the_deadline_follows_redis_clock_where_it_is_ahead_of_this_machin
 async def test_a_batch_redis_runs_past_its_deadline_writes_nothing_and_says_so() -> None:
     pool = fake_arq_pool()
 
-    with pytest.raises(LateWrite):
+    with pytest.raises(LateWrite, match=r"^Redis ran the batch after its deadline$"):
         await write_jobs(pool, [new_job(1)], "q:wake", deadline_ms=redis_ms() - 1_000)
 
     assert (await pool.zcard("arq:queue"), await pool.exists("arq:job:default_1")) == (0, 0)

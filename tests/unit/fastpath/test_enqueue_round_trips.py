@@ -185,3 +185,21 @@ async def test_a_look_redis_does_not_answer_after_a_write_fails_its_jobs_in_time
 
     assert [type(result) for result in results] == [TimeoutError, TimeoutError]
     assert pool.looks == 2
+
+
+async def test_a_new_batcher_knows_neither_the_queues_length_nor_redis_clock() -> None:
+    batcher = batcher_on(ScriptedPool(), max_depth=10)
+
+    assert (batcher.depth, batcher.clock_offset_ms) == (None, None)
+
+
+async def test_a_first_look_redis_does_not_answer_fails_its_jobs_in_time() -> None:
+    pool = ScriptedPool(depth=0)
+    pool.answer.clear()  # Redis does not answer from the start
+    batcher = batcher_on(pool, max_depth=2)
+    writer = batcher.write = CountingWriter()
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(batcher.enqueue(new_job(1)), timeout=2)
+
+    assert (pool.looks, writer.batches) == (1, [])
