@@ -11,7 +11,7 @@ from fast_channels.layers import InMemoryChannelLayer, channel_layers, register_
 from fast_channels.layers.redis import RedisPubSubChannelLayer
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.apps.background_jobs.messages import JobOutcome, JobProgress, JobResult
+from src.apps.background_jobs.messages import JobOutcome, JobProgress, JobResult, ProgressUpdate
 from src.fastpath.riding_outcomes import DeferredNotifier, event_publish, redis_pubsub_layer
 from src.fastpath.wakeable_pool import WakeableArqRedis
 from src.layers import JOBS_LAYER_ALIAS
@@ -74,6 +74,19 @@ async def test_releasing_delivers_an_outcome_still_held_the_usual_way_and_nothin
     assert notifier.sent == [(JobResult(payload=OUTCOME), "chan")]
 
 
+async def test_progress_is_not_held_but_sent_at_once_to_its_sockets_channel(
+    redis_layer: RedisPubSubChannelLayer,
+) -> None:
+    notifier = RecordingNotifier()
+    deferred = DeferredNotifier(notifier, redis_layer)
+    update = ProgressUpdate(job_id="default_1", job_type="default", progress=40)
+
+    await deferred.progress(update, "chan")
+
+    assert notifier.sent == [(JobProgress(payload=update), "chan")]
+    assert deferred.take("default_1") is None
+
+
 async def test_the_event_published_is_the_message_chanx_sends_over_the_layer(
     redis_layer: RedisPubSubChannelLayer,
 ) -> None:
@@ -96,6 +109,17 @@ def test_the_redis_layer_is_found_only_when_it_is_the_one_registered(redis_layer
     assert redis_pubsub_layer(QUEUE_URL) is redis_layer
     channel_layers.clear()
     assert redis_pubsub_layer(QUEUE_URL) is None
+
+
+def test_the_redis_layer_is_found_when_its_one_host_is_given_as_a_bare_url() -> None:
+    channel_layers.clear()
+    layer = RedisPubSubChannelLayer(hosts=[QUEUE_URL], prefix="test")
+    register_channel_layer(JOBS_LAYER_ALIAS, layer)
+    try:
+        assert redis_pubsub_layer(QUEUE_URL) is layer
+        assert redis_pubsub_layer("redis://127.0.0.1:2") is None
+    finally:
+        channel_layers.clear()
 
 
 def test_no_redis_layer_is_found_when_another_kind_of_layer_is_the_jobs_layer() -> None:

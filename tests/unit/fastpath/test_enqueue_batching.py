@@ -138,12 +138,12 @@ async def test_while_redis_has_not_answered_a_write_in_time_the_jobs_not_sent_fa
     await asyncio.wait_for(writer.writing.wait(), timeout=1)
     waiting = asyncio.create_task(stuck.enqueue(new_job(2)))
 
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match=r"^Redis has not answered the write in flight$"):
         await asyncio.wait_for(waiting, timeout=1)  # failed once the write in flight is ANSWER_TIMEOUT late
     assert stuck.overdue
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match=r"^Redis has not answered the write in flight$"):
         await stuck.enqueue(new_job(3))  # and a new one fails at once
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match=r"^Redis did not answer the write in time$"):
         await asyncio.wait_for(in_flight, timeout=1)  # past its deadline (Redis would refuse it): given up on
 
     assert writer.batches == [["default_1"]]  # the failed ones were never sent
@@ -179,7 +179,7 @@ async def test_the_deadline_follows_redis_clock_where_it_is_ahead_of_this_machin
 async def test_a_batch_redis_runs_past_its_deadline_writes_nothing_and_says_so() -> None:
     pool = fake_arq_pool()
 
-    with pytest.raises(LateWrite):
+    with pytest.raises(LateWrite, match=r"^Redis ran the batch after its deadline$"):
         await write_jobs(pool, [new_job(1)], "q:wake", deadline_ms=redis_ms() - 1_000)
 
     assert (await pool.zcard("arq:queue"), await pool.exists("arq:job:default_1")) == (0, 0)
@@ -319,3 +319,40 @@ async def test_queued_jobs_are_written_as_arqs_own_enqueue_writes_them_with_one_
     assert await wake.get_message(timeout=0.05) is None
     await wake.aclose()  # type: ignore[no-untyped-call]
     await pool.aclose()
+
+
+async def test_an_overdue_write_redis_answers_before_its_deadline_queues_its_job_and_ends_the_overdue_spell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Overdue, the batch in flight is given up on only once Redis would refuse it: an answer before that counts."""
+    monkeypatch.setattr(enqueue_batcher, "wall_clock", lambda: 1_000.0)  # a still clock: the deadline stays 0.2 s away
+    late = batcher(answer_timeout=0.2)
+    writer = late.write = HeldWriter()
+    in_flight = asyncio.create_task(late.enqueue(new_job(1)))
+    await asyncio.wait_for(writer.writing.wait(), timeout=1)
+    waiting = asyncio.create_task(late.enqueue(new_job(2)))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(waiting, timeout=2)  # overdue: the job never sent has failed
+
+    writer.answer.set()  # Redis answers, before the batch's deadline
+
+    assert await asyncio.wait_for(in_flight, timeout=2) is True
+    async with asyncio.timeout(1):  # the flusher ends the spell once it has seen the answer
+        while late.overdue:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+    assert late.overdue is False
+    assert await asyncio.wait_for(late.enqueue(new_job(3)), timeout=1) is True
+    assert writer.batches == [["default_1"], ["default_3"]]
+
+
+async def test_a_job_enqueued_in_the_loop_turn_after_a_batch_was_taken_goes_in_the_next_batch() -> None:
+    """The write takes its batch when it first runs, the turn after the first enqueue: a later enqueue waits for the
+    next write."""
+    turns = batcher()
+    writer = turns.write = RecordingWriter()
+    first = asyncio.create_task(turns.enqueue(new_job(1)))
+    await asyncio.sleep(0)  # this turn, ``first`` runs and starts the write, which takes its batch next turn
+    second = asyncio.create_task(turns.enqueue(new_job(2)))  # runs next turn, after the write has taken its batch
+
+    assert list(await asyncio.wait_for(asyncio.gather(first, second), timeout=1)) == [True, True]
+    assert writer.batches == [["default_1"], ["default_2"]]

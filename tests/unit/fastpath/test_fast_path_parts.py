@@ -100,3 +100,16 @@ async def test_the_workers_start_up_tunes_its_runtime_on_the_fast_path_and_its_s
     await src.tasks.shutdown(ctx)
 
     assert (tuned, gc.get_threshold()) == (GC_THRESHOLDS, before)
+
+
+async def test_the_batch_claiming_worker_never_pauses_between_polls_whatever_poll_delay_it_is_given() -> None:
+    """A poll that claimed fewer jobs than it wanted waits for a wake-up itself: ARQ's pause would only delay jobs."""
+    settings = Settings(queue_name="q:pace")
+    kwargs: dict[str, Any] = get_kwargs(
+        cast(type[WorkerSettingsBase], build_worker_settings(settings, FastPath(settings)))
+    )
+
+    worker = BatchClaimWorker(**{**kwargs, "poll_delay": 0.5})
+
+    assert worker.poll_delay_s == 0.0
+    await worker.pool.aclose()
