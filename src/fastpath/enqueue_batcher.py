@@ -237,17 +237,14 @@ class EnqueueBatcher:
 
     @staticmethod
     def _settle(batch: Sequence[NewJob], write: "asyncio.Future[list[bool]]") -> None:
-        """Give each job of ``batch`` the write's outcome: queued or not, or its error."""
-        cancelled = write.cancelled()
-        error = TimeoutError("Redis did not answer the write in time") if cancelled else write.exception()
-        queued = [False] * len(batch) if error is not None else write.result()
-        for job, was_queued in zip(batch, queued, strict=True):
-            if job.done.done():
-                continue
-            if error is not None:
+        """Give each job of ``batch`` the error of its failed (or given up) write; a write that succeeded has told
+        its jobs itself."""
+        error = TimeoutError("Redis did not answer the write in time") if write.cancelled() else write.exception()
+        if error is None:
+            return
+        for job in batch:
+            if not job.done.done():
                 job.done.set_exception(error)
-            else:
-                job.done.set_result(was_queued)
 
 
 class BatchedJobWriter:
