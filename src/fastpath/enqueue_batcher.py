@@ -153,7 +153,7 @@ class EnqueueBatcher:
         write = asyncio.ensure_future(self._write_waiting(batch))
         return asyncio.create_task(self._flush(batch, write), name="enqueue batcher")
 
-    async def _flush(self, batch: list[NewJob], write: "asyncio.Future[list[bool]]") -> None:
+    async def _flush(self, batch: list[NewJob], write: "asyncio.Future[int]") -> None:
         """See each write answered (or given up on), then start the next, until nothing is waiting."""
         while True:
             if not await answered_within(write, self._answer_timeout):
@@ -164,19 +164,19 @@ class EnqueueBatcher:
             batch = []
             write = asyncio.ensure_future(self._write_waiting(batch))
 
-    async def _write_waiting(self, batch: list[NewJob]) -> list[bool]:
+    async def _write_waiting(self, batch: list[NewJob]) -> int:
         """Move up to ``max_batch`` waiting jobs into ``batch`` and write them; each job hears whether it was queued
-        as soon as Redis answers, not on the flusher's next turn."""
+        as soon as Redis answers, not on the flusher's next turn. How many were."""
         batch += self._waiting[: self._max_batch]
         del self._waiting[: self._max_batch]
-        queued = await self._write_what_fits(batch)
-        for job, was_queued in zip(batch, queued, strict=True):
+        fits = await self._write_what_fits(batch)
+        for position, job in enumerate(batch):
             if not job.done.done():
-                job.done.set_result(was_queued)
-        return queued
+                job.done.set_result(position < fits)
+        return fits
 
-    async def _write_what_fits(self, batch: Sequence[NewJob]) -> list[bool]:
-        """Write the jobs of ``batch`` the queue has room for (``max_depth``); which were written.
+    async def _write_what_fits(self, batch: Sequence[NewJob]) -> int:
+        """Write the jobs of ``batch`` the queue has room for (``max_depth``), from its first; how many.
 
         Each write reads the queue's length back, for free; the length is asked for first only before
         the first write, and when the last one says the batch might not fit (workers may have taken
@@ -198,7 +198,7 @@ class EnqueueBatcher:
                 self._refused_after = None
             self.depth = written.depth
             self._set_clock_offset(written.redis_ms)
-        return [True] * fits + [False] * (len(batch) - fits)
+        return fits
 
     async def _look(self) -> tuple[int, int]:
         """Read ARQ's queue length and Redis's clock (one round trip); the length and the clocks' offset (ms)."""
@@ -214,7 +214,7 @@ class EnqueueBatcher:
         self.clock_offset_ms = redis_ms - int(wall_clock() * 1000)
         return self.clock_offset_ms
 
-    async def _redis_is_not_answering(self, write: "asyncio.Future[list[bool]]") -> None:
+    async def _redis_is_not_answering(self, write: "asyncio.Future[int]") -> None:
         """Fail the jobs never sent, and any that come, until the write in flight is settled: answered, or past
         the deadline after which Redis refuses it (then it is given up on)."""
         self.overdue = True
@@ -236,7 +236,7 @@ class EnqueueBatcher:
             self.overdue = False
 
     @staticmethod
-    def _settle(batch: Sequence[NewJob], write: "asyncio.Future[list[bool]]") -> None:
+    def _settle(batch: Sequence[NewJob], write: "asyncio.Future[int]") -> None:
         """Give each job of ``batch`` the error of its failed (or given up) write; a write that succeeded has told
         its jobs itself."""
         error = TimeoutError("Redis did not answer the write in time") if write.cancelled() else write.exception()

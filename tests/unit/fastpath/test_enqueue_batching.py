@@ -112,7 +112,7 @@ async def test_a_write_that_fails_fails_every_job_of_its_batch() -> None:
 async def test_a_job_waiting_behind_a_write_redis_answers_in_time_is_never_failed_however_long_it_waits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def redis_answers_in_time(write: "asyncio.Future[list[bool]]", seconds: float) -> bool:
+    async def redis_answers_in_time(write: "asyncio.Future[int]", seconds: float) -> bool:
         await asyncio.wait({write})  # however long the write takes, Redis is deemed to answer it in time
         return True
 
