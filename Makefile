@@ -45,7 +45,7 @@ lint type unit contract integration integration-stock e2e e2e-stock: venv
 coverage: venv
 	$(TOX) -e coverage
 
-# Mutation testing of src/ (mutmut, ~15 min): fails under 90% killed or on a survivor not explained in docs/mutation.md.
+# Mutation testing of src/ (mutmut, ~15 min): fails under 95% killed or on a survivor not explained in docs/mutation.md.
 mutation: venv
 	$(TOX) -e mutation
 

@@ -15,7 +15,7 @@ from tests.support.fake_arq import fake_arq_pool
 
 
 async def test_a_job_queue_used_before_it_is_opened_says_so() -> None:
-    with pytest.raises(RuntimeError, match=r"JobQueue.open\(\) has not been called"):
+    with pytest.raises(RuntimeError, match=r"^JobQueue\.open\(\) has not been called$"):
         _ = JobQueue(Settings()).pool
 
 
