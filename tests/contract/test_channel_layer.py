@@ -2,7 +2,7 @@
 same handlers in the same order, and a socket's channel is dropped and unsubscribed the same way."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, ClassVar
 
 import pytest
@@ -18,6 +18,7 @@ from src.fastpath.lean_channel_layer import LeanChannelLayer, LeanLoopLayer
 from src.fastpath.socket_loop import serve_consumer
 from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
 from src.settings import Settings
+from tests.support.pubsub import subscribers, until
 
 #: The calls fast-channels' loop layer may make on a channel's queue (all that ``ChannelInbox`` offers it).
 INBOX_CALLS = {"put_nowait", "get"}
@@ -57,19 +58,6 @@ async def client(settings: Settings) -> AsyncIterator[Redis]:
     redis = Redis.from_url(settings.redis_url)
     yield redis
     await redis.aclose()
-
-
-async def subscribers(client: Redis, channel: str) -> int:
-    """How many connections Redis has subscribed to ``channel``."""
-    [(_, count)] = await client.pubsub_numsub(channel)
-    return int(count)
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 2.0) -> None:
-    """Until ``check`` holds, looking every 5 ms (Redis sends no notice of an unsubscribe), 2 s at most."""
-    async with asyncio.timeout(timeout):
-        while not await check():  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
 
 
 async def test_fast_channels_uses_a_channels_queue_only_through_put_nowait_and_get(

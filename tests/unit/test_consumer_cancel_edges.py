@@ -18,6 +18,7 @@ from src.main import create_app
 from src.settings import Settings
 from tests.support.communicator import socket_on
 from tests.support.held_job_queue import HeldJobQueue
+from tests.support.log_lines import log_lines
 from tests.support.metric_samples import metric_samples
 from tests.support.protocol import CONNECTED, PING, PONG, job_status
 from tests.unit.test_consumer_lookup_and_cancel import ask, cancel, lookup, queue_job, store_result
@@ -61,11 +62,7 @@ async def test_a_cancel_is_logged_with_the_job_and_the_state_it_was_in(
     with caplog.at_level(logging.INFO, logger="src.apps.background_jobs.consumer"):
         await ask(ws, cancel(job_id))
 
-    lines = [
-        " ".join(record.getMessage().split())
-        for record in caplog.records
-        if record.name == "src.apps.background_jobs.consumer"
-    ]
+    lines = log_lines(caplog, "src.apps.background_jobs.consumer")
     assert lines == [f"[info ] job cancelled job_id={job_id} was=queued"]
 
 

@@ -16,6 +16,7 @@ from src.main import create_app
 from src.settings import Settings
 from tests.support.communicator import socket_on
 from tests.support.held_job_queue import HeldJobQueue
+from tests.support.log_lines import log_lines
 from tests.support.metric_samples import metric_samples, refusals
 from tests.unit.test_consumer_client_leaves import handlers_finished
 
@@ -83,11 +84,7 @@ async def test_a_job_whose_client_left_before_its_queuing_frame_is_logged_as_not
         await handlers_finished()
 
     job_id = sent[0]["payload"]["job_id"]
-    lines = [
-        " ".join(record.getMessage().split())
-        for record in caplog.records
-        if record.name == "src.apps.background_jobs.consumer"
-    ]
+    lines = log_lines(caplog, "src.apps.background_jobs.consumer")
     assert lines == [f"[info ] client left before its job was queued; not queued job_id={job_id}"]
 
 
@@ -105,9 +102,5 @@ async def test_a_job_whose_client_left_during_its_enqueue_is_logged_as_still_run
         jobs.let_through.set()
         await handlers_finished()
 
-    lines = [
-        " ".join(record.getMessage().split())
-        for record in caplog.records
-        if record.name == "src.apps.background_jobs.consumer"
-    ]
+    lines = log_lines(caplog, "src.apps.background_jobs.consumer")
     assert lines == [f"[info ] client left after its job was queued; the job still runs job_id={job_id}"]

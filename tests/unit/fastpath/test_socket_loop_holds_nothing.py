@@ -47,40 +47,25 @@ def identity(raw: Any) -> Any:
     return raw
 
 
-async def test_many_messages_from_the_socket_leave_no_wake_up_behind_in_the_inbox(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    "source",
+    ["the socket", "the channel"],
+    ids=["messages from the socket leave no wake-up in the inbox", "events leave no wake-up on the socket's read"],
+)
+async def test_many_messages_from_one_source_leave_no_wake_up_behind_on_the_other(
+    source: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     watch = FutureWatch(monkeypatch)
     socket, inbox, counter = Socket(), ChannelInbox(), Counter()
+    put = socket.put if source == "the socket" else inbox.put_nowait
     loop = asyncio.create_task(dispatch_both(socket.receive, inbox, identity, counter.dispatch))
     await settle()
-    socket.put("first")
+    put("first")
     await settle()
     after_one = watch.alive()  # the pending read and the wait's wake-up
 
     for n in range(10):
-        socket.put(f"message {n}")
-        await settle()
-
-    assert counter.count == 11
-    assert watch.alive() == after_one == 2
-    loop.cancel()
-    await asyncio.wait({loop})
-
-
-async def test_many_messages_from_the_channel_leave_no_wake_up_behind_on_the_sockets_read(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    watch = FutureWatch(monkeypatch)
-    socket, inbox, counter = Socket(), ChannelInbox(), Counter()
-    loop = asyncio.create_task(dispatch_both(socket.receive, inbox, identity, counter.dispatch))
-    await settle()
-    inbox.put_nowait("first")
-    await settle()
-    after_one = watch.alive()  # the pending read and the wait's wake-up
-
-    for n in range(10):
-        inbox.put_nowait(f"event {n}")
+        put(f"message {n}")
         await settle()
 
     assert counter.count == 11
