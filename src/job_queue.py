@@ -29,9 +29,20 @@ PONG_FRESH_FOR = 0.1
 class QueueError(Exception):
     """A job could not be put on the queue; the message says why, for the client."""
 
+    #: What ``jobs_refused_total`` counts the refusal under.
+    reason = "queue_unavailable"
+
 
 class QueueFull(QueueError):
     """ARQ's queue holds ``MAX_QUEUE_DEPTH`` jobs: the job was not queued."""
+
+    reason = "queue_full"
+
+
+class ReplicasBehind(QueueError):
+    """Fewer than ``REDIS_MIN_REPLICAS_ACK`` replicas held the job in time: it was taken back, not queued."""
+
+    reason = "replicas_unavailable"
 
 
 def new_job_id(job_type: str) -> str:
@@ -101,7 +112,7 @@ class ArqJobWriter:
                 return
             if await connection.zrem(queue_name, job_id):  # not taken yet: withdrawn, so it never runs
                 await connection.delete(job_key_prefix + job_id)
-                raise QueueError(f"the job queue could not copy the job to {wanted} replica(s) in time")
+                raise ReplicasBehind(f"the job queue could not copy the job to {wanted} replica(s) in time")
             # A worker took it meanwhile: it runs, and the client is told it is queued.
 
     async def request_abort(self, job_id: str) -> None:

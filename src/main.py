@@ -32,8 +32,9 @@ logger = structlog.stdlib.get_logger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 WS_PATH = "/ws/background_jobs"
-#: The liveness and readiness probes, answered whatever host a request names.
-PROBES = ("/healthz", "/readyz")
+#: The liveness and readiness probes and the metrics scrape, answered whatever host a request names (a load
+#: balancer, an orchestrator or Prometheus reaches a server by its address).
+PROBES = ("/healthz", "/readyz", "/metrics")
 
 
 class SocketFirst:

@@ -33,7 +33,8 @@ class WebMetrics:
         )
         self.jobs_refused = Counter(
             "background_jobs_jobs_refused",
-            "Jobs not queued, by reason (content_too_long, too_many_in_flight, queue_full, queue_unavailable)",
+            "Jobs not queued, by reason (content_too_long, too_many_in_flight, queue_full, queue_unavailable, "
+            "replicas_unavailable)",
             ["reason"],
             registry=self.registry,
         )

@@ -123,11 +123,13 @@ class ProgressReporter:
             update, self._latest = self._latest, None
             if update is None or self._closed:
                 return
-            self._sent_at = asyncio.get_running_loop().time()
+            loop = asyncio.get_running_loop()
+            self._sent_at = loop.time()  # reports made while it is kept are held
             self._reached = (update.progress, update.partial)
             if self._redis is not None:
                 try:
                     await store_progress(self._redis, update, self._keep_seconds)
                 except REPORT_ERRORS as exc:
                     logger.info("progress not kept", job_id=self._job_id, error=str(exc))
+            self._sent_at = loop.time()  # and the interval runs from the frame's publish
             await self._notifier.progress(update, self._channel_name)

@@ -90,20 +90,23 @@ def test_progress_frames_come_between_queued_and_the_result_at_least_one_per_hal
     """A job's ``progress`` frames come after ``queued`` and before its ``result``, at least one per 0.5 s of work."""
     statuses = [frame.data["payload"]["status"] for frame in recorded[job_type]]
     at_progress = [i for i, status in enumerate(statuses) if status == "progress"]
+    arrivals = [frame.at for frame in progress_of(recorded[job_type])]
 
     assert statuses.index("queued") < at_progress[0]
     assert at_progress[-1] < statuses.index("result")
     assert len(at_progress) >= SEED_DURATIONS[job_type] / 0.5
+    assert all(later - earlier <= 0.5 for earlier, later in itertools.pairwise(arrivals))
 
 
 @pytest.mark.parametrize("job_type", JOB_TYPES)
 def test_progress_frames_are_coalesced_to_at_most_one_per_progress_interval(
     job_type: str, recorded: dict[str, list[Frame]]
 ) -> None:
-    """A job sends at most one ``progress`` frame per ``PROGRESS_INTERVAL`` of its work: reports are coalesced."""
-    progress = progress_of(recorded[job_type])
+    """A job's ``progress`` frames arrive at least ``PROGRESS_INTERVAL`` apart: reports are coalesced."""
+    arrivals = [frame.at for frame in progress_of(recorded[job_type])]
 
-    assert len(progress) <= SEED_DURATIONS[job_type] / PROGRESS_INTERVAL + 1
+    assert all(later - earlier >= PROGRESS_INTERVAL for earlier, later in itertools.pairwise(arrivals))
+    assert len(arrivals) <= SEED_DURATIONS[job_type] / PROGRESS_INTERVAL + 1
 
 
 @pytest.mark.parametrize("job_type", JOB_TYPES)

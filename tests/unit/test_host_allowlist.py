@@ -83,6 +83,14 @@ async def test_the_apps_liveness_probe_answers_a_probe_naming_the_servers_addres
     assert await http_get(app, "/", probe) == INVALID_HOST
 
 
+async def test_the_apps_metrics_answer_a_scraper_naming_the_servers_address(app: FastAPI) -> None:
+    """Prometheus scrapes a server by its address (a pod's IP): ``/metrics`` answers whatever host it names."""
+    answer = await http_get(app, "/metrics", [host("10.0.0.7:8000")])
+
+    assert answer.status == 200
+    assert b"# TYPE background_jobs_sockets_open gauge" in answer.body
+
+
 # --- WebSocket handshakes --------------------------------------------------------------------------------------
 
 
@@ -243,7 +251,7 @@ async def test_every_other_path_still_needs_an_allowed_host() -> None:
     app = HostAllowlist(ok_app, allowed_hosts=["app.example"], probes=["/healthz", "/readyz"])
 
     assert [
-        (await http_get(app, path, [(b"host", b"10.0.0.7:8000")])).status for path in ("/", "/metrics", "/healthz/x")
+        (await http_get(app, path, [(b"host", b"10.0.0.7:8000")])).status for path in ("/", "/auth.json", "/healthz/x")
     ] == [
         400,
         400,

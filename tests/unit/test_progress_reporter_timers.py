@@ -248,3 +248,35 @@ async def test_a_timers_send_that_a_later_report_overtook_ends_with_nothing_to_s
     assert len(scheduled) == 1
     await asyncio.wait_for(asyncio.gather(*scheduled), timeout=2)
     assert heard.percentages == [10, 30]
+
+
+async def test_the_interval_runs_from_a_reports_publish_not_from_the_start_of_its_redis_write(
+    loop: FakeLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report whose write to Redis took 0.3 s was published at 1000.3: the next waits until 1001.3, not 1001.0."""
+
+    async def nothing_stored(redis: Any, job_id: str) -> None:
+        return None
+
+    async def slow_store(redis: Any, update: ProgressUpdate, keep_seconds: int) -> None:
+        loop.now += 0.3
+
+    monkeypatch.setattr(src.progress_reporter, "stored_progress", nothing_stored)
+    monkeypatch.setattr(src.progress_reporter, "store_progress", slow_store)
+    heard = Heard()
+    progress = ProgressReporter(
+        job_id="generate_1",
+        job_type="generate",
+        channel_name="chan",
+        notifier=heard,
+        redis=object(),  # type: ignore[arg-type]  # the two Redis calls are the stand-ins above
+        interval=1.0,
+        keep_seconds=60,
+    )
+    await progress(10)  # written 1000.0 to 1000.3, published at 1000.3
+    loop.now = 1001.1
+
+    await progress(20)
+
+    assert heard.percentages == [10]
+    assert loop.delays() == [pytest.approx(0.2)]

@@ -194,18 +194,19 @@ class Reports:
         self.made.append((percent, partial, self.clock.now))
 
 
-async def test_simulated_work_lasts_its_scaled_duration_reporting_the_share_done_every_progress_interval(
+async def test_simulated_work_lasts_its_scaled_duration_reporting_the_share_done_every_progress_interval_and_50_ms(
     fake_time: FakeTime,
 ) -> None:
+    """Reports 50 ms more than ``PROGRESS_INTERVAL`` apart: frames never arrive closer than the interval."""
     reports = Reports(fake_time)
     began = fake_time.now
 
-    await simulate_work({"settings": Settings(job_time_scale=0.05, progress_interval=0.02)}, "translate", reports)
+    await simulate_work({"settings": Settings(job_time_scale=0.5, progress_interval=0.15)}, "translate", reports)
 
-    assert fake_time.now - began == pytest.approx(0.1)  # translate's 2 s at scale 0.05
-    assert [at - began for _, _, at in reports.made] == pytest.approx([0.0, 0.02, 0.04, 0.06, 0.08])
-    for percent, _, at in reports.made:  # each says the share of the 0.1 s gone when it was made
-        assert abs(percent - 100 * (at - began) / 0.1) < 1
+    assert fake_time.now - began == pytest.approx(1.0)  # translate's 2 s at scale 0.5
+    assert [at - began for _, _, at in reports.made] == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8])
+    for percent, _, at in reports.made:  # each says the share of the 1 s gone when it was made
+        assert abs(percent - 100 * (at - began) / 1.0) < 1
 
 
 async def test_at_scale_0_simulated_work_neither_waits_nor_reports(fake_time: FakeTime) -> None:
@@ -222,12 +223,12 @@ async def test_a_streaming_jobs_reports_carry_the_prefix_of_its_text_done_so_far
     reports = Reports(fake_time)
     text = seed_ai_response("hello")
 
-    await simulate_work({"settings": Settings(job_time_scale=0.02, progress_interval=0.01)}, "generate", reports, text)
+    await simulate_work({"settings": Settings(job_time_scale=0.2, progress_interval=0.05)}, "generate", reports, text)
 
     partials = [partial or "" for _, partial, _ in reports.made]
     assert all(text.startswith(partial) for partial in partials)
     assert [len(partial) for partial in partials] == [len(text) * percent // 100 for percent, _, _ in reports.made]
-    assert len(partials) == 8  # 0.08 s of work, a report every 0.01 s
+    assert len(partials) == 8  # 0.8 s of work, a report every 0.05 + 0.05 s
     assert len(set(partials)) == 8
 
 
@@ -248,11 +249,11 @@ async def test_an_outcome_the_notifier_cannot_deliver_is_logged_with_its_job_and
 
 
 async def test_the_last_stretch_of_simulated_work_waits_only_for_what_is_left(fake_time: FakeTime) -> None:
-    """``default``'s 1 s of work, reporting every 0.75 s: reports at 0 and 0.75 s, then a wait of 0.25 s, not 0.75."""
+    """``default``'s 1 s of work, reporting every 0.7 + 0.05 s: reports at 0 and 0.75 s, then a wait of 0.25 s."""
     reports = Reports(fake_time)
     began = fake_time.now
 
-    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.75)}, "default", reports)
+    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.7)}, "default", reports)
 
     assert fake_time.now - began == 1.0
     assert [(percent, at - began) for percent, _, at in reports.made] == [(0, 0.0), (75, 0.75)]
@@ -262,7 +263,7 @@ async def test_the_share_of_simulated_work_done_is_reported_in_whole_percent_rou
     """99.5 % of ``default``'s 1 s done is reported as 99."""
     reports = Reports(fake_time)
 
-    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.995)}, "default", reports)
+    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.945)}, "default", reports)
 
     assert [percent for percent, _, _ in reports.made] == [0, 99]
 
@@ -275,7 +276,7 @@ async def test_simulated_work_with_no_more_than_the_clocks_slack_left_is_over(
     reports = Reports(fake_time)
     began = fake_time.now
 
-    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.75)}, "default", reports)
+    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.7)}, "default", reports)
 
     assert fake_time.now - began == 0.75
     assert [percent for percent, _, _ in reports.made] == [0]

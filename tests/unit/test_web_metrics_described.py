@@ -25,7 +25,8 @@ def test_each_metric_is_named_by_prometheus_conventions_with_its_type_and_help()
         "background_jobs_jobs_queued": ("counter", "Jobs put on ARQ's queue, by type"),
         "background_jobs_jobs_refused": (
             "counter",
-            "Jobs not queued, by reason (content_too_long, too_many_in_flight, queue_full, queue_unavailable)",
+            "Jobs not queued, by reason (content_too_long, too_many_in_flight, queue_full, queue_unavailable, "
+            "replicas_unavailable)",
         ),
         "background_jobs_outcomes": (
             "counter",

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from src.base_consumer import BaseConsumer
 from src.host_allowlist import refuse_before_accept
-from src.job_queue import JobQueue, QueueError, QueueFull
+from src.job_queue import JobQueue, QueueError
 from src.job_types import job_type_of, resolve_job_type
 from src.layers import JOBS_LAYER_ALIAS
 from src.metrics import WebMetrics
@@ -293,9 +293,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
                     with metrics.enqueue_latency.time():
                         await self.jobs.enqueue(job_type, job_id, content, self.channel_name)
                 except QueueError as exc:
-                    metrics.jobs_refused.labels(
-                        "queue_full" if isinstance(exc, QueueFull) else "queue_unavailable"
-                    ).inc()
+                    metrics.jobs_refused.labels(exc.reason).inc()
                     await self._send_job_status("error", job_id, job_type, queue_error_text(str(exc)))
                     return
             metrics.jobs_queued.labels(job_type).inc()
