@@ -3,10 +3,11 @@
 A task gets a ``ProgressReporter`` from ``run_reported`` and awaits ``progress(percent)`` (with
 ``partial=`` the text so far, for a job that streams it) as often as it likes. Reports reach the
 socket through the same notifier as the outcome, at most one per ``PROGRESS_INTERVAL``: the latest
-report inside an interval is sent when the interval is over, the ones before it are dropped. Each
-sent report is also kept in Redis beside the job (``arq:progress:<id>``), for lookups and for a re-run
-after a worker crash, which reports nothing below what its first run reached. Progress is
-best-effort: a report Redis does not take is logged and dropped, and never fails the job.
+report inside an interval is sent when the interval is over, the ones before it are dropped. A report
+never lowers the percentage: one below what was reached goes out as what was reached. Each sent report
+is also kept in Redis beside the job (``arq:progress:<id>``), for lookups and for a re-run after a
+worker crash, which goes on saying where its first run was (at its usual pace) until it gets further.
+Progress is best-effort: a report Redis does not take is logged and dropped, and never fails the job.
 """
 
 import asyncio
@@ -66,9 +67,7 @@ class ProgressReporter:
             return
         if not self._floor_known:
             await self._learn_floor()
-        percent = max(0, min(100, int(percent)))
-        if not self._advances(percent, partial):
-            return
+        percent, partial = self._not_below_reached(max(0, min(100, int(percent))), partial)
         self._latest = ProgressUpdate(job_id=self._job_id, job_type=self._job_type, progress=percent, partial=partial)
         loop = asyncio.get_running_loop()
         wait = self._sent_at + self._interval - loop.time()
@@ -85,17 +84,16 @@ class ProgressReporter:
             self._flush.cancel()
             self._flush = None
 
-    def _advances(self, percent: int, partial: str | None) -> bool:
-        """Whether a report is news: not below what was reached (or is held to be sent), nor the same again."""
-        if self._latest is not None and percent < self._latest.progress:
-            return False
-        if self._reached is None:
-            return True
-        reached_percent, reached_partial = self._reached
-        return percent > reached_percent or (percent == reached_percent and partial != reached_partial)
+    def _not_below_reached(self, percent: int, partial: str | None) -> tuple[int, str | None]:
+        """The report, or, if it is below what was reached (or is held to be sent), that instead."""
+        held = None if self._latest is None else (self._latest.progress, self._latest.partial)
+        for earlier in (self._reached, held):
+            if earlier is not None and percent < earlier[0]:
+                percent, partial = earlier
+        return percent, partial
 
     async def _learn_floor(self) -> None:
-        """What an earlier run of this job reached (a re-run after a worker crash reports nothing below it)."""
+        """What an earlier run of this job reached (a re-run after a worker crash says that until it gets further)."""
         self._floor_known = True
         if self._redis is None:
             return

@@ -97,7 +97,7 @@ INDEX: Final[dict[str, dict[str, list[str]]]] = {
             "tests/e2e/test_page_in_browser.py::test_a_running_generate_job_shows_a_moving_progress_bar_and_its_text_growing",
             "tests/integration/test_progress_across_servers.py::test_each_socket_gets_the_progress_of_its_own_job_only_across_two_servers",
             "tests/unit/test_consumer_progress.py::test_nothing_follows_a_cancel",
-            "tests/unit/test_progress_reporter.py::test_a_rerun_reports_nothing_below_what_its_first_run_reached",
+            "tests/unit/test_progress_reporter.py::test_a_rerun_says_where_its_first_run_was_until_it_gets_further",
             "tests/unit/test_progress_reporter.py::test_each_sent_report_is_kept_in_redis_for_keep_result",
             "tests/unit/test_progress_reporter.py::test_a_report_redis_does_not_take_is_still_sent_and_the_job_goes_on",
             "tests/unit/test_tasks.py::test_at_scale_0_simulated_work_neither_waits_nor_reports",

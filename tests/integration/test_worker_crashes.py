@@ -4,6 +4,7 @@ Each test runs with either worker command: ``arq src.tasks.WorkerSettings`` (arq
 (src.worker).
 """
 
+import itertools
 import signal
 from typing import Any
 
@@ -11,8 +12,8 @@ import httpx
 import pytest
 
 from tests.support.processes import ServerProcess, WorkerProcess, running, wait_for_output
-from tests.support.protocol import has_status, is_final, job
-from tests.support.ws_driver import JobSocket
+from tests.support.protocol import has_status, is_final, is_progress, job
+from tests.support.ws_driver import FramePredicate, JobSocket
 
 pytestmark = pytest.mark.processes
 
@@ -32,6 +33,11 @@ async def start_generate_job(ws: JobSocket, worker: WorkerProcess) -> str:
     job_id: str = (await ws.receive_until(has_status("queued"), timeout=PROMPT))[-1]["payload"]["job_id"]
     await wait_for_output(worker, f"→ {job_id}:generate", timeout=PROMPT)
     return job_id
+
+
+def progress_of_at_least(percent: int) -> FramePredicate:
+    """A ``progress`` frame saying at least ``percent``."""
+    return lambda frame: is_progress(frame) and frame["payload"]["progress"] >= percent
 
 
 def result_frame(job_id: str) -> dict[str, Any]:
@@ -90,3 +96,31 @@ async def test_a_worker_stopped_with_sigterm_past_its_grace_requeues_the_job_for
                 final = (await ws.receive_until(is_final(job_id), timeout=15))[-1]
 
     assert final == result_frame(job_id)
+
+
+async def test_a_rerun_after_a_worker_is_killed_mid_job_never_takes_the_bar_back_and_keeps_its_pace(
+    worker_class: type[WorkerProcess], redis_url: str, http: httpx.AsyncClient
+) -> None:
+    """The first run is killed past 50 %; the re-run, seconds later (ARQ's lock), sends frames that never say less
+    than that, with growing prefixes of the text, at least one per 0.5 s, and then the result."""
+    first, second = worker_class(redis_url, **SETTINGS), worker_class(redis_url, **SETTINGS)
+    server = ServerProcess(redis_url, port=None, **SETTINGS)
+    with running(first, server):
+        async with JobSocket(http, server.ws_url) as ws:
+            job_id = await start_generate_job(ws, first)
+            reached = (await ws.receive_until(progress_of_at_least(50), timeout=PROMPT))[-1]["payload"]["progress"]
+            killed_at = ws.frames[-1].at
+            first.kill()
+            with running(second):
+                final = (await ws.receive_until(is_final(job_id), timeout=45))[-1]
+
+    rerun = [frame for frame in ws.frames if is_progress(frame.data) and frame.at > killed_at + 5]
+    percents = [frame.data["payload"]["progress"] for frame in rerun]
+    partials = [frame.data["payload"]["partial"] for frame in rerun]
+    assert final == result_frame(job_id)
+    assert len(rerun) >= 4 / 0.5
+    assert percents[0] >= reached
+    assert percents == sorted(percents)
+    assert all(GENERATE_RESULT.startswith(partial) for partial in partials)
+    assert all(len(earlier) <= len(later) for earlier, later in itertools.pairwise(partials))
+    assert all(later.at - earlier.at <= 0.5 for earlier, later in itertools.pairwise(rerun))

@@ -187,17 +187,19 @@ async def test_a_report_due_exactly_as_the_interval_ends_goes_at_once(loop: Fake
     assert loop.timers == []
 
 
-async def test_the_same_percent_goes_again_only_with_more_of_the_text(loop: FakeLoop) -> None:
+async def test_the_same_percent_goes_again_once_the_interval_is_over_a_sign_that_the_job_is_alive(
+    loop: FakeLoop,
+) -> None:
     heard = Heard()
     progress = reporter(heard)
     await progress(10, partial="Hel")
     loop.now = 1002.0
-    await progress(10, partial="Hel")  # nothing new
-    assert heard.percentages == [10]
+    await progress(10, partial="Hel")
+    loop.now = 1004.0
 
     await progress(10, partial="Hello")
 
-    assert [(update.progress, update.partial) for update in heard.updates] == [(10, "Hel"), (10, "Hello")]
+    assert [(update.progress, update.partial) for update in heard.updates] == [(10, "Hel"), (10, "Hel"), (10, "Hello")]
 
 
 async def test_a_held_report_gives_way_to_one_at_the_same_percent_with_more_text_but_not_to_a_lower_one(
