@@ -2,6 +2,7 @@
 sockets, every socket hears about its own jobs only."""
 
 import asyncio
+import itertools
 from contextlib import AsyncExitStack
 
 import httpx
@@ -15,6 +16,7 @@ from tests.support.protocol import (
     SEED_DURATIONS,
     by_job_id,
     has_status,
+    is_progress,
     job,
     job_frames,
     nth_result,
@@ -100,3 +102,23 @@ async def test_each_socket_gets_the_frames_of_its_own_job_only(scaled_stack: Sta
         job_id = ws.data[1]["payload"]["job_id"]
         result = f"🌍 Translated: '{content}' → '{contents[content]}'"
         assert without_progress(ws.data) == [CONNECTED, *job_frames("translate", job_id, content, result)]
+
+
+async def test_twenty_jobs_at_once_each_get_progress_frames_one_interval_to_half_a_second_apart(
+    real_time_stack: Stack, http: httpx.AsyncClient
+) -> None:
+    """Twenty sockets send a ``translate`` job in the same instant: each job's ``progress`` frames reach its socket
+    at least ``PROGRESS_INTERVAL`` (0.25 s) and at most 0.5 s apart, never going down."""
+    async with AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(JobSocket(http, real_time_stack.ws_url)) for _ in range(20)]
+        await asyncio.gather(*(ws.receive(timeout=PROMPT) for ws in sockets))
+        await asyncio.gather(*(ws.send(job("translate")) for ws in sockets))
+        wait = SEED_DURATIONS["translate"] + 5
+        await asyncio.gather(*(ws.receive_until(has_status("result"), timeout=wait) for ws in sockets))
+
+    for ws in sockets:
+        progress = [frame for frame in ws.frames if is_progress(frame.data)]
+        percents = [frame.data["payload"]["progress"] for frame in progress]
+        assert len(progress) >= SEED_DURATIONS["translate"] / 0.5
+        assert percents == sorted(percents)
+        assert all(0.25 <= later.at - earlier.at <= 0.5 for earlier, later in itertools.pairwise(progress))
