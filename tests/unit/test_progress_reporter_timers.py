@@ -282,3 +282,40 @@ async def test_the_interval_runs_from_a_reports_publish_not_from_the_start_of_it
 
     assert heard.percentages == [10]
     assert loop.delays() == [pytest.approx(0.2)]
+
+
+async def test_a_report_made_while_the_one_before_is_written_to_redis_is_held_for_the_interval(
+    loop: FakeLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 20 comes while the 10 is being kept in Redis: it is held (a timer for the interval), not sent at once."""
+    writing, written = asyncio.Event(), asyncio.Event()
+
+    async def nothing_stored(redis: Any, job_id: str) -> None:
+        return None
+
+    async def held_store(redis: Any, update: ProgressUpdate, keep_seconds: int) -> None:
+        writing.set()
+        await written.wait()
+
+    monkeypatch.setattr(src.progress_reporter, "stored_progress", nothing_stored)
+    monkeypatch.setattr(src.progress_reporter, "store_progress", held_store)
+    heard = Heard()
+    progress = ProgressReporter(
+        job_id="generate_1",
+        job_type="generate",
+        channel_name="chan",
+        notifier=heard,
+        redis=object(),  # type: ignore[arg-type]  # the two Redis calls are the stand-ins above
+        interval=1.0,
+        keep_seconds=60,
+    )
+    first = asyncio.create_task(progress(10))
+    await asyncio.wait_for(writing.wait(), timeout=1)
+    loop.now = 1000.5
+
+    await progress(20)
+
+    assert loop.delays() == [pytest.approx(0.5)]
+    written.set()
+    await first
+    assert heard.percentages == [10]

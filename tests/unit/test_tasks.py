@@ -201,12 +201,12 @@ async def test_simulated_work_lasts_its_scaled_duration_reporting_the_share_done
     reports = Reports(fake_time)
     began = fake_time.now
 
-    await simulate_work({"settings": Settings(job_time_scale=0.5, progress_interval=0.15)}, "translate", reports)
+    await simulate_work({"settings": Settings(job_time_scale=0.75, progress_interval=0.25)}, "translate", reports)
 
-    assert fake_time.now - began == pytest.approx(1.0)  # translate's 2 s at scale 0.5
-    assert [at - began for _, _, at in reports.made] == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8])
-    for percent, _, at in reports.made:  # each says the share of the 1 s gone when it was made
-        assert abs(percent - 100 * (at - began) / 1.0) < 1
+    assert fake_time.now - began == pytest.approx(1.5)  # translate's 2 s at scale 0.75
+    assert [at - began for _, _, at in reports.made] == pytest.approx([0.0, 0.3, 0.6, 0.9, 1.2])
+    for percent, _, at in reports.made:  # each says the share of the 1.5 s gone when it was made (rounded down)
+        assert 0 <= 100 * (at - began) / 1.5 - percent < 1
 
 
 async def test_at_scale_0_simulated_work_neither_waits_nor_reports(fake_time: FakeTime) -> None:
