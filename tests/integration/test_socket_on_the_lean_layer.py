@@ -2,14 +2,18 @@
 waits on the socket's channel without a task of its own (fast-channels' stock loop keeps a task on each source)."""
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
+from typing import Any
 
+import pytest
 import pytest_asyncio
 from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
+from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.job_queue import JobQueue
-from src.layers import setup_layers, teardown_layers
+from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
 from src.main import create_app
 from src.settings import Settings
 from src.speedups import speedups
@@ -49,3 +53,34 @@ async def test_an_idle_socket_on_the_lean_layer_keeps_no_task_waiting_on_its_cha
     assert len(new) == 2
     await ws.disconnect()
     await warm_up.disconnect()
+
+
+async def test_a_consumer_served_by_the_lean_loop_has_the_channel_attributes_fast_channels_gives_it(
+    lean_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As fast-channels' ``AsyncConsumer.__call__`` sets them: its layer, a channel of its own, and a receive that
+    reads that channel, for any chanx code that reaches for them."""
+    served: list[BackgroundJobConsumer] = []
+    dispatch = BackgroundJobConsumer.dispatch
+
+    async def recorded(self: BackgroundJobConsumer, message: Any) -> None:
+        served.append(self)
+        await dispatch(self, message)
+
+    monkeypatch.setattr(BackgroundJobConsumer, "dispatch", recorded)
+    ws = socket_on(lean_app)
+    assert (await ws.connect())[0]
+    assert await ws.receive_json_from(timeout=2) == CONNECTED
+
+    consumer = served[0]
+    layer = channel_layers[JOBS_LAYER_ALIAS]
+    as_fast_channels_sets_it = functools.partial(layer.receive, consumer.channel_name)
+    assert consumer.channel_layer is layer
+    assert consumer.channel_name.startswith(layer.prefix)
+    assert isinstance(consumer.channel_receive, functools.partial)
+    assert (consumer.channel_receive.func, consumer.channel_receive.args, consumer.channel_receive.keywords) == (
+        as_fast_channels_sets_it.func,
+        as_fast_channels_sets_it.args,
+        as_fast_channels_sets_it.keywords,
+    )
+    await ws.disconnect()
