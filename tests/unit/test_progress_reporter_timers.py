@@ -2,7 +2,7 @@
 the interval, one that fires on time sends the latest report, and one that finds nothing held does nothing."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -101,17 +101,30 @@ class Heard:
         return [update.progress for update in self.updates]
 
 
-def reporter(heard: Heard) -> ProgressReporter:
-    """A reporter sending at most one report a second."""
+def reporter(heard: Heard, redis: Any = None) -> ProgressReporter:
+    """A reporter sending at most one report a second (keeping none in Redis unless given one)."""
     return ProgressReporter(
         job_id="generate_1",
         job_type="generate",
         channel_name="chan",
         notifier=heard,
-        redis=None,
+        redis=redis,
         interval=1.0,
         keep_seconds=60,
     )
+
+
+def redis_writing_with(
+    monkeypatch: pytest.MonkeyPatch, store: Callable[[Any, ProgressUpdate, int], Awaitable[None]]
+) -> Any:
+    """A stand-in Redis for the reporter: it holds no earlier run's progress, and ``store`` is its write."""
+
+    async def nothing_stored(redis: Any, job_id: str) -> None:
+        return None
+
+    monkeypatch.setattr(src.progress_reporter, "stored_progress", nothing_stored)
+    monkeypatch.setattr(src.progress_reporter, "store_progress", store)
+    return object()
 
 
 async def test_a_held_report_waits_for_the_rest_of_the_interval_and_is_sent_when_its_timer_fires_on_time(
@@ -257,24 +270,11 @@ async def test_the_interval_runs_from_a_reports_publish_not_from_the_start_of_it
 ) -> None:
     """A report whose write to Redis took 0.3 s was published at 1000.3: the next waits until 1001.3, not 1001.0."""
 
-    async def nothing_stored(redis: Any, job_id: str) -> None:
-        return None
-
     async def slow_store(redis: Any, update: ProgressUpdate, keep_seconds: int) -> None:
         loop.now += 0.3
 
-    monkeypatch.setattr(src.progress_reporter, "stored_progress", nothing_stored)
-    monkeypatch.setattr(src.progress_reporter, "store_progress", slow_store)
     heard = Heard()
-    progress = ProgressReporter(
-        job_id="generate_1",
-        job_type="generate",
-        channel_name="chan",
-        notifier=heard,
-        redis=object(),  # type: ignore[arg-type]  # the two Redis calls are the stand-ins above
-        interval=1.0,
-        keep_seconds=60,
-    )
+    progress = reporter(heard, redis=redis_writing_with(monkeypatch, slow_store))
     await progress(10)  # written 1000.0 to 1000.3, published at 1000.3
     loop.now = 1001.1
 
@@ -290,25 +290,12 @@ async def test_a_report_made_while_the_one_before_is_written_to_redis_is_held_fo
     """The 20 comes while the 10 is being kept in Redis: it is held (a timer for the interval), not sent at once."""
     writing, written = asyncio.Event(), asyncio.Event()
 
-    async def nothing_stored(redis: Any, job_id: str) -> None:
-        return None
-
     async def held_store(redis: Any, update: ProgressUpdate, keep_seconds: int) -> None:
         writing.set()
         await written.wait()
 
-    monkeypatch.setattr(src.progress_reporter, "stored_progress", nothing_stored)
-    monkeypatch.setattr(src.progress_reporter, "store_progress", held_store)
     heard = Heard()
-    progress = ProgressReporter(
-        job_id="generate_1",
-        job_type="generate",
-        channel_name="chan",
-        notifier=heard,
-        redis=object(),  # type: ignore[arg-type]  # the two Redis calls are the stand-ins above
-        interval=1.0,
-        keep_seconds=60,
-    )
+    progress = reporter(heard, redis=redis_writing_with(monkeypatch, held_store))
     first = asyncio.create_task(progress(10))
     await asyncio.wait_for(writing.wait(), timeout=1)
     loop.now = 1000.5
