@@ -153,8 +153,9 @@ async def _run_and_report(
     except Exception as exc:
         await notifier.notify(error_outcome(job_id, job_type, failure_text(job_id, exc)), channel_name)
         raise
-    await notifier.notify(result_outcome(job_id, job_type, result), channel_name)
-    return {"status": "completed", "result": result, "job_id": job_id}
+    outcome = result_outcome(job_id, job_type, result)
+    await notifier.notify(outcome, channel_name)
+    return {"status": "completed", "result": outcome.message, "job_id": job_id}
 
 
 #: The types whose progress reports carry their text so far.

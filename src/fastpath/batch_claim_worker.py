@@ -184,13 +184,22 @@ class BatchClaimWorker(Worker):
             await pipe.execute()
 
     async def finish_job(self, job_id: str, *args: Any) -> None:
-        """ARQ's finish (result stored, job off the queue) with the job's held outcome published in it."""
+        """ARQ's finish (result stored, job off the queue) with the job's held outcome published in it; an outcome
+        that cannot be written (a channel name UTF-8 cannot carry, say) is left to run_job's release, and the job
+        finished all the same: no job's outcome can stop the worker."""
         deferred = self._deferred
         if deferred is None or (held := deferred.take(job_id)) is None:
             await super().finish_job(job_id, *args)
             return
         try:
-            with publishing(*event_publish(deferred.layer, *held)):
+            rider = event_publish(deferred.layer, *held)
+        except Exception as exc:
+            logger.error("a job's outcome cannot be published in its finish", job_id=job_id, error=repr(exc))
+            await deferred.notify(*held)  # held again: run_job's release tries the usual way, which logs its failure
+            await super().finish_job(job_id, *args)
+            return
+        try:
+            with publishing(*rider):
                 await super().finish_job(job_id, *args)
         except BaseException:
             await deferred.notify(*held)  # not published: held again, for run_job's release

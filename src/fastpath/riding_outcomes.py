@@ -31,7 +31,10 @@ def event_publish(layer: RedisPubSubChannelLayer, outcome: JobOutcome, channel_n
 
     The Redis pub/sub layer publishes a specific channel's messages on the channel's own name, and
     chanx sends an event as a ``handle_channel_event`` message (``BackgroundJobConsumer.send_event``).
+    Raises (``UnicodeEncodeError``, say) for a channel or a message that cannot be written, before the
+    transaction it would ride in is.
     """
+    channel_name.encode()  # redis-py writes it as UTF-8
     event = {"type": "handle_channel_event", "event_data": JobResult(payload=outcome).model_dump(mode="json")}
     return channel_name, layer.serialize(event)
 

@@ -1,6 +1,7 @@
 """Invalid frames get chanx's error frame, queue nothing, and leave the socket serving."""
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -95,5 +96,50 @@ async def test_content_exactly_at_max_content_length_is_queued(
     queuing = await ws.receive_json_from(timeout=1)
 
     assert queuing["payload"]["status"] == "queuing"
+    assert (await ws.receive_json_from(timeout=1))["payload"]["status"] == "queued"
+    assert len(await pool.queued_jobs()) == 1
+
+
+#: Frames holding a lone surrogate (a JSON ``\ud800`` escape, as a browser writes a broken string), each with the
+#: place chanx's error frame names for it: a path in the frame as the client wrote it.
+LONE_SURROGATE_FRAMES: dict[str, tuple[str, list[str | int]]] = {
+    "in the content": (
+        '{"action": "job", "payload": {"type": "default", "content": "\\ud800"}}',
+        ["payload", "content"],
+    ),
+    "in the type": ('{"action": "job", "payload": {"type": "trans\\udfff", "content": "hi"}}', ["payload", "type"]),
+    "in a looked-up job id": ('{"action": "job_lookup", "payload": {"job_id": "\\udbff"}}', ["payload", "job_id"]),
+    "in a cancelled job id": ('{"action": "cancel", "payload": {"job_id": "default_\\ud83d"}}', ["payload", "job_id"]),
+    "in the action": ('{"action": "job\\ud800", "payload": {}}', ["action"]),
+    "in a field no message has": (
+        '{"action": "ping", "note": ["fine", "\\ude00"]}',
+        ["note", 1],
+    ),
+    "in a key": ('{"action": "job", "payload": {"content": "hi", "\\ud800": 1}}', ["payload", "\\ud800"]),
+}
+
+
+@pytest.mark.parametrize(("frame", "place"), LONE_SURROGATE_FRAMES.values(), ids=LONE_SURROGATE_FRAMES)
+async def test_a_frame_holding_text_utf8_cannot_carry_gets_an_error_frame_naming_the_field_and_queues_nothing(
+    frame: str, place: list[str | int], ws: WebsocketCommunicator, pool: ArqRedis
+) -> None:
+    await ws.send_to(text_data=frame)
+
+    reply = await ws.receive_json_from(timeout=1)
+
+    dotted = ".".join(str(step) for step in place if isinstance(step, str))
+    assert reply == error({"type": "lone_surrogate", "loc": place, "msg": IsStr(regex=rf"^{re.escape(dotted)}\W.*")})
+    assert await pool.queued_jobs() == []
+    await assert_still_serving(ws)
+
+
+async def test_a_surrogate_pair_written_as_two_escapes_is_one_character_and_is_queued(
+    ws: WebsocketCommunicator, pool: ArqRedis
+) -> None:
+    await ws.send_to(text_data='{"action": "job", "payload": {"content": "\\ud83d\\ude00"}}')
+
+    queuing = await ws.receive_json_from(timeout=1)
+
+    assert queuing["payload"]["message"] == "⏳ Queuing default job: 😀"
     assert (await ws.receive_json_from(timeout=1))["payload"]["status"] == "queued"
     assert len(await pool.queued_jobs()) == 1

@@ -58,3 +58,38 @@ async def test_a_frame_over_ws_max_size_is_logged_with_the_limit(
     await ws.receive_output(timeout=1)
 
     assert "closing a socket that sent a frame over WS_MAX_SIZE limit=100" in logged(caplog, "INFO")
+
+
+async def test_a_sockets_malformed_frames_are_logged_once_then_counted_when_it_closes(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    ws = socket_on(app)
+    await ws.connect()
+    await ws.receive_json_from()
+    for frame in ("{", "x", "]"):
+        await ws.send_to(text_data=frame)
+    await ws.send_to(bytes_data=b"\x00")
+    replies = [await ws.receive_json_from(timeout=1) for _ in range(4)]
+
+    logged_while_open = logged(caplog, "WARNING")
+    await ws.disconnect()
+
+    assert [reply["action"] for reply in replies] == ["error"] * 4
+    assert logged_while_open == [
+        "malformed frame reason='Expecting property name enclosed in double quotes: line 1 column 2 (char 1)'"
+    ]
+    assert logged(caplog, "WARNING")[1:] == ["the socket sent malformed frames count=4"]
+
+
+async def test_a_socket_with_one_malformed_frame_logs_it_once_and_nothing_when_it_closes(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    ws = socket_on(app)
+    await ws.connect()
+    await ws.receive_json_from()
+    await ws.send_to(bytes_data=b"\x00")
+    await ws.receive_json_from(timeout=1)
+
+    await ws.disconnect()
+
+    assert logged(caplog, "WARNING") == ["malformed frame reason='binary frames are not supported'"]

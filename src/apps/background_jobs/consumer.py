@@ -9,6 +9,7 @@ from chanx.messages.base import BaseMessage
 from chanx.messages.incoming import PingMessage
 from chanx.messages.outgoing import ErrorMessage, PongMessage
 from pydantic import ValidationError
+from pydantic_core import InitErrorDetails
 
 from src.base_consumer import BaseConsumer
 from src.host_allowlist import refuse_before_accept
@@ -50,6 +51,7 @@ from .outcomes import cancelled_outcome, stored_outcome
 from .ownership import JobOwnership
 from .pending import PendingJobs
 from .token_auth import USER, JwtAuthenticator
+from .wire_text import lone_surrogate
 
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -147,6 +149,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         super().__init__(*args, **kwargs)
         self._pending: PendingJobs | None = None
         self._frame_counted = False
+        self._malformed_frames = 0
 
     @property
     def pending(self) -> PendingJobs:
@@ -215,8 +218,9 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         return self.authenticator is None or await self.authenticator.authenticate(scope)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
-        """Close the socket (1009) on a frame over ``WS_MAX_SIZE``, as uvicorn does; decode any other once the
-        server's enqueue backlog allows (until then the socket is not read further)."""
+        """Close the socket (1009) on a frame over ``WS_MAX_SIZE``, as uvicorn does. Decode any other once the
+        server's enqueue backlog allows (until then the socket is not read further), answering a binary frame, one
+        that is not JSON, and one holding text UTF-8 cannot carry (a lone surrogate) with chanx's error frame."""
         self._frame_counted = False
         limit = self.jobs.settings.ws_max_size
         if frame_too_big(text_data, bytes_data, limit):
@@ -224,7 +228,28 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
             await self.close(MESSAGE_TOO_BIG, f"frame over {limit} bytes")
             return
         await self.admission.wait_for_room()
-        await super().receive(text_data, bytes_data, **kwargs)
+        if text_data is None:
+            await self._refuse_malformed("binary frames are not supported", text_data)
+            return
+        try:
+            content = await self.decode_json(text_data)
+        except Exception as exc:  # json.loads: ValueError, or RecursionError for JSON nested too deep
+            await self._refuse_malformed(str(exc), text_data)
+            return
+        # A lone surrogate comes only from a \u escape: a frame without one is not searched.
+        if "\\u" in text_data and (surrogate := lone_surrogate(content)) is not None:
+            await self.handle_validation_error(surrogate.validation_error())
+            return
+        await self.receive_json(content, **kwargs)
+
+    async def _refuse_malformed(self, reason: str, text_data: str | None) -> None:
+        """Answer a frame that is not JSON text as chanx does, logging the socket's first such frame (the others are
+        counted, and their number logged when the socket closes)."""
+        self._malformed_frames += 1
+        if self._malformed_frames == 1:
+            logger.warning("malformed frame", reason=reason)
+        error = InitErrorDetails(type="json_invalid", loc=(), input=text_data, ctx={"error": reason})
+        await self.handle_validation_error(ValidationError.from_exception_data("Envelope", [error]))
 
     async def receive_message(self, message: BaseMessage) -> None:
         """Count the frame by its action, then handle it."""
@@ -392,9 +417,11 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
             await self._send_frame(progress_frame(update))
 
     async def websocket_disconnect(self, message: Any) -> None:
-        """Stop recovering outcomes for a socket that is gone."""
+        """Stop recovering outcomes for a socket that is gone; say how many malformed frames it sent, if many."""
         if self._pending is not None:
             self._pending.close()
+        if self._malformed_frames > 1:
+            logger.warning("the socket sent malformed frames", count=self._malformed_frames)
         await super().websocket_disconnect(message)
 
     @property

@@ -3,7 +3,9 @@
 from typing import Annotated, Any, Literal
 
 from chanx.messages.base import BaseMessage
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from .wire_text import carried_text
 
 CONNECTED_TEXT = "🔄 Background Job Processor: Connected!"
 
@@ -56,6 +58,8 @@ JobState = Literal["queuing", "queued", "progress", "in_progress", "result", "er
 
 #: A running job's progress, in whole percent.
 Percent = Annotated[int, Field(ge=0, le=100)]
+#: Text a worker sends: any lone surrogate in it (from a job's content, say) shown as U+FFFD, so that it can travel.
+CarriedText = Annotated[str, AfterValidator(carried_text)]
 
 
 class JobStatus(BaseModel):
@@ -84,7 +88,7 @@ class JobOutcome(BaseModel):
     status: Literal["result", "error", "cancelled"]
     job_id: str
     job_type: str
-    message: str
+    message: CarriedText
 
 
 class JobResult(BaseMessage):
@@ -100,7 +104,7 @@ class ProgressUpdate(BaseModel):
     job_id: str
     job_type: str
     progress: Percent
-    partial: str | None = None
+    partial: CarriedText | None = None
 
 
 class JobProgress(BaseMessage):
