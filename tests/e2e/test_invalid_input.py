@@ -71,6 +71,19 @@ BAD_FRAMES = {
         BadFrame(json.dumps(job("translate", "x" * (MAX_CONTENT_LENGTH + 1)))),
         error(invalid("string_too_long", ["job", "payload", "content"])),
     ),
+    # The frame that once ended the worker: a JSON escape for a lone surrogate, which UTF-8 cannot carry.
+    "a lone surrogate in the content": (
+        BadFrame('{"action":"job","payload":{"type":"default","content":"\\ud800"}}'),
+        error(invalid("lone_surrogate", ["payload", "content"])),
+    ),
+    "a lone surrogate in the type": (
+        BadFrame('{"action":"job","payload":{"type":"\\udfff","content":"hello"}}'),
+        error(invalid("lone_surrogate", ["payload", "type"])),
+    ),
+    "a lone surrogate in a job id": (
+        BadFrame('{"action":"job_lookup","payload":{"job_id":"default_\\ud83d"}}'),
+        error(invalid("lone_surrogate", ["payload", "job_id"])),
+    ),
 }
 
 

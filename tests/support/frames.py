@@ -14,14 +14,29 @@ def is_valid_job_frame(text: str, max_content_length: int) -> bool:
     ``{"action":"job","payload":{"type":T,"content":C}}``: a JSON object whose ``action`` is ``"job"`` and whose
     ``payload`` is an object with a string ``content`` of at most ``max_content_length`` characters and, if it has
     a ``type``, a string one (``type`` defaults to ``default``). Missing or ill-typed fields, and content over the
-    limit, are invalid; keys the protocol does not name are ignored. The frame must also be for the consumer
-    itself, not routed elsewhere by chanx's envelope (``for_the_consumer_itself``).
+    limit, are invalid; keys the protocol does not name are ignored. No text anywhere in the frame may hold a lone
+    surrogate (a ``\ud800`` escape), which UTF-8 cannot carry. The frame must also be for the consumer itself, not
+    routed elsewhere by chanx's envelope (``for_the_consumer_itself``).
     """
     try:
         frame = json.loads(text)
     except ValueError:
         return False
-    return isinstance(frame, dict) and is_job(frame, max_content_length) and for_the_consumer_itself(frame)
+    return (
+        isinstance(frame, dict)
+        and utf8_carries(frame)
+        and is_job(frame, max_content_length)
+        and for_the_consumer_itself(frame)
+    )
+
+
+def utf8_carries(frame: Any) -> bool:
+    """Whether UTF-8 can carry every key and string of the decoded frame: the encoder is the judge."""
+    try:
+        json.dumps(frame, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def is_job(frame: dict[str, Any], max_content_length: int) -> bool:

@@ -29,8 +29,10 @@ SETTINGS = Settings(
 #: What chanx answers when a handler raised: the one reply a frame must never get.
 HANDLER_FAILED = "Failed to process message"
 
+#: Text of any code points, lone surrogates among them (JSON writes those as \u escapes).
+any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=12)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=8,
 )
@@ -56,7 +58,8 @@ near_valid = st.fixed_dictionaries(
             {},
             optional={
                 "type": st.sampled_from(["translate", "analyze", "generate", "default", "other"]) | json_values,
-                "content": st.text(max_size=MAX_CONTENT_LENGTH + 2) | json_values,
+                "content": st.text(st.characters(codec=None, exclude_categories=()), max_size=MAX_CONTENT_LENGTH + 2)
+                | json_values,
                 "job_id": st.text(max_size=12) | json_values,
             },
         )
