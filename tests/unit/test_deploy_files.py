@@ -1,5 +1,6 @@
-"""The Dockerfile and docker-compose.yml, read as Docker would read them (no Docker engine here): their commands,
-ports, environment and health checks match the app's entry points and settings."""
+"""The Dockerfile, docker-compose.yml and the proxy's deploy/nginx.conf, read as Docker and nginx would read them (no
+Docker engine here): their commands, ports, environment and health checks match the app's entry points and settings,
+and only the proxy, which times out slow headers, is published."""
 
 import json
 import re
@@ -18,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
+NGINX = (ROOT / "deploy" / "nginx.conf").read_text()
+#: What the web service adds to the image's command: uvicorn trusts X-Forwarded-For from the proxy in front of it.
+BEHIND_THE_PROXY = ["--forwarded-allow-ips", "*"]
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -51,8 +55,18 @@ def settings_of(service: str) -> Settings:
 
 
 def container_port(service: str) -> int:
-    (mapping,) = SERVICES[service]["ports"]
-    return int(str(mapping).rsplit(":", 1)[1])
+    """The port the service listens on: the container side of its published port, or the port it exposes."""
+    if "ports" in SERVICES[service]:
+        (mapping,) = SERVICES[service]["ports"]
+        return int(str(mapping).rsplit(":", 1)[1])
+    (exposed,) = SERVICES[service]["expose"]
+    return int(exposed)
+
+
+def nginx_directives(name: str) -> list[str]:
+    """The arguments of each ``name`` directive in nginx.conf (comments dropped)."""
+    text = re.sub(r"#[^\n]*", "", NGINX)
+    return [match.strip() for match in re.findall(rf"(?:^|[{{;\s]){re.escape(name)}\s+([^;{{]*)[;{{]", text)]
 
 
 def health_url(test: list[str] | str) -> str:
@@ -62,8 +76,36 @@ def health_url(test: list[str] | str) -> str:
     return str(url)
 
 
-def test_compose_runs_redis_the_web_app_and_the_worker() -> None:
-    assert set(SERVICES) == {"redis", "web", "worker"}
+def test_compose_runs_redis_the_web_app_behind_a_proxy_and_the_worker() -> None:
+    assert set(SERVICES) == {"redis", "proxy", "web", "worker"}
+
+
+def test_only_the_proxy_is_published_and_it_passes_requests_and_sockets_to_the_web_services_port() -> None:
+    published = {name for name, service in SERVICES.items() if "ports" in service}
+    (upstream,) = nginx_directives("server")[:1]
+
+    assert published == {"proxy"}
+    assert nginx_directives("listen") == [str(container_port("proxy"))]
+    assert upstream == f"web:{container_port('web')}"
+    assert nginx_directives("proxy_pass") == ["http://web"]
+    assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in SERVICES["proxy"]["volumes"]
+
+
+def test_the_proxy_gives_up_on_slow_headers_which_uvicorn_would_wait_for_forever() -> None:
+    (timeout,) = nginx_directives("client_header_timeout")
+
+    assert re.fullmatch(r"\d+s", timeout)
+    assert 1 <= int(timeout.removesuffix("s")) <= 60
+
+
+def test_the_proxy_passes_on_the_websocket_upgrade_the_host_and_the_clients_address() -> None:
+    headers = dict(value.split(None, 1) for value in nginx_directives("proxy_set_header"))
+
+    assert nginx_directives("proxy_http_version") == ["1.1"]
+    assert headers["Upgrade"] == "$http_upgrade"
+    assert headers["Connection"] == "$connection_upgrade"
+    assert headers["Host"] == "$http_host"
+    assert headers["X-Forwarded-For"] == "$proxy_add_x_forwarded_for"
 
 
 def test_redis_keeps_an_append_only_file_on_a_volume_and_has_a_health_check() -> None:
@@ -79,7 +121,7 @@ def test_the_web_service_runs_the_server_as_start_dev_does_on_its_published_port
     ours = server_command(Settings(host="0.0.0.0", port=container_port("web")))
 
     assert web["command"][:2] == ["uvicorn", "src.main:app"]
-    assert options(web["command"]) == options(ours)
+    assert options(web["command"]) == options(ours) | dict([BEHIND_THE_PROXY])
     assert options(web["command"])["--ws-max-size"] == str(settings_of("web").ws_max_size)
 
 
@@ -87,7 +129,7 @@ def test_the_image_runs_the_same_server_command_and_exposes_its_port() -> None:
     (cmd,) = dockerfile("CMD")
     (expose,) = dockerfile("EXPOSE")
 
-    assert json.loads(cmd) == SERVICES["web"]["command"]
+    assert [*json.loads(cmd), *BEHIND_THE_PROXY] == SERVICES["web"]["command"]
     assert int(expose) == container_port("web")
 
 
