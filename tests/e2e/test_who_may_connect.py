@@ -14,7 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from tests.e2e.conftest import AUTH_SECRET, Stack
-from tests.support.handshake import handshake_status
+from tests.support.handshake import answer_to, handshake_status
 
 WS_PATH = "/ws/background_jobs"
 #: Seconds a frame may take to arrive (scaled jobs take at most 0.2 s of work).
@@ -76,6 +76,30 @@ async def test_an_http_request_naming_a_foreign_host_gets_400(scaled_stack: Stac
     own = await http.get(scaled_stack.http_url + "/")
 
     assert (foreign.status_code, own.status_code) == (400, 200)
+
+
+@pytest.mark.parametrize("path", ["/", "/readyz", "/metrics"])
+async def test_an_http_request_with_two_host_headers_gets_400_from_a_real_server_whatever_its_path(
+    scaled_stack: Stack, path: str
+) -> None:
+    """An allowed ``Host`` then a foreign one, as bytes on the wire (httpx sends one ``Host``): 400, probes included."""
+    port = scaled_stack.server.port
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+
+    assert await answer_to(port, request.encode()) == (400, b"Invalid host header")
+
+
+async def test_a_handshake_with_two_host_headers_is_refused_by_a_real_server_with_403_and_no_error_logged(
+    scaled_stack: Stack, http: httpx.AsyncClient
+) -> None:
+    """The handshake is closed before it is accepted (uvicorn's default protocol logs an error for a 400 instead)."""
+    port, mark = scaled_stack.server.port, scaled_stack.server.log_size()
+
+    status = await handshake_status(port, WS_PATH, [("Host", f"127.0.0.1:{port}"), ("Host", "evil.example")])
+    await http.get(scaled_stack.http_url + "/healthz")  # served after the refused handshake's task has ended
+
+    assert status == 403
+    assert "ERROR" not in scaled_stack.server.log_since(mark)
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,27 @@ async def test_any_host_gets_the_page_or_400_as_the_allowed_hosts_say(app: FastA
     assert answer.status == (200 if names_a_default_host(host) else 400)
 
 
+several_hosts = st.lists(near_hosts, min_size=2, max_size=4)
+
+
+@SHARED_APP
+@given(values=several_hosts, path=st.sampled_from(["/", "/healthz", "/readyz", "/metrics"]))
+async def test_any_request_with_several_host_headers_gets_400_whatever_they_name_and_its_path(
+    app: FastAPI, values: list[bytes], path: str
+) -> None:
+    answer = await http_get(app, path, [(b"host", value) for value in values])
+
+    assert answer.status == 400
+
+
+@SHARED_APP
+@given(values=several_hosts)
+async def test_any_handshake_with_several_host_headers_is_refused_before_accept(
+    app: FastAPI, values: list[bytes]
+) -> None:
+    assert await handshake(app, [(b"host", value) for value in values]) == REFUSED_BEFORE_ACCEPT
+
+
 # --- tokens, with AUTH_JWT_SECRET set ------------------------------------------------------------------------------
 
 users = st.text(min_size=1, max_size=12)
