@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     app.state.jobs = job_queue
     app.state.admission = admission
     app.state.speedups = fast
-    app.state.ownership = JobOwnership(settings)
+    app.state.ownership = JobOwnership(job_queue)
     metrics = WebMetrics(sockets_open=lambda: admission.sockets)
     app.state.metrics = metrics
     readiness_log = ReadinessLog()

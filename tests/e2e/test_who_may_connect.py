@@ -15,6 +15,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.e2e.conftest import AUTH_SECRET, Stack
 from tests.support.handshake import answer_to, handshake_status
+from tests.support.processes import ServerProcess, running
 
 WS_PATH = "/ws/background_jobs"
 #: Seconds a frame may take to arrive (scaled jobs take at most 0.2 s of work).
@@ -39,8 +40,9 @@ async def payload_with_status(ws: ClientConnection, status: str) -> dict[str, An
     return payload
 
 
-async def opened_as(stack: Stack, user: str) -> ClientConnection:
-    """A socket opened with ``user``'s token as the ``token`` query parameter, past its connected frame."""
+async def opened_as(stack: Stack | ServerProcess, user: str) -> ClientConnection:
+    """A socket on the server of ``stack`` opened with ``user``'s token as the ``token`` query parameter, past its
+    connected frame."""
     ws = await connect(f"{stack.ws_url}?token={token(user)}", open_timeout=FRAME_TIMEOUT)
     assert (await next_payload(ws))["status"] == "connected"
     return ws
@@ -183,3 +185,31 @@ async def test_a_user_cannot_cancel_anothers_running_job_which_still_gets_its_re
 
     assert (await answer(bob, "cancel", job_id))["message"] == f"❌ No job {job_id} to cancel"
     assert (await payload_with_status(alice, "result"))["job_id"] == job_id
+
+
+async def test_a_job_id_made_on_one_server_is_its_owners_on_another_server_sharing_the_redis_and_no_one_elses(
+    authenticated_stack: Stack,
+) -> None:
+    """The owners' key is made in Redis by the first server that needs it; a second server reads the same key."""
+    first = authenticated_stack.server
+    second = ServerProcess(first.redis_url, port=None, **first.settings)
+    with running(second):
+        alice = await opened_as(authenticated_stack, "alice")
+        job_id = await queued_job(alice, "translate", "hello")
+        result = await payload_with_status(alice, "result")
+        await alice.close()
+        alice_elsewhere, bob_elsewhere = await opened_as(second, "alice"), await opened_as(second, "bob")
+        try:
+            alices_answer = await answer(alice_elsewhere, "job_lookup", job_id)
+            bobs_answer = await answer(bob_elsewhere, "job_lookup", job_id)
+        finally:
+            await alice_elsewhere.close()
+            await bob_elsewhere.close()
+
+    assert alices_answer == result
+    assert bobs_answer == {
+        "status": "not_found",
+        "job_id": job_id,
+        "job_type": "translate",
+        "message": f"❓ No job {job_id}: unknown, or its result has expired",
+    }
