@@ -1,14 +1,17 @@
-"""Requests must name an allowed host (``ALLOWED_HOSTS``): Starlette's ``TrustedHostMiddleware`` decides.
+"""Requests must name one allowed host (``ALLOWED_HOSTS``): Starlette's ``TrustedHostMiddleware`` decides.
 
 A request whose ``Host`` is not allowed gets HTTP 400, as the middleware answers it. A WebSocket handshake is
 refused by the same rule before the socket opens, with HTTP 403: it is closed before being accepted (the way
-the ASGI spec refuses a handshake; uvicorn logs an error for a handshake answered with a 400 response body).
-This stops DNS rebinding: a page on a domain rebound to 127.0.0.1 still names its own domain as the host.
+the ASGI spec refuses a handshake; uvicorn's default WebSocket protocol logs an error for a handshake answered
+with a 400 response body). This stops DNS rebinding: a page on a domain rebound to 127.0.0.1 still names its own
+domain as the host. A request with more than one ``Host`` header is malformed (RFC 9112 §3.2) and refused the
+same ways, whatever its path: the middleware would read only the first.
 """
 
 from collections.abc import Collection, Sequence
 
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Where the rule marks a handshake whose host it allows.
@@ -35,11 +38,26 @@ async def refuse_before_accept(receive: Receive, send: Send) -> None:
         await send({"type": "websocket.close", "code": 1008})
 
 
+def host_headers(scope: Scope) -> int:
+    """How many ``Host`` headers the request carries."""
+    return sum(1 for name, _ in scope.get("headers", ()) if name.lower() == b"host")
+
+
+async def refuse_several_hosts(scope: Scope, receive: Receive, send: Send) -> None:
+    """Refuse a request with several ``Host`` headers as one naming a host not allowed: HTTP 400 (the middleware's
+    answer), or a handshake closed before it is accepted."""
+    if scope["type"] == "websocket":
+        await refuse_before_accept(receive, send)
+    else:
+        await PlainTextResponse("Invalid host header", status_code=400)(scope, receive, send)
+
+
 class HostAllowlist:
     """ASGI middleware: HTTP requests through ``TrustedHostMiddleware``; WebSocket handshakes by its rule.
 
     ``probes`` (the liveness and readiness paths) are answered whatever the host: a load balancer's or an
-    orchestrator's probe names the server by its address, and they tell nothing a rebound page could use.
+    orchestrator's probe names the server by its address, and they tell nothing a rebound page could use. A
+    request with more than one ``Host`` header is refused whatever its path.
     """
 
     def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str], probes: Collection[str] = ()) -> None:
@@ -49,6 +67,9 @@ class HostAllowlist:
         self.rule = TrustedHostMiddleware(mark_allowed, allowed_hosts=allowed_hosts, www_redirect=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if host_headers(scope) > 1:
+            await refuse_several_hosts(scope, receive, send)
+            return
         if scope["type"] != "websocket":
             checked = self.app if scope.get("path") in self.probes else self.http
             await checked(scope, receive, send)

@@ -24,7 +24,7 @@ from src.job_queue import JobQueue
 from src.layers import keep_listening, setup_layers, teardown_layers
 from src.logging_setup import configure_logging
 from src.metrics import WebMetrics
-from src.readiness import readiness
+from src.readiness import ReadinessLog, readiness
 from src.settings import Settings, get_settings
 from src.speedups import speedups
 
@@ -101,9 +101,10 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     app.state.jobs = job_queue
     app.state.admission = admission
     app.state.speedups = fast
-    app.state.ownership = JobOwnership(settings)
+    app.state.ownership = JobOwnership(job_queue)
     metrics = WebMetrics(sockets_open=lambda: admission.sockets)
     app.state.metrics = metrics
+    readiness_log = ReadinessLog()
 
     # The socket is on the app's own router (a mounted sub-app would hold a second middleware stack
     # per socket), and reached past the middleware by SocketFirst.
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     async def readyz() -> JSONResponse:
         """200 when Redis answers and a worker has checked in; 503 saying which is not so."""
         verdict = await readiness(job_queue.pool, settings)
+        readiness_log.record(verdict)
         return JSONResponse(verdict.body(), status_code=200 if verdict.ready else 503)
 
     @app.get("/metrics", include_in_schema=False)

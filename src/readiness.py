@@ -1,13 +1,20 @@
-"""``/readyz``: whether this server can take jobs now: Redis answers, and a worker has checked in lately."""
+"""``/readyz``: whether this server can take jobs now: Redis answers, and a worker has checked in lately.
+
+The reasons a caller reads name no address and carry no exception's text (which names Redis's host and port);
+the log has those, once each time the verdict changes.
+"""
 
 from dataclasses import dataclass, field
 
+import structlog
 from arq import ArqRedis
 from arq.constants import health_check_key_suffix
 from redis.exceptions import RedisError
 
 from src.deadlines import within
 from src.settings import Settings
+
+logger = structlog.stdlib.get_logger(__name__)
 
 OK = "ok"
 
@@ -19,9 +26,11 @@ def all_ok(checks: dict[str, str]) -> bool:
 
 @dataclass(frozen=True)
 class Readiness:
-    """Each check's verdict (``ok``, or why not); ready when every one is ``ok``."""
+    """Each check's verdict (``ok``, or why not); ready when every one is ``ok``. ``error``: what Redis raised,
+    for the log only."""
 
     checks: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -42,13 +51,32 @@ async def readiness(pool: ArqRedis, settings: Settings) -> Readiness:
         reason = f"Redis did not answer within {deadline:g}s"
         return Readiness({"redis": reason, "worker": "unknown: Redis did not answer"})
     except (RedisError, OSError) as exc:
-        reason = f"Redis is unavailable: {exc}"
-        return Readiness({"redis": reason, "worker": "unknown: Redis is unavailable"})
+        return Readiness({"redis": "Redis is unavailable", "worker": "unknown: Redis is unavailable"}, str(exc))
     try:
         beating = await within(pool.exists(settings.queue_name + health_check_key_suffix), deadline)
-    except (TimeoutError, RedisError, OSError) as exc:
-        return Readiness({"redis": OK, "worker": f"unknown: the heartbeat could not be read ({exc})"})
+    except TimeoutError:
+        return Readiness({"redis": OK, "worker": f"unknown: the heartbeat could not be read within {deadline:g}s"})
+    except (RedisError, OSError) as exc:
+        return Readiness({"redis": OK, "worker": "unknown: the heartbeat could not be read"}, str(exc))
     if not beating:
         interval = settings.worker_health_check_interval
         return Readiness({"redis": OK, "worker": f"no worker has checked in within the last {interval + 1:g}s"})
     return Readiness({"redis": OK, "worker": OK})
+
+
+class ReadinessLog:
+    """Logs ``/readyz``'s verdicts as they change (a probe asks every few seconds): not ready at WARNING, with
+    Redis's error, ready at INFO; a verdict the same as the last one is not logged again."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, str] | None = None
+
+    def record(self, verdict: Readiness) -> None:
+        """Log ``verdict`` unless its checks are the last one's."""
+        if verdict.checks == self._last:
+            return
+        self._last = verdict.checks
+        if verdict.ready:
+            logger.info("ready: Redis answers and a worker has checked in")
+        else:
+            logger.warning("not ready", checks=verdict.checks, error=verdict.error)

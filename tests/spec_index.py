@@ -168,18 +168,23 @@ INDEX: Final[dict[str, dict[str, list[str]]]] = {
         ],
     },
     "Who may connect": {
-        "**Hosts.** Every request must name an allowed host (`ALLOWED_HOSTS`): HTTP 400 otherwise, and a"
-        " handshake is refused before it opens (DNS rebinding).": [
+        "**Hosts.** Every request must name one allowed host (`ALLOWED_HOSTS`): HTTP 400 otherwise (two `Host`"
+        " headers: on every path), and a handshake is refused before it opens (DNS rebinding).": [
             "tests/e2e/test_who_may_connect.py::test_an_http_request_naming_a_foreign_host_gets_400",
             "tests/e2e/test_who_may_connect.py::test_a_dns_rebinding_handshake_naming_a_foreign_host_is_refused_before_the_socket_opens",
+            "tests/e2e/test_who_may_connect.py::test_an_http_request_with_two_host_headers_gets_400_from_a_real_server_whatever_its_path",
+            "tests/e2e/test_who_may_connect.py::test_a_handshake_with_two_host_headers_is_refused_by_a_real_server_with_403_and_no_error_logged",
             "tests/unit/test_socket_first.py::test_the_app_checks_the_host_first_then_takes_the_shortcut_for_its_socket",
         ],
-        "**Origins.** A browser's handshake is served when its origin is an allowed host at the request's port,"
-        " or listed in `ALLOWED_ORIGINS`; never compared with the `Host` header; `*` vouches for no origin.": [
+        "**Origins.** A browser's handshake is served when its origin is an allowed host at the request's port"
+        " (a `Host` without one: the handshake's scheme's default), or listed in `ALLOWED_ORIGINS`; never"
+        " compared with the `Host` header; `*` vouches for no origin.": [
             "tests/e2e/test_hardening.py::test_a_browser_handshake_from_a_foreign_origin_is_refused_with_403",
             "tests/e2e/test_hardening.py::test_the_server_goes_on_serving_after_refusing_a_foreign_origin",
             "tests/unit/test_origin_check.py::test_the_origin_is_never_compared_with_the_host_the_request_claims",
             "tests/unit/test_origin_check.py::test_a_wildcard_host_vouches_for_no_origin",
+            "tests/unit/test_origin_check.py::test_over_plain_ws_a_host_header_without_a_port_means_port_80",
+            "tests/unit/test_origin_check.py::test_over_wss_a_host_header_without_a_port_means_port_443",
         ],
         "**Tokens.** With `AUTH_JWT_SECRET` or `AUTH_JWT_PUBLIC_KEY` set, a handshake needs a valid JWT (Bearer"
         " header, `token` query parameter or `access_token` cookie); without one, 403, never logged as an"
@@ -193,9 +198,12 @@ INDEX: Final[dict[str, dict[str, list[str]]]] = {
             "tests/e2e/test_page_with_a_token.py::test_the_page_without_a_token_says_it_needs_one_and_connects_once_given_one",
         ],
         "**Whose jobs are whose.** Another user's `job_lookup` and `cancel` answer as for an id that does not"
-        " exist; results go only to the socket that sent the job.": [
+        " exist, on any server; results go only to the socket that sent the job; the ids' key is made in Redis,"
+        " not derived from anything configured.": [
             "tests/e2e/test_who_may_connect.py::test_two_users_each_get_their_own_results_and_cannot_look_up_or_cancel_the_others_jobs",
             "tests/e2e/test_who_may_connect.py::test_a_user_cannot_cancel_anothers_running_job_which_still_gets_its_result",
+            "tests/e2e/test_who_may_connect.py::test_a_job_id_made_on_one_server_is_its_owners_on_another_server_sharing_the_redis_and_no_one_elses",
+            "tests/unit/test_job_ownership.py::test_the_owners_tag_cannot_be_made_from_the_token_key_the_server_is_configured_with",
         ],
         "**With authentication off, a job id is a capability**: any socket that knows it may look the job up or"
         " cancel it; the server sends each id only to the socket that queued the job.": [

@@ -14,7 +14,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from tests.e2e.conftest import AUTH_SECRET, Stack
-from tests.support.handshake import handshake_status
+from tests.support.handshake import answer_to, handshake_status
+from tests.support.processes import ServerProcess, running
 
 WS_PATH = "/ws/background_jobs"
 #: Seconds a frame may take to arrive (scaled jobs take at most 0.2 s of work).
@@ -39,8 +40,9 @@ async def payload_with_status(ws: ClientConnection, status: str) -> dict[str, An
     return payload
 
 
-async def opened_as(stack: Stack, user: str) -> ClientConnection:
-    """A socket opened with ``user``'s token as the ``token`` query parameter, past its connected frame."""
+async def opened_as(stack: Stack | ServerProcess, user: str) -> ClientConnection:
+    """A socket on the server of ``stack`` opened with ``user``'s token as the ``token`` query parameter, past its
+    connected frame."""
     ws = await connect(f"{stack.ws_url}?token={token(user)}", open_timeout=FRAME_TIMEOUT)
     assert (await next_payload(ws))["status"] == "connected"
     return ws
@@ -76,6 +78,30 @@ async def test_an_http_request_naming_a_foreign_host_gets_400(scaled_stack: Stac
     own = await http.get(scaled_stack.http_url + "/")
 
     assert (foreign.status_code, own.status_code) == (400, 200)
+
+
+@pytest.mark.parametrize("path", ["/", "/readyz", "/metrics"])
+async def test_an_http_request_with_two_host_headers_gets_400_from_a_real_server_whatever_its_path(
+    scaled_stack: Stack, path: str
+) -> None:
+    """An allowed ``Host`` then a foreign one, as bytes on the wire (httpx sends one ``Host``): 400, probes included."""
+    port = scaled_stack.server.port
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+
+    assert await answer_to(port, request.encode()) == (400, b"Invalid host header")
+
+
+async def test_a_handshake_with_two_host_headers_is_refused_by_a_real_server_with_403_and_no_error_logged(
+    scaled_stack: Stack, http: httpx.AsyncClient
+) -> None:
+    """The handshake is closed before it is accepted (uvicorn's default protocol logs an error for a 400 instead)."""
+    port, mark = scaled_stack.server.port, scaled_stack.server.log_size()
+
+    status = await handshake_status(port, WS_PATH, [("Host", f"127.0.0.1:{port}"), ("Host", "evil.example")])
+    await http.get(scaled_stack.http_url + "/healthz")  # served after the refused handshake's task has ended
+
+    assert status == 403
+    assert "ERROR" not in scaled_stack.server.log_since(mark)
 
 
 @pytest.mark.parametrize(
@@ -159,3 +185,31 @@ async def test_a_user_cannot_cancel_anothers_running_job_which_still_gets_its_re
 
     assert (await answer(bob, "cancel", job_id))["message"] == f"❌ No job {job_id} to cancel"
     assert (await payload_with_status(alice, "result"))["job_id"] == job_id
+
+
+async def test_a_job_id_made_on_one_server_is_its_owners_on_another_server_sharing_the_redis_and_no_one_elses(
+    authenticated_stack: Stack,
+) -> None:
+    """The owners' key is made in Redis by the first server that needs it; a second server reads the same key."""
+    first = authenticated_stack.server
+    second = ServerProcess(first.redis_url, port=None, **first.settings)
+    with running(second):
+        alice = await opened_as(authenticated_stack, "alice")
+        job_id = await queued_job(alice, "translate", "hello")
+        result = await payload_with_status(alice, "result")
+        await alice.close()
+        alice_elsewhere, bob_elsewhere = await opened_as(second, "alice"), await opened_as(second, "bob")
+        try:
+            alices_answer = await answer(alice_elsewhere, "job_lookup", job_id)
+            bobs_answer = await answer(bob_elsewhere, "job_lookup", job_id)
+        finally:
+            await alice_elsewhere.close()
+            await bob_elsewhere.close()
+
+    assert alices_answer == result
+    assert bobs_answer == {
+        "status": "not_found",
+        "job_id": job_id,
+        "job_type": "translate",
+        "message": f"❓ No job {job_id}: unknown, or its result has expired",
+    }

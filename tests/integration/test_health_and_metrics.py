@@ -90,3 +90,31 @@ async def test_readyz_follows_redis_down_and_back_while_healthz_stays_200(
             redis_server.start()
             back = await until_status(http, server.http_url + "/readyz", 200, timeout=20.0)
             assert back.json()["status"] == "ready"
+
+
+async def test_readyz_of_a_server_whose_redis_is_stopped_names_no_address_and_logs_it_once(
+    http: httpx.AsyncClient,
+) -> None:
+    """The body says ``Redis is unavailable`` and no more; the server's log names the address, once for three probes."""
+    with redis_server_process() as redis_server:
+        address = f"127.0.0.1:{redis_server.port}"
+        server = ServerProcess(redis_server.url, job_time_scale="0")
+        with running(server):
+            mark = server.log_size()
+            redis_server.stop()
+            answers = [await http.get(server.http_url + "/readyz") for _ in range(3)]
+            logged = server.log_since(mark)
+
+    assert [(answer.status_code, answer.json()) for answer in answers] == [
+        (
+            503,
+            {
+                "status": "unavailable",
+                "checks": {"redis": "Redis is unavailable", "worker": "unknown: Redis is unavailable"},
+            },
+        )
+    ] * 3
+    assert not any(address in answer.text or "127.0.0.1" in answer.text for answer in answers)
+    [warning] = [line for line in logged.splitlines() if "not ready" in line]
+    assert "[warning  ]" in warning
+    assert address in warning

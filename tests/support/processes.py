@@ -157,6 +157,10 @@ class ServerProcess(ManagedProcess):
 
     def __init__(self, redis_url: str, *, port: int | None = None, **settings: str) -> None:
         self.port = port or free_port()
+        self.redis_url = redis_url
+        #: The settings it was started with (lower-case names): another server on them is ``ServerProcess(
+        #: redis_url, port=None, **settings)``.
+        self.settings = settings
         super().__init__(
             "server",
             [

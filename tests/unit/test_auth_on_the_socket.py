@@ -10,12 +10,14 @@ import pytest
 from arq import ArqRedis
 from arq.constants import abort_jobs_ss
 from chanx.fast_channels.testing import WebsocketCommunicator
+from fakeredis import FakeServer
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from src.main import WS_PATH
 from src.settings import Settings
 from tests.support.communicator import socket_on
+from tests.support.fake_arq import fake_arq_pool
 from tests.support.protocol import CONNECTED, job_id_of, job_status
 from tests.support.who_may_connect import OTHER_SECRET, SECRET, app_on, expires_in, hs256, unsigned
 
@@ -214,6 +216,71 @@ async def test_the_header_token_names_the_user_when_the_query_names_another(app:
     assert await ask(bob, "job_lookup", job_id) == not_found(job_id)
     for ws in (both, alice, bob):
         await ws.disconnect()
+
+
+# --- the owners' key, from Redis --------------------------------------------------------------------------------
+
+
+async def test_a_job_sent_while_redis_cannot_give_the_owners_key_is_refused_as_the_queue_unavailable(
+    app: FastAPI, redis_server: FakeServer
+) -> None:
+    alice = await open_as(app, "alice")
+    redis_server.connected = False
+
+    await alice.send_json_to({"action": "job", "payload": {"type": "translate", "content": "hello"}})
+
+    assert await alice.receive_json_from(timeout=1) == job_status(
+        "error", job_id_of("translate"), "translate", "❌ Error queuing job: the job queue is unavailable"
+    )
+    refused = app.state.metrics.registry.get_sample_value(
+        "background_jobs_jobs_refused_total", {"reason": "queue_unavailable"}
+    )
+    assert refused == 1
+    await alice.disconnect()
+
+
+async def test_a_lookup_and_a_cancel_while_redis_cannot_give_the_owners_key_say_so_for_every_id_alike(
+    app: FastAPI, settings: Settings, redis_server: FakeServer
+) -> None:
+    """Alice's job on one server; Bob asks another server, which has not read the key yet: whose the id is or
+    whether it was ever issued changes nothing in the answers."""
+    alice = await open_as(app, "alice")
+    alices = await queue_translate(alice)
+    bob = await open_as(app_on(settings, fake_arq_pool(redis_server)), "bob")
+    redis_server.connected = False
+
+    answers = [
+        await ask(bob, action, job_id) for action in ("job_lookup", "cancel") for job_id in (alices, NEVER_ISSUED)
+    ]
+
+    assert [answer["payload"]["message"] for answer in answers] == [
+        "❌ Error looking up job: the job queue is unavailable",
+        "❌ Error looking up job: the job queue is unavailable",
+        "❌ Error cancelling job: the job queue is unavailable",
+        "❌ Error cancelling job: the job queue is unavailable",
+    ]
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+async def test_another_users_job_is_answered_without_asking_redis_as_a_job_never_issued_is(
+    app: FastAPI, redis_server: FakeServer
+) -> None:
+    """With the key read, neither answer waits on Redis (so neither takes longer); the owner's own lookup does."""
+    alice = await open_as(app, "alice")
+    alices = await queue_translate(alice)
+    bob = await open_as(app, "bob")
+    redis_server.connected = False
+
+    assert await ask(bob, "job_lookup", alices) == not_found(alices)
+    assert await ask(bob, "job_lookup", NEVER_ISSUED) == not_found(NEVER_ISSUED)
+    assert await ask(bob, "cancel", alices) == nothing_to_cancel(alices)
+    assert await ask(bob, "cancel", NEVER_ISSUED) == nothing_to_cancel(NEVER_ISSUED)
+    assert (await ask(alice, "job_lookup", alices))["payload"]["message"] == (
+        "❌ Error looking up job: the job queue is unavailable"
+    )
+    await alice.disconnect()
+    await bob.disconnect()
 
 
 # --- what the app says about it --------------------------------------------------------------------------------

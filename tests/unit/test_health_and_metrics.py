@@ -75,7 +75,7 @@ async def test_readyz_is_503_while_redis_is_down_and_200_again_once_it_is_back(
 
     assert down.status_code == 503
     assert down.json()["status"] == "unavailable"
-    assert down.json()["checks"]["redis"].startswith("Redis is unavailable")
+    assert down.json()["checks"]["redis"] == "Redis is unavailable"
     assert (await http.get("/healthz")).status_code == 200
     assert back.status_code == 200
 

@@ -75,6 +75,24 @@ async def test_an_http_request_without_a_host_header_gets_400(app: FastAPI) -> N
     assert await http_get(app, "/auth.json", []) == INVALID_HOST
 
 
+@pytest.mark.parametrize("path", ["/", "/readyz", "/metrics", "/healthz"])
+@pytest.mark.parametrize(
+    "second", ["evil.example", "127.0.0.1:8000"], ids=["then a foreign host", "then the same host again"]
+)
+async def test_an_http_request_with_two_host_headers_gets_400_whatever_its_path(
+    app: FastAPI, path: str, second: str
+) -> None:
+    """Two ``Host`` headers make a request malformed (RFC 9112 §3.2), the probes' paths included."""
+    assert await http_get(app, path, [host("127.0.0.1:8000"), host(second)]) == INVALID_HOST
+
+
+async def test_a_request_whose_one_host_header_is_allowed_is_served_among_other_headers(app: FastAPI) -> None:
+    """Only ``Host`` headers are counted: other headers, repeated or not, leave one allowed host served."""
+    headers = [(b"accept", b"*/*"), host("127.0.0.1:8000"), (b"x-forwarded-for", b"a"), (b"x-forwarded-for", b"b")]
+
+    assert await http_get(app, "/auth.json", headers) == Answer(200, b'{"token_required":false}')
+
+
 async def test_the_apps_liveness_probe_answers_a_probe_naming_the_servers_address(app: FastAPI) -> None:
     """``/healthz`` (and ``/readyz``) answer whatever host a probe names; the page does not."""
     probe = [host("10.0.0.7:8000")]
@@ -113,6 +131,13 @@ async def test_a_handshake_naming_a_host_not_allowed_is_refused_even_from_an_all
     result = await handshake(app, host("evil.example:8000"), (b"origin", b"http://evil.example:8000"))
 
     assert result == REFUSED_BEFORE_ACCEPT
+
+
+@pytest.mark.parametrize(
+    "second", ["evil.example", "127.0.0.1:8000"], ids=["then a foreign host", "then the same host again"]
+)
+async def test_a_handshake_with_two_host_headers_is_closed_before_it_is_accepted(app: FastAPI, second: str) -> None:
+    assert await handshake(app, host("127.0.0.1:8000"), host(second)) == REFUSED_BEFORE_ACCEPT
 
 
 async def test_a_handshake_without_a_host_header_is_closed_before_it_is_accepted(app: FastAPI) -> None:

@@ -15,10 +15,10 @@ ALLOWED = ["https://partner.example", "http://localhost:3000"]
 HOSTS = ["127.0.0.1", "localhost", "[::1]", "app.example", "*.apps.example"]
 
 
-def handshake(origin: str | None, host: str | None = "app.example:8000") -> dict[str, object]:
-    """A WebSocket scope with the given ``Origin`` and ``Host`` headers (None: absent)."""
+def handshake(origin: str | None, host: str | None = "app.example:8000", scheme: str = "ws") -> dict[str, object]:
+    """A WebSocket scope over ``scheme`` with the given ``Origin`` and ``Host`` headers (None: absent)."""
     headers = [(name, value.encode()) for name, value in ((b"origin", origin), (b"host", host)) if value is not None]
-    return {"type": "websocket", "headers": headers}
+    return {"type": "websocket", "scheme": scheme, "headers": headers}
 
 
 def test_a_handshake_without_an_origin_header_is_allowed() -> None:
@@ -26,21 +26,54 @@ def test_a_handshake_without_an_origin_header_is_allowed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("origin", "host"),
+    ("origin", "host", "scheme"),
     [
-        ("http://app.example:8000", "app.example:8000"),
-        ("https://app.example", "app.example"),
-        ("https://app.example", "app.example:443"),
-        ("HTTP://App.Example:8000", "app.example:8000"),
-        ("http://127.0.0.1:8000", "localhost:8000"),
-        ("http://[::1]:8000", "[::1]:8000"),
-        ("https://one.apps.example", "two.apps.example"),
+        ("http://app.example:8000", "app.example:8000", "ws"),
+        ("https://app.example", "app.example", "wss"),
+        ("https://app.example", "app.example:443", "ws"),
+        ("HTTP://App.Example:8000", "app.example:8000", "ws"),
+        ("http://127.0.0.1:8000", "localhost:8000", "ws"),
+        ("http://[::1]:8000", "[::1]:8000", "ws"),
+        ("https://one.apps.example", "two.apps.example", "wss"),
     ],
 )
 def test_an_origin_on_an_allowed_host_and_the_port_the_request_was_addressed_to_is_allowed(
-    origin: str, host: str
+    origin: str, host: str, scheme: str
 ) -> None:
-    assert origin_allowed(handshake(origin, host), [], HOSTS)
+    assert origin_allowed(handshake(origin, host, scheme), [], HOSTS)
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [("http://localhost", True), ("http://localhost:80", True), ("https://localhost", False)],
+    ids=["http (80)", "http, port 80 written out", "https (443)"],
+)
+def test_over_plain_ws_a_host_header_without_a_port_means_port_80(origin: str, allowed: bool) -> None:
+    """``Host: localhost`` on a ``ws`` handshake was addressed to port 80, whatever port the origin's scheme implies."""
+    assert origin_allowed(handshake(origin, "localhost", "ws"), [], HOSTS) is allowed
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [("https://app.example", True), ("http://app.example:443", True), ("http://app.example", False)],
+    ids=["https (443)", "http on port 443", "http (80)"],
+)
+def test_over_wss_a_host_header_without_a_port_means_port_443(origin: str, allowed: bool) -> None:
+    """``Host: app.example`` on a ``wss`` handshake was addressed to port 443, whatever the origin's scheme implies."""
+    assert origin_allowed(handshake(origin, "app.example", "wss"), [], HOSTS) is allowed
+
+
+def test_a_handshake_whose_scope_names_no_scheme_is_taken_as_plain_ws() -> None:
+    """The ASGI spec's default scheme for a WebSocket scope is ``ws``: ``Host: localhost`` means port 80."""
+    scope = {"type": "websocket", "headers": [(b"host", b"localhost"), (b"origin", b"https://localhost")]}
+
+    assert not origin_allowed(scope, [], HOSTS)
+    assert origin_allowed({**scope, "headers": [(b"host", b"localhost"), (b"origin", b"http://localhost")]}, [], HOSTS)
+
+
+def test_an_origin_listed_in_allowed_origins_is_allowed_whatever_port_the_request_was_addressed_to() -> None:
+    """An ``ALLOWED_ORIGINS`` entry is taken as it is written: the request's scheme and port are not consulted."""
+    assert origin_allowed(handshake("https://partner.example", "localhost", "ws"), ALLOWED, HOSTS)
 
 
 @pytest.mark.parametrize(

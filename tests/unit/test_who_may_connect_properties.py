@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from src.apps.background_jobs.ownership import JobOwnership
 from src.apps.background_jobs.token_auth import InvalidToken, token_from, user_of
+from src.job_queue import JobQueue
 from src.logging_setup import RedactTokens
 from src.main import WS_PATH
 from src.settings import Settings
@@ -80,6 +81,27 @@ async def test_any_host_gets_the_page_or_400_as_the_allowed_hosts_say(app: FastA
 
     event(str(answer.status))
     assert answer.status == (200 if names_a_default_host(host) else 400)
+
+
+several_hosts = st.lists(near_hosts, min_size=2, max_size=4)
+
+
+@SHARED_APP
+@given(values=several_hosts, path=st.sampled_from(["/", "/healthz", "/readyz", "/metrics"]))
+async def test_any_request_with_several_host_headers_gets_400_whatever_they_name_and_its_path(
+    app: FastAPI, values: list[bytes], path: str
+) -> None:
+    answer = await http_get(app, path, [(b"host", value) for value in values])
+
+    assert answer.status == 400
+
+
+@SHARED_APP
+@given(values=several_hosts)
+async def test_any_handshake_with_several_host_headers_is_refused_before_accept(
+    app: FastAPI, values: list[bytes]
+) -> None:
+    assert await handshake(app, [(b"host", value) for value in values]) == REFUSED_BEFORE_ACCEPT
 
 
 # --- tokens, with AUTH_JWT_SECRET set ------------------------------------------------------------------------------
@@ -176,21 +198,31 @@ def test_reading_the_token_of_any_handshake_never_raises(headers: list[tuple[byt
 
 # --- ownership and redaction -----------------------------------------------------------------------------------
 
-OWNERSHIP = JobOwnership(Settings(auth_jwt_secret=SECRET, auth_jwt_public_key=None))
+
+@pytest.fixture
+def ownership(settings_with_secret: Settings, pool: ArqRedis) -> JobOwnership:
+    """A server's ownership with authentication on, its key made in the test's fakeredis."""
+    return JobOwnership(JobQueue(settings_with_secret, pool=pool))
 
 
+@SHARED_APP
 @given(owner=st.text(max_size=12), other=st.text(max_size=12), job_type=st.sampled_from(["translate", "default"]))
-def test_a_users_job_id_is_owned_by_that_user_and_by_no_other(owner: str, other: str, job_type: str) -> None:
-    job_id = OWNERSHIP.new_job_id(job_type, owner)
+async def test_a_users_job_id_is_owned_by_that_user_and_by_no_other(
+    ownership: JobOwnership, owner: str, other: str, job_type: str
+) -> None:
+    job_id = await ownership.new_job_id(job_type, owner)
 
     assert re.fullmatch(rf"{job_type}_[0-9a-f]{{32}}", job_id)
-    assert OWNERSHIP.owns(owner, job_id)
-    assert OWNERSHIP.owns(other, job_id) is (other == owner)
+    assert await ownership.owns(owner, job_id)
+    assert await ownership.owns(other, job_id) is (other == owner)
 
 
+@SHARED_APP
 @given(user=st.text(max_size=12), job_id=st.text(max_size=50))
-def test_whether_a_user_owns_an_arbitrary_id_is_answered_without_raising(user: str, job_id: str) -> None:
-    assert OWNERSHIP.owns(user, job_id) is False
+async def test_whether_a_user_owns_an_arbitrary_id_is_answered_without_raising(
+    ownership: JobOwnership, user: str, job_id: str
+) -> None:
+    assert await ownership.owns(user, job_id) is False
 
 
 @given(token=st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.%+~", min_size=1))

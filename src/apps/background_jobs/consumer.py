@@ -13,7 +13,7 @@ from pydantic_core import InitErrorDetails
 
 from src.base_consumer import BaseConsumer
 from src.host_allowlist import refuse_before_accept
-from src.job_queue import JobQueue, QueueError
+from src.job_queue import JobQueue, QueueError, new_job_id
 from src.job_types import job_type_of, resolve_job_type
 from src.layers import JOBS_LAYER_ALIAS
 from src.metrics import WebMetrics
@@ -301,7 +301,12 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
             return
 
         job_type = resolve_job_type(message.payload.type)
-        job_id = ownership_of(self.scope).new_job_id(job_type, self.user)
+        try:
+            job_id = await ownership_of(self.scope).new_job_id(job_type, self.user)
+        except QueueError as exc:  # the owners' key could not be read from Redis
+            metrics.jobs_refused.labels(exc.reason).inc()
+            await self._send_job_status("error", new_job_id(job_type), job_type, queue_error_text(str(exc)))
+            return
         limit = self.jobs.settings.max_jobs_in_flight
         if self.pending.in_flight >= limit:
             metrics.jobs_refused.labels("too_many_in_flight").inc()
@@ -343,10 +348,10 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
 
     async def look_up(self, job_id: str) -> JobStatusMessage:
         """Answer with the job's status as ARQ knows it (another user's job is not found)."""
-        if not ownership_of(self.scope).owns(self.user, job_id):
-            return self._status("not_found", job_id, not_found_text(job_id))
-        await self.pending.queuing_done(job_id)
         try:
+            if not await ownership_of(self.scope).owns(self.user, job_id):
+                return self._status("not_found", job_id, not_found_text(job_id))
+            await self.pending.queuing_done(job_id)
             status = await bounded(look_up(self.jobs.pool, self.jobs.settings.queue_name, job_id), self._timeout)
         except QueueError as exc:
             return self._status("error", job_id, lookup_error_text(str(exc)))
@@ -367,11 +372,11 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     async def cancel(self, job_id: str) -> JobStatusMessage:
         """Record the abort of a job that is queued or running; say why not otherwise (another user's job is not
         there to cancel)."""
-        if not ownership_of(self.scope).owns(self.user, job_id):
-            return self._status("error", job_id, no_job_to_cancel_text(job_id))
-        await self.pending.queuing_done(job_id)
         queue_name = self.jobs.settings.queue_name
         try:
+            if not await ownership_of(self.scope).owns(self.user, job_id):
+                return self._status("error", job_id, no_job_to_cancel_text(job_id))
+            await self.pending.queuing_done(job_id)
             status = await bounded(look_up(self.jobs.pool, queue_name, job_id), self._timeout)
         except QueueError as exc:
             return self._status("error", job_id, cancel_error_text(str(exc)))

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
-from src.settings import normalized_origin
+from src.settings import DEFAULT_PORTS, normalized_origin
 
 
 def header(scope: Any, name: bytes) -> str | None:
@@ -26,13 +26,20 @@ def host_matches(host: str, pattern: str) -> bool:
     return host == pattern
 
 
+def port_of(origin: str) -> int:
+    """The port a normalised origin names, or its scheme's default (``settings.DEFAULT_PORTS``)."""
+    parts = urlsplit(origin)
+    return DEFAULT_PORTS[parts.scheme] if parts.port is None else parts.port
+
+
 def origin_allowed(scope: Any, allowed_origins: Collection[str], allowed_hosts: Collection[str]) -> bool:
     """Whether the handshake may go on: no ``Origin`` (not a browser), an allowed origin, or an origin on an allowed
     host and on the port the request was addressed to.
 
     ``allowed_origins`` are normalised (``settings.normalized_origin``); an ``Origin`` that is not one
     (``null``, say) is refused. Only the port is read from the ``Host`` header (whose host the allowlist vouched
-    for): a page on another port of an allowed host is another origin.
+    for): a page on another port of an allowed host is another origin. A ``Host`` without a port means the
+    default port of the handshake's own scheme (``ws``: 80, ``wss``: 443), not of the origin's.
     """
     origin = header(scope, b"origin")
     if origin is None:
@@ -43,15 +50,15 @@ def origin_allowed(scope: Any, allowed_origins: Collection[str], allowed_hosts: 
         return False
     if origin in allowed_origins:
         return True
-    page, host_header = urlsplit(origin), header(scope, b"host")
+    host_header = header(scope, b"host")
     if host_header is None:
         return False
     try:
-        addressed = urlsplit(normalized_origin(f"{page.scheme}://{host_header}"))
+        addressed = normalized_origin(f"{scope.get('scheme', 'ws')}://{host_header}")
     except ValueError:
         return False
-    if page.port != addressed.port:
+    if port_of(origin) != port_of(addressed):
         return False
-    hostname = page.hostname or ""
+    hostname = urlsplit(origin).hostname or ""
     host = f"[{hostname}]" if ":" in hostname else hostname  # as a Host header names an IPv6 address
     return any(host_matches(host, pattern) for pattern in allowed_hosts)
