@@ -6,7 +6,7 @@ the ASGI spec refuses a handshake; uvicorn logs an error for a handshake answere
 This stops DNS rebinding: a page on a domain rebound to 127.0.0.1 still names its own domain as the host.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,11 +40,19 @@ class HostAllowlist:
 
     ``probes`` (the liveness and readiness paths) are answered whatever the host: a load balancer's or an
     orchestrator's probe names the server by its address, and they tell nothing a rebound page could use.
+    ``on_refused_socket`` is called for each handshake refused (the metrics count it).
     """
 
-    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str], probes: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        allowed_hosts: Sequence[str],
+        probes: Collection[str] = (),
+        on_refused_socket: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.probes = frozenset(probes)
+        self.on_refused_socket = on_refused_socket
         self.http = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts, www_redirect=False)
         self.rule = TrustedHostMiddleware(mark_allowed, allowed_hosts=allowed_hosts, www_redirect=False)
 
@@ -57,4 +65,6 @@ class HostAllowlist:
         if scope.pop(HOST_ALLOWED, False):
             await self.app(scope, receive, send)
             return
+        if self.on_refused_socket is not None:
+            self.on_refused_socket()
         await refuse_before_accept(receive, send)
