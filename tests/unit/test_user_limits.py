@@ -9,11 +9,13 @@ import pytest
 from arq import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from fakeredis import FakeServer
+from fast_channels.layers import channel_layers
 from pydantic import SecretStr
 
 from src.apps.background_jobs import user_limits
 from src.apps.background_jobs.user_limits import UserLimits, user_key
 from src.job_queue import JobQueue, QueueError
+from src.main import create_app
 from src.settings import Settings
 from tests.support.log_lines import log_lines
 from tests.support.pubsub import until
@@ -299,7 +301,7 @@ async def test_a_released_reservation_no_longer_counts(settings: Settings, pool:
     assert await limits.reserve_job("alice", "default_x") is True
 
 
-async def test_the_users_jobs_key_lives_as_long_as_arq_keeps_a_queued_jobs_record(
+async def test_the_users_jobs_key_lives_as_long_as_arqs_record_of_a_queued_job(
     settings: Settings, pool: ArqRedis
 ) -> None:
     limits = limits_on(settings, pool)
@@ -307,3 +309,22 @@ async def test_the_users_jobs_key_lives_as_long_as_arq_keeps_a_queued_jobs_recor
     await limits.reserve_job("alice", "default_0")
 
     assert 86_300_000 < await pool.pttl(user_key(settings.queue_name, "alice", "jobs")) <= 86_400_000
+
+
+async def test_with_authentication_on_the_apps_lifespan_renews_its_open_sockets_leases(
+    settings: Settings, pool: ArqRedis
+) -> None:
+    channel_layers.clear()
+    app = create_app(settings, jobs=JobQueue(settings, pool=pool))
+    limits: UserLimits = app.state.user_limits
+    limits.renew_every = 0.01
+    lease = await limits.take_socket("alice")  # as a socket's handshake takes it
+    assert lease is not None
+    key = user_key(settings.queue_name, "alice", "sockets")
+    taken = (await lease_expiries(pool, key))[lease]
+
+    async def renewed() -> bool:
+        return (await lease_expiries(pool, key))[lease] > taken
+
+    async with app.router.lifespan_context(app):
+        await until(renewed)
