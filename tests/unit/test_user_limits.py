@@ -328,3 +328,18 @@ async def test_with_authentication_on_the_apps_lifespan_renews_its_open_sockets_
 
     async with app.router.lifespan_context(app):
         await until(renewed)
+
+
+async def test_a_lease_lasts_a_minute_and_a_server_renews_its_leases_every_20_seconds(
+    settings: Settings, pool: ArqRedis
+) -> None:
+    """The figures "Who may connect" gives: a crashed server's sockets stop counting within a minute."""
+    limits = UserLimits(settings, JobQueue(settings, pool=pool))
+    before = await redis_ms(pool)
+
+    lease = await limits.take_socket("alice")
+
+    assert lease is not None
+    expiry = (await lease_expiries(pool, user_key(settings.queue_name, "alice", "sockets")))[lease]
+    assert before + 60_000 <= expiry <= await redis_ms(pool) + 60_000
+    assert limits.renew_every == 20.0
