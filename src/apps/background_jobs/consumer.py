@@ -220,46 +220,42 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         if refusal is not None:
             await refuse(scope, receive, send, refusal)
             return
+        lease: str | None = None  # with authentication on, the socket's lease on one of its user's sockets
         try:
             if not await jobs_of(scope).is_available():
                 logger.warning("refusing a WebSocket: the job queue is unavailable")
                 await refuse(scope, receive, send, QUEUE_UNAVAILABLE)
                 return
             user = user_of_scope(scope)
-            if user is None:
-                await self._serve(scope, receive, send)
+            if user is not None:
+                lease = await self._lease_for(user, scope, receive, send)
+                if lease is None:
+                    return
+            fast = speedups_of(scope)
+            if fast is None:
+                await super().__call__(scope, receive, send)
             else:
-                await self._serve_as(user, scope, receive, send)
+                await fast.serve_consumer(self, scope, receive, send)
         finally:
             admission.close_socket(client)
+            if lease is not None:
+                await user_limits_of(scope).release_socket(lease)
 
-    async def _serve_as(self, user: str, scope: Any, receive: Any, send: Any) -> None:
-        """Serve the socket while it holds a lease on one of ``user``'s ``MAX_SOCKETS_PER_USER`` sockets (across the
-        deployment); without one, close it with 1013 saying why."""
+    async def _lease_for(self, user: str, scope: Any, receive: Any, send: Any) -> str | None:
+        """A lease on one of ``user``'s ``MAX_SOCKETS_PER_USER`` sockets (across the deployment); without one (None),
+        the handshake is closed with 1013 saying why."""
         limits = user_limits_of(scope)
         try:
             lease = await limits.take_socket(user)
         except QueueError:
             logger.warning("refusing a WebSocket: the job queue is unavailable")
             await refuse(scope, receive, send, QUEUE_UNAVAILABLE)
-            return
+            return None
         if lease is None:
             limit = limits.settings.max_sockets_per_user
             logger.info("refusing a WebSocket: its user holds MAX_SOCKETS_PER_USER sockets", limit=limit)
             await refuse(scope, receive, send, Refusal("user_sockets", user_sockets_text(limit)))
-            return
-        try:
-            await self._serve(scope, receive, send)
-        finally:
-            await limits.release_socket(lease)
-
-    async def _serve(self, scope: Any, receive: Any, send: Any) -> None:
-        """Run the consumer on the socket: chanx's own loop, or the fast path's."""
-        fast = speedups_of(scope)
-        if fast is None:
-            await super().__call__(scope, receive, send)
-        else:
-            await fast.serve_consumer(self, scope, receive, send)
+        return lease
 
     async def _authenticated(self, scope: Any) -> bool:
         """chanx's authenticator (``JwtAuthenticator``), run before the handshake is accepted."""
