@@ -1,7 +1,6 @@
 """Per-user limits on a real Redis, with authentication on: two apps on one Redis stand for two servers, and count
 one user's sockets and jobs together; a reconnect resets nothing; a real worker finishing a user's jobs frees them."""
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,10 +15,9 @@ from src.main import create_app
 from src.settings import Settings
 from src.speedups import speedups
 from tests.support.burst_worker import run_burst_worker
-from tests.support.communicator import socket_on
-from tests.support.protocol import CONNECTED, job_status
+from tests.support.protocol import job_status
 from tests.support.pubsub import until
-from tests.support.who_may_connect import SECRET, expires_in, hs256
+from tests.support.who_may_connect import SECRET, connected_as, open_as, served
 
 SOCKETS = 2
 JOBS = 2
@@ -60,42 +58,12 @@ async def queue_for(jobs: JobQueue) -> AsyncIterator[Callable[[Settings], Awaita
         await queue.close()
 
 
-@pytest_asyncio.fixture
-async def sockets() -> AsyncIterator[list[WebsocketCommunicator]]:
-    """The sockets a test opens; each is closed after it."""
-    opened: list[WebsocketCommunicator] = []
-    yield opened
-    for ws in opened:
-        await ws.disconnect()
-
-
-async def open_as(app: FastAPI, user: str, sockets: list[WebsocketCommunicator]) -> tuple[WebsocketCommunicator, Any]:
-    """A socket whose token names ``user``: the communicator and its first output (the connected frame, or a close)."""
-    token = hs256({"sub": user, "exp": expires_in(600)})
-    ws = socket_on(app, headers=[(b"authorization", f"Bearer {token}".encode())])
-    sockets.append(ws)
-    await ws.connect()
-    return ws, await ws.receive_output(timeout=2)
-
-
-def served(output: Any) -> bool:
-    """Whether a socket's first output is the connected frame."""
-    return bool(output["type"] == "websocket.send" and json.loads(output["text"]) == CONNECTED)
-
-
-async def connected_as(app: FastAPI, user: str, sockets: list[WebsocketCommunicator]) -> WebsocketCommunicator:
-    """A socket of ``user``'s, past its connected frame."""
-    ws, first = await open_as(app, user, sockets)
-    assert served(first)
-    return ws
-
-
 def job(content: str = "hi") -> dict[str, Any]:
     return {"action": "job", "payload": {"type": "default", "content": content}}
 
 
 async def queue_job(ws: WebsocketCommunicator, content: str = "hi") -> str:
-    """Queue a default job; its id once it is reported queued."""
+    """Queue a default job of ``content``; its id, once its ``queued`` frame is the seed's."""
     await ws.send_json_to(job(content))
     job_id: str = (await ws.receive_json_from(timeout=2))["payload"]["job_id"]
     assert await ws.receive_json_from(timeout=2) == job_status(

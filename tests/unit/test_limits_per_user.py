@@ -2,12 +2,9 @@
 MAX_SOCKETS_PER_USER or MAX_JOBS_PER_USER is refused, saying so, while other users are served; servers share the
 counts, and a reconnect resets nothing."""
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from arq import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from chanx.fast_channels.testing import WebsocketCommunicator
@@ -23,9 +20,9 @@ from src.settings import Settings
 from tests.support.communicator import socket_on
 from tests.support.held_job_queue import HeldJobQueue
 from tests.support.metric_samples import metric_samples, refusals
-from tests.support.protocol import CONNECTED, job_id_of, job_status
+from tests.support.protocol import job_id_of, job_status
 from tests.support.pubsub import until
-from tests.support.who_may_connect import SECRET, app_on, expires_in, hs256
+from tests.support.who_may_connect import SECRET, app_on, connected_as, open_as, served
 
 #: The default MAX_SOCKETS_PER_USER.
 SOCKETS = 20
@@ -38,32 +35,6 @@ TOO_MANY_JOBS = "❌ Too many jobs for this user (2); wait for one to finish"
 def settings(settings: Settings) -> Settings:
     """Authentication on; the default sockets per user, two jobs per user."""
     return settings.model_copy(update={"auth_jwt_secret": SecretStr(SECRET), "max_jobs_per_user": JOBS})
-
-
-@pytest_asyncio.fixture
-async def sockets() -> AsyncIterator[list[WebsocketCommunicator]]:
-    """The sockets a test opens; each is closed after it."""
-    opened: list[WebsocketCommunicator] = []
-    yield opened
-    for ws in opened:
-        await ws.disconnect()
-
-
-async def open_as(app: FastAPI, user: str, sockets: list[WebsocketCommunicator]) -> tuple[WebsocketCommunicator, Any]:
-    """A socket whose token names ``user``: the communicator and its first output (the connected frame, or a close)."""
-    token = hs256({"sub": user, "exp": expires_in(600)})
-    ws = socket_on(app, headers=[(b"authorization", f"Bearer {token}".encode())])
-    sockets.append(ws)
-    await ws.connect()
-    return ws, await ws.receive_output(timeout=1)
-
-
-async def connected_as(app: FastAPI, user: str, sockets: list[WebsocketCommunicator]) -> WebsocketCommunicator:
-    """A socket of ``user``'s, past its connected frame."""
-    ws, first = await open_as(app, user, sockets)
-    assert first["type"] == "websocket.send"
-    assert json.loads(first["text"]) == CONNECTED
-    return ws
 
 
 def closed_saying(reason: str) -> dict[str, Any]:
@@ -119,8 +90,7 @@ async def test_closing_one_of_a_users_sockets_lets_the_user_open_another(
 
     _, again = await open_as(app, "alice", sockets)
 
-    assert again["type"] == "websocket.send"
-    assert json.loads(again["text"]) == CONNECTED
+    assert served(again)
 
 
 async def test_a_users_sockets_on_two_servers_count_against_one_limit(
@@ -144,10 +114,10 @@ async def test_a_server_that_crashed_holding_a_users_sockets_frees_them_once_the
     _, refused = await open_as(app, "alice", sockets)
     assert refused == closed_saying(TOO_MANY_SOCKETS)
 
-    async def served() -> bool:
-        return bool((await open_as(app, "alice", sockets))[1]["type"] == "websocket.send")
+    async def served_again() -> bool:
+        return served((await open_as(app, "alice", sockets))[1])
 
-    await until(served)  # once Redis's clock passes the crashed server's leases
+    await until(served_again)  # once Redis's clock passes the crashed server's leases
 
 
 async def test_while_redis_does_not_answer_the_lease_check_a_users_handshake_is_closed_with_1013_as_unavailable(

@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from src.settings import Settings
 from tests.support.communicator import LOCAL_HOST
 from tests.support.metric_samples import handshakes_refused, metric_samples
-from tests.support.who_may_connect import SECRET, app_on, expires_in, hs256, socket_with
+from tests.support.who_may_connect import SECRET, app_on, bearer_of, socket_with
 
-ALICE = (b"authorization", f"Bearer {hs256({'sub': 'alice', 'exp': expires_in(3600)})}".encode())
+ALICE = bearer_of("alice")
 TOKENS_ON = {"auth_jwt_secret": SecretStr(SECRET)}
 
 #: reason → (the settings' changes, the headers of each handshake: the last one is refused).

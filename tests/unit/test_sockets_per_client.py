@@ -1,11 +1,8 @@
 """MAX_SOCKETS_PER_CLIENT: off by default (many users may share one address behind a NAT or a proxy); when set, each
 server closes a socket over it from one client address with 1013, counting the address uvicorn's proxy headers name."""
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest_asyncio
 from arq import ArqRedis
 from chanx.fast_channels.testing import WebsocketCommunicator
 from fastapi import FastAPI
@@ -13,8 +10,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from src.settings import Settings
 from tests.support.communicator import socket_on
-from tests.support.protocol import CONNECTED
-from tests.support.who_may_connect import app_on
+from tests.support.who_may_connect import app_on, served
 
 PER_CLIENT = 2
 OVER_IT = {
@@ -22,15 +18,6 @@ OVER_IT = {
     "code": 1013,
     "reason": "This client address holds its most sockets (2); close one and try again.",
 }
-
-
-@pytest_asyncio.fixture
-async def sockets() -> AsyncIterator[list[WebsocketCommunicator]]:
-    """The sockets a test opens; each is closed after it."""
-    opened: list[WebsocketCommunicator] = []
-    yield opened
-    for ws in opened:
-        await ws.disconnect()
 
 
 async def open_from(
@@ -42,11 +29,6 @@ async def open_from(
     sockets.append(ws)
     await ws.connect()
     return await ws.receive_output(timeout=1)
-
-
-def served(output: Any) -> bool:
-    """Whether a socket's first output is the connected frame."""
-    return bool(output["type"] == "websocket.send" and json.loads(output["text"]) == CONNECTED)
 
 
 def with_per_client_limit(settings: Settings, pool: ArqRedis) -> FastAPI:
