@@ -1,11 +1,13 @@
 """Root conftest: layer markers by folder, hypothesis profiles, and the layer-wide fixtures."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 import redis
+from chanx.fast_channels.testing import WebsocketCommunicator
 from hypothesis import HealthCheck, settings
 
 from src.logging_setup import configure_logging
@@ -51,6 +53,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     """Say in the header which Redis provider serves this run."""
     return f"redis provider: {config.stash[REDIS_PROVIDER]} (TEST_REDIS_URL > testcontainers > redis-server)"
+
+
+@pytest_asyncio.fixture
+async def sockets() -> AsyncIterator[list[WebsocketCommunicator]]:
+    """The in-process sockets a test opens (it appends each); each is closed after the test."""
+    opened: list[WebsocketCommunicator] = []
+    yield opened
+    for ws in opened:
+        await ws.disconnect()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ domain as the host. A request with more than one ``Host`` header is malformed (R
 same ways, whatever its path: the middleware would read only the first.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import PlainTextResponse
@@ -43,13 +43,8 @@ def host_headers(scope: Scope) -> int:
     return sum(1 for name, _ in scope.get("headers", ()) if name.lower() == b"host")
 
 
-async def refuse_several_hosts(scope: Scope, receive: Receive, send: Send) -> None:
-    """Refuse a request with several ``Host`` headers as one naming a host not allowed: HTTP 400 (the middleware's
-    answer), or a handshake closed before it is accepted."""
-    if scope["type"] == "websocket":
-        await refuse_before_accept(receive, send)
-    else:
-        await PlainTextResponse("Invalid host header", status_code=400)(scope, receive, send)
+#: What a request naming a host not allowed, or several hosts, gets: the middleware's own answer.
+INVALID_HOST = PlainTextResponse("Invalid host header", status_code=400)
 
 
 class HostAllowlist:
@@ -57,25 +52,36 @@ class HostAllowlist:
 
     ``probes`` (the liveness and readiness paths) are answered whatever the host: a load balancer's or an
     orchestrator's probe names the server by its address, and they tell nothing a rebound page could use. A
-    request with more than one ``Host`` header is refused whatever its path.
+    request with more than one ``Host`` header is refused whatever its path. ``on_refused_socket`` is called for
+    each handshake refused (the metrics count it).
     """
 
-    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str], probes: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        allowed_hosts: Sequence[str],
+        probes: Collection[str] = (),
+        on_refused_socket: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.probes = frozenset(probes)
+        self.on_refused_socket = on_refused_socket
         self.http = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts, www_redirect=False)
         self.rule = TrustedHostMiddleware(mark_allowed, allowed_hosts=allowed_hosts, www_redirect=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if host_headers(scope) > 1:
-            await refuse_several_hosts(scope, receive, send)
-            return
         if scope["type"] != "websocket":
+            if host_headers(scope) > 1:
+                await INVALID_HOST(scope, receive, send)
+                return
             checked = self.app if scope.get("path") in self.probes else self.http
             await checked(scope, receive, send)
             return
-        await self.rule(scope, nothing_to_receive, discard)
-        if scope.pop(HOST_ALLOWED, False):
-            await self.app(scope, receive, send)
-            return
+        if host_headers(scope) <= 1:  # the rule would read only the first of several
+            await self.rule(scope, nothing_to_receive, discard)
+            if scope.pop(HOST_ALLOWED, False):
+                await self.app(scope, receive, send)
+                return
+        if self.on_refused_socket is not None:
+            self.on_refused_socket()
         await refuse_before_accept(receive, send)

@@ -19,6 +19,7 @@ from src.apps.background_jobs.admission import Admission
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.ownership import JobOwnership
 from src.apps.background_jobs.token_auth import SHORT_SECRET
+from src.apps.background_jobs.user_limits import UserLimits
 from src.host_allowlist import HostAllowlist
 from src.job_queue import JobQueue
 from src.layers import keep_listening, setup_layers, teardown_layers
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     settings = settings or get_settings()
     fast = speedups(settings)
     job_queue = jobs or JobQueue(settings, speedups=fast)
+    user_limits = UserLimits(settings, job_queue) if settings.auth_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,14 +79,19 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
         restore_runtime = fast.tune_process() if fast is not None else None
         setup_layers(settings, layer_class=fast.channel_layer_class if fast is not None else None)
         # In the background: with Redis away, the app starts all the same (the layer reconnects).
-        listening = asyncio.create_task(keep_listening(), name="keep the channel layer listening")
+        background: list[asyncio.Task[Any]] = [
+            asyncio.create_task(keep_listening(), name="keep the channel layer listening")
+        ]
         await job_queue.open()
+        if user_limits is not None:
+            background.append(asyncio.create_task(user_limits.keep_renewing(), name="renew the sockets' leases"))
         try:
             yield
         finally:
-            listening.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listening
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await job_queue.close()
             await teardown_layers()
             if restore_runtime is not None:
@@ -102,6 +109,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     app.state.admission = admission
     app.state.speedups = fast
     app.state.ownership = JobOwnership(job_queue)
+    app.state.user_limits = user_limits
     metrics = WebMetrics(sockets_open=lambda: admission.sockets)
     app.state.metrics = metrics
     readiness_log = ReadinessLog()
@@ -111,8 +119,14 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     consumer = BackgroundJobConsumer.as_asgi()
     app.router.add_websocket_route(WS_PATH, consumer)
     app.add_middleware(SocketFirst, path=WS_PATH, endpoint=consumer)
+
+    def host_refused() -> None:
+        metrics.sockets_refused.labels("host").inc()
+
     # Outermost: every request but the probes must name an allowed host.
-    app.add_middleware(HostAllowlist, allowed_hosts=settings.trusted_hosts, probes=PROBES)
+    app.add_middleware(
+        HostAllowlist, allowed_hosts=settings.trusted_hosts, probes=PROBES, on_refused_socket=host_refused
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -14,7 +14,8 @@ ENQUEUE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 
 class WebMetrics:
-    """What one server counts: its sockets, the frames they send, the jobs they queue and the outcomes they get."""
+    """What one server counts: its sockets and the handshakes it refuses, the frames they send, the jobs they queue
+    and the outcomes they get."""
 
     def __init__(self, sockets_open: Callable[[], float]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -22,6 +23,13 @@ class WebMetrics:
             "background_jobs_sockets_open", "WebSocket connections this server holds open", registry=self.registry
         )
         self.sockets_open.set_function(sockets_open)
+        self.sockets_refused = Counter(
+            "background_jobs_sockets_refused",
+            "WebSocket handshakes refused, by reason (host, origin, token, capacity, client_sockets, "
+            "queue_unavailable, user_sockets)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.frames_received = Counter(
             "background_jobs_frames_received",
             "Frames received from clients, by action (invalid: not a frame of the protocol)",
@@ -33,8 +41,8 @@ class WebMetrics:
         )
         self.jobs_refused = Counter(
             "background_jobs_jobs_refused",
-            "Jobs not queued, by reason (content_too_long, too_many_in_flight, queue_full, queue_unavailable, "
-            "replicas_unavailable)",
+            "Jobs not queued, by reason (content_too_long, too_many_in_flight, too_many_for_user, queue_full, "
+            "queue_unavailable, replicas_unavailable)",
             ["reason"],
             registry=self.registry,
         )

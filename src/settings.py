@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     auth_jwt_issuer: str | None = None
     # Jobs one socket may have queued whose outcome it has not sent yet; the excess is refused.
     max_jobs_in_flight: int = Field(default=100, ge=1)
+    # With authentication on, across all servers (counted in Redis): sockets one user may hold open, and jobs one
+    # user may have queued or running; the excess is refused.
+    max_sockets_per_user: int = Field(default=20, ge=1)
+    max_jobs_per_user: int = Field(default=100, ge=1)
+    # Sockets one client address may hold open on each server (off when unset: many users may share an address).
+    max_sockets_per_client: int | None = Field(default=None, ge=1)
     # The largest WebSocket frame accepted, in bytes (start_dev passes it to uvicorn; the consumer enforces it too).
     ws_max_size: int = Field(default=65_536, ge=1)
 

@@ -77,6 +77,13 @@ SPELLED_OUT = {
     "the domains subdomains": "the domain's subdomains",
     "supervisors": "supervisor's",
     "another users": "another user's",
+    "a users": "a user's",
+    "its users": "its user's",
+    "the users jobs": "the user's jobs",
+    "open sockets lease": "open socket's lease",
+    "open sockets leases": "open sockets' leases",
+    "queued jobs reservation": "queued job's reservation",
+    "finished jobs reservation": "finished job's reservation",
     "python m src worker": "python -m src.worker",
 }
 _SPELLED_OUT = re.compile(r"\b(" + "|".join(sorted(map(re.escape, SPELLED_OUT), key=len, reverse=True)) + r")\b")

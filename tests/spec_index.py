@@ -205,6 +205,19 @@ INDEX: Final[dict[str, dict[str, list[str]]]] = {
             "tests/e2e/test_who_may_connect.py::test_a_job_id_made_on_one_server_is_its_owners_on_another_server_sharing_the_redis_and_no_one_elses",
             "tests/unit/test_job_ownership.py::test_the_owners_tag_cannot_be_made_from_the_token_key_the_server_is_configured_with",
         ],
+        "**How much one user may hold.** With authentication on, `MAX_SOCKETS_PER_USER` open sockets and"
+        " `MAX_JOBS_PER_USER` jobs queued or running, counted across servers in Redis: over either, a handshake"
+        " closed with 1013 or an `error` frame, saying so; other users are served; a reconnect resets nothing."
+        " `MAX_SOCKETS_PER_CLIENT` (per address, per server) is off by default.": [
+            "tests/integration/test_limits_per_user.py::test_a_users_sockets_on_two_servers_count_against_one_limit_and_a_closed_one_makes_room",
+            "tests/integration/test_limits_per_user.py::test_a_users_jobs_on_two_servers_count_against_one_limit_and_a_reconnect_does_not_reset_it",
+            "tests/integration/test_limits_per_user.py::test_a_real_worker_finishing_a_users_jobs_frees_their_slots",
+            "tests/unit/test_limits_per_user.py::test_the_21st_socket_of_one_user_is_closed_with_1013_saying_so_while_another_users_socket_is_served",
+            "tests/unit/test_limits_per_user.py::test_a_job_over_max_jobs_per_user_gets_an_error_frame_with_its_id_and_type_and_is_not_queued",
+            "tests/unit/test_limits_per_user.py::test_a_server_that_crashed_holding_a_users_sockets_frees_them_once_their_leases_expire",
+            "tests/unit/test_sockets_per_client.py::test_max_sockets_per_client_is_off_by_default_so_many_sockets_from_one_address_are_served",
+            "tests/unit/test_sockets_per_client.py::test_behind_a_trusted_proxy_sockets_are_counted_by_the_client_the_proxy_names",
+        ],
         "**With authentication off, a job id is a capability**: any socket that knows it may look the job up or"
         " cancel it; the server sends each id only to the socket that queued the job.": [
             "tests/e2e/test_concurrent_jobs.py::test_each_socket_gets_the_frames_of_its_own_job_only",

@@ -28,3 +28,12 @@ def refusals(samples: Samples) -> dict[str, float]:
         for (name, labels), value in samples.items()
         if name == "background_jobs_jobs_refused_total"
     }
+
+
+def handshakes_refused(samples: Samples) -> dict[str, float]:
+    """WebSocket handshakes refused so far, by reason."""
+    return {
+        dict(labels)["reason"]: value
+        for (name, labels), value in samples.items()
+        if name == "background_jobs_sockets_refused_total"
+    }

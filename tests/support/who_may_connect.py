@@ -24,6 +24,8 @@ from src.job_queue import JobQueue
 from src.main import WS_PATH, create_app
 from src.settings import Settings
 from src.speedups import speedups
+from tests.support.communicator import socket_on
+from tests.support.protocol import CONNECTED
 
 #: HMAC secrets of at least 32 bytes: PyJWT warns about shorter ones (and warnings are errors here).
 SECRET = "the-unit-tests-hs256-secret-0123456789"
@@ -95,6 +97,32 @@ def ec_keys(name: str = "server") -> KeyPair:
 def signed(claims: Claims, keys: KeyPair, algorithm: str) -> str:
     """A token signed with the private key of ``keys``."""
     return jwt.encode(claims, keys.private_pem, algorithm=algorithm)
+
+
+def bearer_of(user: str) -> tuple[bytes, bytes]:
+    """An ``Authorization: Bearer`` header with a token naming ``user`` (signed with ``SECRET``), valid for an hour."""
+    return (b"authorization", f"Bearer {hs256({'sub': user, 'exp': expires_in(3600)})}".encode())
+
+
+async def open_as(app: FastAPI, user: str, sockets: list[WebsocketCommunicator]) -> tuple[WebsocketCommunicator, Any]:
+    """Open a socket as ``user`` (appended to ``sockets``): the communicator and its first output, the connected frame
+    or a close."""
+    ws = socket_on(app, headers=[bearer_of(user)])
+    sockets.append(ws)
+    await ws.connect()
+    return ws, await ws.receive_output(timeout=2)
+
+
+def served(output: Any) -> bool:
+    """Whether a socket's first output is the connected frame."""
+    return bool(output["type"] == "websocket.send" and json.loads(output["text"]) == CONNECTED)
+
+
+async def connected_as(app: FastAPI, user: str, sockets: list[WebsocketCommunicator]) -> WebsocketCommunicator:
+    """A socket of ``user``'s (appended to ``sockets``), past its connected frame."""
+    ws, first = await open_as(app, user, sockets)
+    assert served(first), first
+    return ws
 
 
 def app_on(settings: Settings, pool: ArqRedis) -> FastAPI:

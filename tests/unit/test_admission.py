@@ -1,14 +1,25 @@
-"""Admission, on its own: the sockets it counts against MAX_CONNECTIONS, and the enqueue backlog against
-MAX_ENQUEUE_BACKLOG that holds sockets' next frames back until it is under the bound again."""
+"""Admission, on its own: the sockets it counts against MAX_CONNECTIONS (and per client address against
+MAX_SOCKETS_PER_CLIENT), and the enqueue backlog against MAX_ENQUEUE_BACKLOG that holds sockets' next frames back until
+it is under the bound again."""
 
 import asyncio
 
-from src.apps.background_jobs.admission import Admission
+from src.apps.background_jobs.admission import Admission, Refusal
 from src.settings import Settings
 
+AT_CAPACITY = Refusal("capacity", "The server holds its most sockets (2); try again shortly.")
 
-def admission(max_enqueue_backlog: int = 2, max_connections: int = 2) -> Admission:
-    return Admission(Settings(max_enqueue_backlog=max_enqueue_backlog, max_connections=max_connections))
+
+def admission(
+    max_enqueue_backlog: int = 2, max_connections: int = 2, max_sockets_per_client: int | None = None
+) -> Admission:
+    return Admission(
+        Settings(
+            max_enqueue_backlog=max_enqueue_backlog,
+            max_connections=max_connections,
+            max_sockets_per_client=max_sockets_per_client,
+        )
+    )
 
 
 async def let_run(waiter: "asyncio.Task[None]") -> bool:
@@ -58,9 +69,43 @@ async def test_a_backlog_that_went_over_the_bound_holds_frames_until_it_is_under
 def test_sockets_are_counted_up_to_max_connections_and_a_closed_one_makes_room() -> None:
     held = admission(max_connections=2)
 
-    assert [held.open_socket(), held.open_socket(), held.open_socket()] == [True, True, False]
+    assert [held.open_socket(), held.open_socket(), held.open_socket()] == [None, None, AT_CAPACITY]
     assert held.sockets == 2
     held.close_socket()
     assert held.sockets == 1
-    assert held.open_socket()
+    assert held.open_socket() is None
     assert held.sockets == 2
+
+
+def test_sockets_from_one_address_are_counted_up_to_max_sockets_per_client_and_a_closed_one_makes_room() -> None:
+    held = admission(max_connections=10, max_sockets_per_client=2)
+
+    opened = [held.open_socket("10.0.0.1") for _ in range(3)]
+
+    assert opened == [
+        None,
+        None,
+        Refusal("client_sockets", "This client address holds its most sockets (2); close one and try again."),
+    ]
+    assert held.open_socket("10.0.0.2") is None  # another address is served
+    held.close_socket("10.0.0.1")
+    assert held.open_socket("10.0.0.1") is None
+    assert (held.sockets, held.clients) == (3, {"10.0.0.1": 2, "10.0.0.2": 1})
+
+
+def test_an_address_whose_sockets_all_closed_is_forgotten() -> None:
+    held = admission(max_sockets_per_client=2)
+    held.open_socket("10.0.0.1")
+
+    held.close_socket("10.0.0.1")
+
+    assert (held.sockets, held.clients) == (0, {})
+
+
+def test_a_socket_refused_for_max_connections_is_not_counted_for_its_address() -> None:
+    held = admission(max_connections=2, max_sockets_per_client=5)
+    held.open_socket("10.0.0.1")
+    held.open_socket("10.0.0.2")
+
+    assert held.open_socket("10.0.0.1") == AT_CAPACITY
+    assert held.clients == {"10.0.0.1": 1, "10.0.0.2": 1}

@@ -20,5 +20,5 @@ def test_every_metric_of_the_server_and_the_worker_is_a_row_of_the_readmes_table
 
     missing = sorted(name for name in names if f"| `{name}`" not in README and f"| `{name}{{" not in README)
 
-    assert len(names) == 12
+    assert len(names) == 13
     assert missing == []

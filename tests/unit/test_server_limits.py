@@ -2,11 +2,9 @@
 takes before writing them (MAX_ENQUEUE_BACKLOG) and on ARQ's queue (MAX_QUEUE_DEPTH), each saying so."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from arq import ArqRedis
 from chanx.fast_channels.testing import WebsocketCommunicator
 from dirty_equals import IsStr
@@ -33,15 +31,6 @@ def settings() -> Settings:
         max_enqueue_backlog=1,
         max_queue_depth=MAX_QUEUE_DEPTH,
     )
-
-
-@pytest_asyncio.fixture
-async def sockets(app: FastAPI) -> AsyncIterator[list[WebsocketCommunicator]]:
-    """The sockets a test opens; each is closed after it."""
-    opened: list[WebsocketCommunicator] = []
-    yield opened
-    for ws in opened:
-        await ws.disconnect()
 
 
 async def open_socket(app: FastAPI, sockets: list[WebsocketCommunicator]) -> tuple[WebsocketCommunicator, Any]:

@@ -18,6 +18,11 @@ def test_each_metric_is_named_by_prometheus_conventions_with_its_type_and_help()
 
     assert described == {
         "background_jobs_sockets_open": ("gauge", "WebSocket connections this server holds open"),
+        "background_jobs_sockets_refused": (
+            "counter",
+            "WebSocket handshakes refused, by reason (host, origin, token, capacity, client_sockets, "
+            "queue_unavailable, user_sockets)",
+        ),
         "background_jobs_frames_received": (
             "counter",
             "Frames received from clients, by action (invalid: not a frame of the protocol)",
@@ -25,8 +30,8 @@ def test_each_metric_is_named_by_prometheus_conventions_with_its_type_and_help()
         "background_jobs_jobs_queued": ("counter", "Jobs put on ARQ's queue, by type"),
         "background_jobs_jobs_refused": (
             "counter",
-            "Jobs not queued, by reason (content_too_long, too_many_in_flight, queue_full, queue_unavailable, "
-            "replicas_unavailable)",
+            "Jobs not queued, by reason (content_too_long, too_many_in_flight, too_many_for_user, queue_full, "
+            "queue_unavailable, replicas_unavailable)",
         ),
         "background_jobs_outcomes": (
             "counter",

@@ -1,4 +1,5 @@
-"""What one server takes on: sockets up to ``MAX_CONNECTIONS``, and frames while its enqueue backlog allows.
+"""What one server takes on: sockets up to ``MAX_CONNECTIONS`` (and ``MAX_SOCKETS_PER_CLIENT`` from one address, when
+set), and frames while its enqueue backlog allows.
 
 A busy server answers later rather than refusing: while ``MAX_ENQUEUE_BACKLOG`` jobs are taken and not
 yet written to Redis, sockets' next frames wait unread (the server stops reading them, and TCP pushes
@@ -8,8 +9,31 @@ back on the clients), and are read once the backlog drains.
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+
+import structlog
 
 from src.settings import Settings
+
+logger = structlog.stdlib.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A handshake closed with 1013: why, as ``sockets_refused_total`` counts it, and the sentence its close carries."""
+
+    reason: str
+    text: str
+
+
+def at_capacity_text(limit: int) -> str:
+    """Why a handshake over ``MAX_CONNECTIONS`` is refused."""
+    return f"The server holds its most sockets ({limit}); try again shortly."
+
+
+def client_sockets_text(limit: int) -> str:
+    """Why a handshake over ``MAX_SOCKETS_PER_CLIENT`` is refused."""
+    return f"This client address holds its most sockets ({limit}); close one and try again."
 
 
 class Admission:
@@ -18,20 +42,36 @@ class Admission:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.sockets = 0
+        #: Open sockets by client address (counted only while ``MAX_SOCKETS_PER_CLIENT`` is set).
+        self.clients: dict[str, int] = {}
         self.backlog = 0
         self._room = asyncio.Event()
         self._room.set()
 
-    def open_socket(self) -> bool:
-        """Count a new socket, unless the server holds ``MAX_CONNECTIONS`` already (then False)."""
+    def open_socket(self, client: str | None = None) -> Refusal | None:
+        """Count a new socket (and, when given, one more from the ``client`` address), unless the server holds
+        ``MAX_CONNECTIONS`` sockets or the address ``MAX_SOCKETS_PER_CLIENT``: then the refusal, logged."""
         if self.sockets >= self.settings.max_connections:
-            return False
+            limit = self.settings.max_connections
+            logger.warning("refusing a WebSocket: the server holds MAX_CONNECTIONS sockets", limit=limit)
+            return Refusal("capacity", at_capacity_text(limit))
+        per_client = self.settings.max_sockets_per_client
+        if client is not None and per_client is not None:
+            held = self.clients.get(client, 0)
+            if held >= per_client:
+                logger.info("refusing a WebSocket: its address holds MAX_SOCKETS_PER_CLIENT sockets", limit=per_client)
+                return Refusal("client_sockets", client_sockets_text(per_client))
+            self.clients[client] = held + 1
         self.sockets += 1
-        return True
+        return None
 
-    def close_socket(self) -> None:
-        """A socket counted by ``open_socket`` is gone."""
+    def close_socket(self, client: str | None = None) -> None:
+        """A socket counted by ``open_socket`` (with the same ``client``) is gone."""
         self.sockets -= 1
+        if client is not None and client in self.clients:
+            held = self.clients.pop(client) - 1
+            if held:
+                self.clients[client] = held
 
     @contextmanager
     def enqueueing(self) -> Iterator[None]:

@@ -19,7 +19,7 @@ from src.layers import JOBS_LAYER_ALIAS
 from src.metrics import WebMetrics
 from src.speedups import SpeedUps
 
-from .admission import Admission
+from .admission import Admission, Refusal
 from .lookup import bounded, look_up
 from .messages import (
     CancelMessage,
@@ -45,12 +45,14 @@ from .messages import (
     queued_text,
     queuing_text,
     too_many_jobs_text,
+    too_many_user_jobs_text,
 )
 from .origin_check import header, origin_allowed
 from .outcomes import cancelled_outcome, stored_outcome
 from .ownership import JobOwnership
 from .pending import PendingJobs
 from .token_auth import USER, JwtAuthenticator
+from .user_limits import UserLimits
 from .wire_text import lone_surrogate
 
 logger = structlog.stdlib.get_logger(__name__)
@@ -59,11 +61,12 @@ TRY_AGAIN_LATER = 1013
 #: RFC 6455's close code for a message too big to process (what uvicorn sends over ``--ws-max-size``).
 MESSAGE_TOO_BIG = 1009
 UNAVAILABLE_TEXT = "The job queue is unavailable; try again shortly."
+QUEUE_UNAVAILABLE = Refusal("queue_unavailable", UNAVAILABLE_TEXT)
 
 
-def at_capacity_text(limit: int) -> str:
-    """Why a handshake over ``MAX_CONNECTIONS`` is refused."""
-    return f"The server holds its most sockets ({limit}); try again shortly."
+def user_sockets_text(limit: int) -> str:
+    """Why a handshake over ``MAX_SOCKETS_PER_USER`` is refused."""
+    return f"This user holds its most sockets ({limit}); close one and try again."
 
 
 def content_too_long(content: str, max_length: int) -> ValidationError:
@@ -112,6 +115,18 @@ def admission_of(scope: Any) -> Admission:
     return cast(Admission, scope["app"].state.admission)
 
 
+def user_limits_of(scope: Any) -> UserLimits:
+    """The per-user limits of the app serving ``scope`` (there with authentication on)."""
+    return cast(UserLimits, scope["app"].state.user_limits)
+
+
+def client_address(scope: Any) -> str | None:
+    """The address of the socket's client, as ``MAX_SOCKETS_PER_CLIENT`` counts it (behind a proxy that uvicorn's
+    ``--forwarded-allow-ips`` trusts, the client the proxy names); None when the scope has none."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
 async def refuse_handshake(receive: Any, send: Any, reason: str = UNAVAILABLE_TEXT) -> None:
     """Accept the handshake and close at once with 1013 (Try Again Later), saying why.
 
@@ -122,6 +137,12 @@ async def refuse_handshake(receive: Any, send: Any, reason: str = UNAVAILABLE_TE
     if message["type"] == "websocket.connect":
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": reason})
+
+
+async def refuse(scope: Any, receive: Any, send: Any, refusal: Refusal) -> None:
+    """Count the refusal, then close the handshake with 1013 saying why."""
+    metrics_of(scope).sockets_refused.labels(refusal.reason).inc()
+    await refuse_handshake(receive, send, refusal.text)
 
 
 def frame_too_big(text_data: str | None, bytes_data: bytes | None, limit: int) -> bool:
@@ -184,34 +205,60 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Serve the socket; refuse a foreign origin and, with authentication on, a handshake without a valid token
-        (both HTTP 403), a handshake over ``MAX_CONNECTIONS``, and one while the job queue is unreachable (both
-        closed with 1013)."""
+        (both HTTP 403); close with 1013 a handshake over ``MAX_CONNECTIONS`` or ``MAX_SOCKETS_PER_CLIENT``, one while
+        the job queue is unreachable, and one whose user holds ``MAX_SOCKETS_PER_USER`` sockets."""
         settings = jobs_of(scope).settings
         if not origin_allowed(scope, settings.allowed_origins, settings.trusted_hosts):
             logger.warning("refusing a WebSocket from a foreign origin", origin=header(scope, b"origin"))
+            metrics_of(scope).sockets_refused.labels("origin").inc()
             await refuse_before_accept(receive, send)
             return
         if settings.auth_enabled and not await self._authenticated(scope):
+            metrics_of(scope).sockets_refused.labels("token").inc()
             await refuse_before_accept(receive, send)
             return
         admission = admission_of(scope)
-        if not admission.open_socket():
-            limit = admission.settings.max_connections
-            logger.warning("refusing a WebSocket: the server holds MAX_CONNECTIONS sockets", limit=limit)
-            await refuse_handshake(receive, send, at_capacity_text(limit))
+        client = client_address(scope) if settings.max_sockets_per_client is not None else None
+        refusal = admission.open_socket(client)
+        if refusal is not None:
+            await refuse(scope, receive, send, refusal)
             return
+        lease: str | None = None  # with authentication on, the socket's lease on one of its user's sockets
         try:
             if not await jobs_of(scope).is_available():
                 logger.warning("refusing a WebSocket: the job queue is unavailable")
-                await refuse_handshake(receive, send)
+                await refuse(scope, receive, send, QUEUE_UNAVAILABLE)
                 return
+            user = user_of_scope(scope)
+            if user is not None:
+                lease = await self._lease_for(user, scope, receive, send)
+                if lease is None:
+                    return
             fast = speedups_of(scope)
             if fast is None:
                 await super().__call__(scope, receive, send)
             else:
                 await fast.serve_consumer(self, scope, receive, send)
         finally:
-            admission.close_socket()
+            admission.close_socket(client)
+            if lease is not None:
+                await user_limits_of(scope).release_socket(lease)
+
+    async def _lease_for(self, user: str, scope: Any, receive: Any, send: Any) -> str | None:
+        """A lease on one of ``user``'s ``MAX_SOCKETS_PER_USER`` sockets (across the deployment); without one (None),
+        the handshake is closed with 1013 saying why."""
+        limits = user_limits_of(scope)
+        try:
+            lease = await limits.take_socket(user)
+        except QueueError:
+            logger.warning("refusing a WebSocket: the job queue is unavailable")
+            await refuse(scope, receive, send, QUEUE_UNAVAILABLE)
+            return None
+        if lease is None:
+            limit = limits.settings.max_sockets_per_user
+            logger.info("refusing a WebSocket: its user holds MAX_SOCKETS_PER_USER sockets", limit=limit)
+            await refuse(scope, receive, send, Refusal("user_sockets", user_sockets_text(limit)))
+        return lease
 
     async def _authenticated(self, scope: Any) -> bool:
         """chanx's authenticator (``JwtAuthenticator``), run before the handshake is accepted."""
@@ -319,10 +366,15 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
                 if not await self._send_job_status("queuing", job_id, job_type, queuing_text(job_type, content)):
                     logger.info("client left before its job was queued; not queued", job_id=job_id)
                     return
+                user = self.user
+                if user is not None and not await self._reserve(user, job_id, job_type):
+                    return
                 try:
                     with metrics.enqueue_latency.time():
                         await self.jobs.enqueue(job_type, job_id, content, self.channel_name)
                 except QueueError as exc:
+                    if user is not None:
+                        await user_limits_of(self.scope).release_job(user, job_id)
                     metrics.jobs_refused.labels(exc.reason).inc()
                     await self._send_job_status("error", job_id, job_type, queue_error_text(str(exc)))
                     return
@@ -333,6 +385,20 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
                 logger.info("client left after its job was queued; the job still runs", job_id=job_id)
         finally:
             self.pending.release(job_id)
+
+    async def _reserve(self, user: str, job_id: str, job_type: str) -> bool:
+        """Count the job among ``user``'s jobs queued or running (``MAX_JOBS_PER_USER``, across the deployment); when
+        it may not be queued, tell the client why and return False."""
+        limits = user_limits_of(self.scope)
+        try:
+            if await limits.reserve_job(user, job_id):
+                return True
+            reason, text = "too_many_for_user", too_many_user_jobs_text(limits.settings.max_jobs_per_user)
+        except QueueError as exc:
+            reason, text = exc.reason, queue_error_text(str(exc))
+        self.metrics.jobs_refused.labels(reason).inc()
+        await self._send_job_status("error", job_id, job_type, text)
+        return False
 
     @ws_handler(
         summary="Look a job up",

@@ -191,6 +191,11 @@ def too_many_jobs_text(limit: int) -> str:
     return f"❌ Too many jobs in flight ({limit}); wait for one to finish"
 
 
+def too_many_user_jobs_text(limit: int) -> str:
+    """A job over its user's ``MAX_JOBS_PER_USER`` (queued or running, across the deployment)."""
+    return f"❌ Too many jobs for this user ({limit}); wait for one to finish"
+
+
 def lookup_error_text(reason: str) -> str:
     """A lookup that Redis could not answer."""
     return f"❌ Error looking up job: {reason}"
