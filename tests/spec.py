@@ -77,6 +77,9 @@ SPELLED_OUT = {
     "the domains subdomains": "the domain's subdomains",
     "supervisors": "supervisor's",
     "another users": "another user's",
+    "the tokens sub": "the token's sub",
+    "the tokens exp": "the token's exp",
+    "its tokens expiry": "its token's expiry",
     "python m src worker": "python -m src.worker",
 }
 _SPELLED_OUT = re.compile(r"\b(" + "|".join(sorted(map(re.escape, SPELLED_OUT), key=len, reverse=True)) + r")\b")

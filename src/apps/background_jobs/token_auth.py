@@ -3,7 +3,7 @@
 Off unless ``AUTH_JWT_SECRET`` (HS256) or ``AUTH_JWT_PUBLIC_KEY`` (RS256, ES256) is set. A handshake then carries
 a valid, unexpired token — in an ``Authorization: Bearer`` header, or, since a browser cannot set headers on a
 WebSocket, a ``token`` query parameter or an ``access_token`` cookie — whose ``sub`` claim names the user and whose
-``exp`` says until when.
+``exp`` says until when (``token_expiry.py`` closes the socket then).
 """
 
 import math
