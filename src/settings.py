@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     # When set, a token must name this audience (`aud`) / issuer (`iss`).
     auth_jwt_audience: str | None = None
     auth_jwt_issuer: str | None = None
+    # When set, a token whose `exp` is further away than this many seconds is refused.
+    auth_max_token_age: float | None = Field(default=None, gt=0.0)
     # Jobs one socket may have queued whose outcome it has not sent yet; the excess is refused.
     max_jobs_in_flight: int = Field(default=100, ge=1)
     # With authentication on, across all servers (counted in Redis): sockets one user may hold open, and jobs one
@@ -128,7 +130,14 @@ class Settings(BaseSettings):
     def _origins_from_text(cls, value: Any) -> Any:
         return origins_from_text(value)
 
-    @field_validator("auth_jwt_secret", "auth_jwt_public_key", "auth_jwt_audience", "auth_jwt_issuer", mode="before")
+    @field_validator(
+        "auth_jwt_secret",
+        "auth_jwt_public_key",
+        "auth_jwt_audience",
+        "auth_jwt_issuer",
+        "auth_max_token_age",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return blank_as_none(value)

@@ -84,6 +84,9 @@ SPELLED_OUT = {
     "open sockets leases": "open sockets' leases",
     "queued jobs reservation": "queued job's reservation",
     "finished jobs reservation": "finished job's reservation",
+    "the tokens sub": "the token's sub",
+    "the tokens exp": "the token's exp",
+    "its tokens expiry": "its token's expiry",
     "python m src worker": "python -m src.worker",
 }
 _SPELLED_OUT = re.compile(r"\b(" + "|".join(sorted(map(re.escape, SPELLED_OUT), key=len, reverse=True)) + r")\b")

@@ -136,9 +136,10 @@ INDEX: Final[dict[str, dict[str, list[str]]]] = {
             "tests/unit/test_origin_check.py::test_an_origin_listed_in_allowed_origins_is_allowed",
         ],
         "With token authentication on, a handshake without a valid, unexpired JWT gets 403, and a socket sees"
-        " only its user's jobs.": [
+        " only its user's jobs; a socket is closed with 4401 `token expired` when its token expires.": [
             "tests/e2e/test_who_may_connect.py::test_with_authentication_on_a_handshake_without_a_valid_token_is_refused_with_403",
             "tests/e2e/test_who_may_connect.py::test_two_users_each_get_their_own_results_and_cannot_look_up_or_cancel_the_others_jobs",
+            "tests/e2e/test_token_lifetime.py::test_a_socket_is_closed_with_4401_token_expired_soon_after_its_token_expires_with_a_job_in_flight",
         ],
         "A frame over `WS_MAX_SIZE` bytes closes that socket with 1009; other sockets and the server go on.": [
             "tests/e2e/test_invalid_input.py::test_frame_above_the_servers_size_limit_closes_that_socket_with_1009",
@@ -187,15 +188,27 @@ INDEX: Final[dict[str, dict[str, list[str]]]] = {
             "tests/unit/test_origin_check.py::test_over_wss_a_host_header_without_a_port_means_port_443",
         ],
         "**Tokens.** With `AUTH_JWT_SECRET` or `AUTH_JWT_PUBLIC_KEY` set, a handshake needs a valid JWT (Bearer"
-        " header, `token` query parameter or `access_token` cookie); without one, 403, never logged as an"
-        " error.": [
+        " header, `token` query parameter or `access_token` cookie) with a finite, numeric `exp` (within"
+        " `AUTH_MAX_TOKEN_AGE` when set); without one, 403, never logged as an error.": [
             "tests/e2e/test_who_may_connect.py::test_with_authentication_on_a_handshake_without_a_valid_token_is_refused_with_403",
             "tests/e2e/test_who_may_connect.py::test_a_token_may_come_as_a_bearer_header_or_a_cookie",
+            "tests/unit/test_token_lifetime.py::test_a_token_whose_exp_is_missing_or_whose_times_are_not_json_numbers_is_refused",
+            "tests/unit/test_token_lifetime.py::test_a_signed_token_whose_times_are_not_finite_is_refused_and_nothing_else_is_raised",
+            "tests/unit/test_token_lifetime.py::test_a_token_expiring_further_away_than_auth_max_token_age_is_refused",
+            "tests/unit/test_token_lifetime.py::test_a_handshake_whose_token_lacks_a_numeric_exp_is_refused_before_accept_and_logged_at_info_only",
         ],
-        "**The page** takes a token from its address or an `access_token` cookie, and says when it needs one.": [
+        "**Tokens end sockets.** At its token's `exp` a socket is closed with 4401 `token expired`, jobs in flight"
+        " or not; a frame that arrives after the `exp` is not handled.": [
+            "tests/e2e/test_token_lifetime.py::test_a_socket_is_closed_with_4401_token_expired_soon_after_its_token_expires_with_a_job_in_flight",
+            "tests/unit/test_token_lifetime.py::test_a_socket_is_closed_with_4401_token_expired_when_its_token_expires",
+            "tests/unit/test_token_lifetime.py::test_a_frame_that_arrives_after_the_tokens_exp_closes_the_socket_and_is_not_handled",
+        ],
+        "**The page** takes a token from its address or an `access_token` cookie, and says when it needs one (also"
+        " when its token has expired, instead of reconnecting).": [
             "tests/e2e/test_page_with_a_token.py::test_the_page_given_a_token_in_its_address_connects_runs_a_job_and_drops_the_token_from_the_address",
             "tests/e2e/test_page_with_a_token.py::test_the_page_with_an_access_token_cookie_connects_with_it",
             "tests/e2e/test_page_with_a_token.py::test_the_page_without_a_token_says_it_needs_one_and_connects_once_given_one",
+            "tests/e2e/test_page_with_a_token.py::test_the_page_whose_token_expires_asks_for_a_fresh_one_instead_of_reconnecting_and_connects_once_given_one",
         ],
         "**Whose jobs are whose.** Another user's `job_lookup` and `cancel` answer as for an id that does not"
         " exist, on any server; results go only to the socket that sent the job; the ids' key is made in Redis,"

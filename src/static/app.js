@@ -8,7 +8,9 @@
 // With token authentication on, the socket carries a JWT: one given in the page's address as
 // "/#token=<JWT>" (kept for this tab in sessionStorage, and taken out of the address bar), passed as the
 // "token" query parameter, or else an "access_token" cookie, which the browser sends by itself. A
-// handshake refused without one makes the page ask /auth.json whether the server wants a token, and say so.
+// handshake refused without one makes the page ask /auth.json whether the server wants a token, and say so;
+// so does a socket the server closes because its token has expired (4401): the page asks for a fresh token
+// instead of reconnecting with the expired one.
 //
 // Safety rule for this file: text that comes from the server (or the user) is only
 // ever put in the page with textContent / createTextNode, never as HTML.
@@ -19,6 +21,8 @@
   var TOKEN_KEY = "background-jobs-token";
   var BACKOFF_START_MS = 500;
   var BACKOFF_MAX_MS = 10000;
+  // The close code of a socket whose token has expired.
+  var TOKEN_EXPIRED = 4401;
   // A job with one of these statuses will get no more frames about it: nothing left to cancel.
   var FINAL_STATUSES = ["result", "error", "cancelled"];
 
@@ -124,15 +128,18 @@
     });
   }
 
-  // A handshake refused before the socket opened: if the server wants a token, say so instead of retrying.
-  function explainRefusal() {
+  // A handshake refused before the socket opened, or a socket closed as its token expired: if the server
+  // wants a token, ask for one instead of retrying.
+  function explainRefusal(expired) {
     return fetch("/auth.json")
       .then(function (response) {
         return response.json();
       })
       .then(function (auth) {
         if (!auth || !auth.token_required) return false;
-        if (!token && !hasCookieToken()) {
+        if (expired) {
+          setState("disconnected", "your token has expired: open /#token=<a new JWT>");
+        } else if (!token && !hasCookieToken()) {
           setState("disconnected", "this server needs a token: open this page as /#token=<your JWT>");
         } else {
           setState("disconnected", "the server refused this page's token (expired or not valid): open /#token=<a new JWT>");
@@ -190,14 +197,15 @@
       handleFrame(frame);
     });
 
-    ws.addEventListener("close", function () {
+    ws.addEventListener("close", function (event) {
       if (socket !== ws) return;
       socket = null;
-      if (opened) {
+      var expired = event.code === TOKEN_EXPIRED;
+      if (opened && !expired) {
         scheduleReconnect();
         return;
       }
-      explainRefusal().then(function (needsToken) {
+      explainRefusal(expired).then(function (needsToken) {
         if (!needsToken) scheduleReconnect();
       });
     });

@@ -4,12 +4,16 @@ import time
 
 import jwt
 import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from playwright.async_api import async_playwright, expect
 
 from tests.e2e.conftest import AUTH_SECRET, Stack
 from tests.support.browser import CHROMIUM_ARGS, WAIT_MS, open_page, submit_job
 
 pytestmark = pytest.mark.browser
+
+#: Seconds the token of the page whose token expires lives (long enough for the page to load and connect).
+TOKEN_LIFETIME = 3.0
 
 
 def token(user: str) -> str:
@@ -65,3 +69,24 @@ async def test_the_page_without_a_token_says_it_needs_one_and_connects_once_give
             await expect(status).to_have_attribute("data-state", "connected")
         finally:
             await browser.close()
+
+
+async def test_the_page_whose_token_expires_asks_for_a_fresh_one_instead_of_reconnecting_and_connects_once_given_one(
+    chromium: str, authenticated_stack: Stack
+) -> None:
+    """The server closes the page's socket as its token expires (4401): the page asks for a fresh token, opens no
+    socket with the expired one, and connects once given a fresh one in its address."""
+    expiring = jwt.encode({"sub": "dave", "exp": time.time() + TOKEN_LIFETIME}, AUTH_SECRET, algorithm="HS256")
+    async with open_page(chromium, f"{authenticated_stack.http_url}/#token={expiring}") as page:
+        status = page.locator("#connection-status")
+        await expect(page.locator("#connection-label")).to_have_text(
+            "your token has expired: open /#token=<a new JWT>", timeout=TOKEN_LIFETIME * 1000 + WAIT_MS
+        )
+        await expect(status).to_have_attribute("data-auth", "needed")
+        # Proving that no socket is opened needs time to pass: the page's first reconnect would come 0.5 s after the
+        # close (its backoff's start), so no socket within three times that says it is not reconnecting.
+        with pytest.raises(PlaywrightTimeoutError):
+            await page.wait_for_event("websocket", timeout=1_500)
+
+        await page.evaluate(f"location.hash = 'token={token('dave')}'")
+        await expect(status).to_have_attribute("data-state", "connected")

@@ -7,7 +7,13 @@ from pydantic import ValidationError
 from src.settings import Settings, get_settings
 from tests.support.who_may_connect import SECRET, rsa_keys
 
-AUTH_VARIABLES = ("AUTH_JWT_SECRET", "AUTH_JWT_PUBLIC_KEY", "AUTH_JWT_AUDIENCE", "AUTH_JWT_ISSUER")
+AUTH_VARIABLES = (
+    "AUTH_JWT_SECRET",
+    "AUTH_JWT_PUBLIC_KEY",
+    "AUTH_JWT_AUDIENCE",
+    "AUTH_JWT_ISSUER",
+    "AUTH_MAX_TOKEN_AGE",
+)
 
 
 @pytest.mark.parametrize("blank", ["", "   "], ids=["empty", "spaces"])
@@ -24,7 +30,8 @@ def test_blank_token_variables_leave_their_settings_unset_and_authentication_off
         settings.auth_jwt_public_key,
         settings.auth_jwt_audience,
         settings.auth_jwt_issuer,
-    ) == (None, None, None, None)
+        settings.auth_max_token_age,
+    ) == (None, None, None, None, None)
     assert settings.auth_enabled is False
 
 
@@ -47,3 +54,19 @@ def test_a_secret_and_a_public_key_together_are_refused_naming_both_variables() 
 
     (error,) = refused.value.errors()
     assert error["msg"] == "Value error, set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY, not both"
+
+
+@pytest.mark.parametrize("age", ["0", "-60", "forever"])
+def test_an_auth_max_token_age_that_is_not_a_positive_number_of_seconds_fails_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, age: str
+) -> None:
+    monkeypatch.setenv("AUTH_MAX_TOKEN_AGE", age)
+
+    with pytest.raises(ValidationError, match="auth_max_token_age"):
+        get_settings()
+
+
+def test_auth_max_token_age_is_read_in_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_MAX_TOKEN_AGE", "900.5")
+
+    assert get_settings().auth_max_token_age == 900.5

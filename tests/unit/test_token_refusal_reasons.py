@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from src.apps.background_jobs.token_auth import InvalidToken, JwtAuthenticator, user_of
+from src.apps.background_jobs.token_auth import InvalidToken, JwtAuthenticator, holder_of
 from src.settings import Settings
 from tests.support.who_may_connect import SECRET, expires_in, hs256
 
@@ -24,18 +24,20 @@ def with_secret() -> Settings:
     [
         pytest.param(None, "no token", id="absent"),
         pytest.param("", "no token", id="empty"),
-        pytest.param(hs256({"sub": ""}), "the token's sub names no user", id="an empty sub"),
+        pytest.param(hs256({"sub": "", "exp": expires_in(60)}), "the token's sub names no user", id="an empty sub"),
         pytest.param(
-            hs256({"sub": "alice", "exp": expires_in(-60)}),
-            "ExpiredSignatureError: Signature has expired",
-            id="expired a minute ago",
+            hs256({"sub": "alice", "exp": expires_in(-60)}), "the token has expired (exp)", id="expired a minute ago"
+        ),
+        pytest.param(hs256({"sub": "alice"}), "the token has no exp", id="no exp"),
+        pytest.param(
+            hs256({"sub": "alice", "exp": "2000000000"}), "the token's exp is not a number", id="exp a string"
         ),
         pytest.param("not-a-jwt", "DecodeError: Not enough segments", id="one segment"),
     ],
 )
 def test_a_refused_token_says_why_in_words_of_its_own(token: str | None, reason: str) -> None:
     with pytest.raises(InvalidToken) as refused:
-        user_of(token, with_secret())
+        holder_of(token, with_secret())
 
     assert str(refused.value) == reason
 

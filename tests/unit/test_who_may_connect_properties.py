@@ -14,13 +14,22 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from src.apps.background_jobs.ownership import JobOwnership
-from src.apps.background_jobs.token_auth import InvalidToken, token_from, user_of
+from src.apps.background_jobs.token_auth import InvalidToken, holder_of, token_from
 from src.job_queue import JobQueue
 from src.logging_setup import RedactTokens
 from src.main import WS_PATH
 from src.settings import Settings
 from tests.support.protocol import CONNECTED
-from tests.support.who_may_connect import OTHER_SECRET, SECRET, app_on, hs256, http_get, socket_with, unsigned
+from tests.support.who_may_connect import (
+    OTHER_SECRET,
+    SECRET,
+    app_on,
+    expires_in,
+    hs256,
+    http_get,
+    socket_with,
+    unsigned,
+)
 
 ACCEPTED = (True, None)
 REFUSED_BEFORE_ACCEPT = (False, 1008)
@@ -107,10 +116,18 @@ async def test_any_handshake_with_several_host_headers_is_refused_before_accept(
 # --- tokens, with AUTH_JWT_SECRET set ------------------------------------------------------------------------------
 
 users = st.text(min_size=1, max_size=12)
-valid_tokens = users.map(lambda user: hs256({"sub": user}))
+#: An hour from when the module is loaded: the valid tokens' ``exp``.
+IN_AN_HOUR = expires_in(3600)
+valid_tokens = users.map(lambda user: hs256({"sub": user, "exp": IN_AN_HOUR}))
 forged_tokens = users.flatmap(
     lambda user: st.sampled_from(
-        [hs256({"sub": user}, OTHER_SECRET), unsigned({"sub": user}), hs256({"name": user}), hs256({"sub": user})[:-2]]
+        [
+            hs256({"sub": user, "exp": IN_AN_HOUR}, OTHER_SECRET),
+            unsigned({"sub": user, "exp": IN_AN_HOUR}),
+            hs256({"name": user, "exp": IN_AN_HOUR}),
+            hs256({"sub": user, "exp": IN_AN_HOUR})[:-2],
+            hs256({"sub": user}),
+        ]
     )
 )
 #: (the token, whether the server's secret vouches for it)
@@ -175,7 +192,7 @@ def test_a_token_is_either_a_user_or_invalid_token_never_another_error(
 ) -> None:
     token, valid = drawn
     try:
-        user = user_of(token, settings_with_secret)
+        user = holder_of(token, settings_with_secret).user
     except InvalidToken:
         assert not valid
     else:

@@ -1,6 +1,7 @@
 """Background Jobs Consumer: queues ARQ jobs for a socket and relays their outcomes to it."""
 
 import asyncio
+import contextlib
 from typing import Any, ClassVar, cast
 
 import structlog
@@ -52,6 +53,7 @@ from .outcomes import cancelled_outcome, stored_outcome
 from .ownership import JobOwnership
 from .pending import PendingJobs
 from .token_auth import USER, JwtAuthenticator
+from .token_expiry import TOKEN_EXPIRED, TOKEN_EXPIRED_REASON, close_at_expiry, expired
 from .user_limits import UserLimits
 from .wire_text import lone_surrogate
 
@@ -165,6 +167,8 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     channel_layer_alias = JOBS_LAYER_ALIAS
     authenticator_class = JwtAuthenticator
     emits: ClassVar[list[type[BaseMessage]]] = [JobStatusMessage, ErrorMessage]
+    #: What closes the socket when its token expires; set on authenticated sockets only (``token_expiry.py``).
+    _expiry: asyncio.TimerHandle | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -314,8 +318,31 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
             self.metrics.frames_received.labels(action).inc()
 
     async def post_authentication(self) -> None:
-        """Send the connection-established status."""
+        """Send the connection-established status; with a token, close the socket when it expires."""
         await self.send_message(JobStatusMessage(payload=ConnectedStatus()))
+        self._expiry = close_at_expiry(self.scope, self._close_expired)
+
+    async def websocket_receive(self, message: Any) -> None:
+        """Handle a frame, unless the socket's token has expired: then close the socket instead."""
+        if self._expiry is not None and expired(self.scope):
+            await self._close_expired()
+            return
+        await super().websocket_receive(message)
+
+    async def _close_expired(self) -> None:
+        """Close the socket with 4401 "token expired" (unless it is closed already)."""
+        if self._closed:
+            return
+        logger.info("closing a socket: its token has expired")
+        # The client may have gone meanwhile: uvicorn raises ClientDisconnected (an OSError) for the close, or,
+        # once it has handed the loop the disconnect this close's timer ran ahead of, RuntimeError.
+        with contextlib.suppress(OSError, RuntimeError):
+            await self.close(TOKEN_EXPIRED, TOKEN_EXPIRED_REASON)
+
+    async def send_json(self, content: dict[str, Any], close: bool = False) -> None:
+        """Send a frame, unless the socket has been closed meanwhile (its token expired while a handler ran)."""
+        if not self._closed:
+            await super().send_json(content, close)
 
     @ws_handler(
         summary="Handle ping requests",
@@ -488,9 +515,12 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
             await self._send_frame(progress_frame(update))
 
     async def websocket_disconnect(self, message: Any) -> None:
-        """Stop recovering outcomes for a socket that is gone; say how many malformed frames it sent, if many."""
+        """Stop recovering outcomes, and the token's timer, for a socket that is gone; say how many malformed frames
+        it sent, if many."""
         if self._pending is not None:
             self._pending.close()
+        if self._expiry is not None:
+            self._expiry.cancel()
         if self._malformed_frames > 1:
             logger.warning("the socket sent malformed frames", count=self._malformed_frames)
         await super().websocket_disconnect(message)

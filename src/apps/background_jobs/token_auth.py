@@ -2,12 +2,15 @@
 
 Off unless ``AUTH_JWT_SECRET`` (HS256) or ``AUTH_JWT_PUBLIC_KEY`` (RS256, ES256) is set. A handshake then carries
 a valid, unexpired token — in an ``Authorization: Bearer`` header, or, since a browser cannot set headers on a
-WebSocket, a ``token`` query parameter or an ``access_token`` cookie — whose ``sub`` claim names the user.
+WebSocket, a ``token`` query parameter or an ``access_token`` cookie — whose ``sub`` claim names the user and whose
+``exp`` says until when (``token_expiry.py`` closes the socket then).
 """
 
+import math
+import time
 import warnings
 from collections.abc import MutableMapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import jwt
 import jwt.warnings
@@ -22,6 +25,8 @@ logger = structlog.stdlib.get_logger(__name__)
 #: Where the scope keeps the user this authenticator found in the token (its ``sub``); a key of its own, so that
 #: another middleware's ``scope["user"]`` never passes for a checked token.
 USER = "jwt_user"
+#: Where the scope keeps when that token expires (its ``exp``, in seconds since the epoch).
+EXPIRES = "jwt_expires"
 #: HS256 secrets shorter than this make PyJWT warn on every decode (RFC 7518, 3.2).
 SHORT_SECRET = 32
 #: The algorithms each kind of key verifies (never a public key as an HMAC secret).
@@ -31,6 +36,13 @@ PUBLIC_KEY_ALGORITHMS = ["RS256", "ES256"]
 
 class InvalidToken(Exception):
     """The handshake's token is missing or not valid; the message says why (for the log, not the client)."""
+
+
+class Holder(NamedTuple):
+    """Who a valid token names (its ``sub``), and until when (its ``exp``, in seconds since the epoch)."""
+
+    user: str
+    expires: float
 
 
 def token_from(scope: MutableMapping[str, Any]) -> str | None:
@@ -43,8 +55,8 @@ def token_from(scope: MutableMapping[str, Any]) -> str | None:
     return connection.query_params.get("token") or connection.cookies.get("access_token") or None
 
 
-def user_of(token: str | None, settings: Settings) -> str:
-    """The user a token names (its ``sub``), once its signature, expiry and (when set) audience and issuer hold."""
+def holder_of(token: str | None, settings: Settings, now: float | None = None) -> Holder:
+    """Who a token names and until when, once its signature, its times and (when set) audience and issuer hold."""
     if not token:
         raise InvalidToken("no token")
     if settings.auth_jwt_secret is not None:
@@ -61,18 +73,55 @@ def user_of(token: str | None, settings: Settings) -> str:
                 algorithms=algorithms,
                 audience=settings.auth_jwt_audience,
                 issuer=settings.auth_jwt_issuer,
-                options={"require": ["sub"]},
+                # The times are checked below: PyJWT takes whatever int() takes as one (a string, a bool).
+                options={"require": ["sub"], "verify_exp": False, "verify_nbf": False, "verify_iat": False},
             )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidToken(f"{type(exc).__name__}: {exc}") from None
     user = claims["sub"]
     if not isinstance(user, str) or not user:
         raise InvalidToken("the token's sub names no user")
-    return user
+    expires = in_force_until(claims, time.time() if now is None else now, settings.auth_max_token_age)
+    return Holder(user, expires)
+
+
+def in_force_until(claims: dict[str, Any], now: float, max_age: float | None) -> float:
+    """The token's ``exp``, once it is later than ``now`` (and, with ``AUTH_MAX_TOKEN_AGE``, at most ``max_age``
+    seconds later) and the token's ``nbf`` and ``iat``, if any, are not."""
+    expires, not_before, issued_at = (seconds(claims, name) for name in ("exp", "nbf", "iat"))
+    if expires is None:
+        raise InvalidToken("the token has no exp")
+    if expires <= now:
+        raise InvalidToken("the token has expired (exp)")
+    if not_before is not None and not_before > now:
+        raise InvalidToken("the token is not valid yet (nbf)")
+    if issued_at is not None and issued_at > now:
+        raise InvalidToken("the token is not valid yet (iat)")
+    if max_age is not None and expires > now + max_age:
+        raise InvalidToken(f"the token's exp is more than AUTH_MAX_TOKEN_AGE ({max_age:g} s) away")
+    return expires
+
+
+def seconds(claims: dict[str, Any], name: str) -> float | None:
+    """Time claim ``name`` (None when absent), which must be a JSON number (not a string, not a bool) that is finite
+    as a float: a signed token may carry ``Infinity``, ``NaN`` or ``1e400``, all of which Python's json reads."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidToken(f"the token's {name} is not a number")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer past a float's range
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidToken(f"the token's {name} is not a finite number")
+    return number
 
 
 class JwtAuthenticator(BaseAuthenticator):
-    """chanx's authenticator hook: with authentication on, the scope's token must name a user (``scope["user"]``).
+    """chanx's authenticator hook: with authentication on, the scope's token must name a user (``scope[USER]``), and
+    its expiry goes beside it (``scope[EXPIRES]``).
 
     The consumer runs it before accepting the handshake, so a refused one gets HTTP 403; chanx runs it again
     after accepting, when it finds the user already there.
@@ -91,7 +140,7 @@ class JwtAuthenticator(BaseAuthenticator):
         if not settings.auth_enabled or USER in scope:
             return True
         try:
-            scope[USER] = user_of(token_from(scope), settings)
+            scope[USER], scope[EXPIRES] = holder_of(token_from(scope), settings)
         except InvalidToken as exc:
             logger.info("refusing a WebSocket: its token is not valid", reason=str(exc))
             return False
