@@ -216,6 +216,18 @@ async def test_the_authenticator_puts_the_tokens_sub_on_the_scope_as_its_user() 
     assert scope[USER] == "alice"
 
 
+async def test_a_bad_bearer_header_is_refused_even_beside_a_good_query_token_and_cookie() -> None:
+    good = hs256(ALICE).encode()
+    headers = [
+        (b"authorization", b"Bearer " + hs256(ALICE, OTHER_SECRET).encode()),
+        (b"cookie", b"access_token=" + good),
+    ]
+    scope = handshake_scope(with_secret(), headers, query=b"token=" + good)
+
+    assert not await JwtAuthenticator(send_nothing).authenticate(scope)
+    assert USER not in scope
+
+
 async def test_the_authenticator_refuses_a_bad_token_and_names_no_user() -> None:
     scope = handshake_scope(with_secret(), query=b"token=" + hs256(ALICE, OTHER_SECRET).encode())
 
