@@ -15,102 +15,321 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+#: The names this machine answers to on its loopback interface (``ALLOWED_HOSTS``' default, with ``HOST``).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+# The headings docs/settings.md lists the settings under (``make settings-doc``): each field names its own
+# ``group``, and a list that stands for something else when empty says what (``fallback``).
+_REDIS = "Redis"
+_JOBS = "Jobs"
+_FAST_PATH = "The fast path"
+_WORKER = "The worker"
+_WEB_SIDE = "The web side: waits and limits"
+_WHO_MAY_CONNECT = "Who may connect"
+_SERVING = "start_dev and logging"
+
 
 class Settings(BaseSettings):
     """Everything the app, the worker and start_dev are configured by (environment variables)."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
-    redis_url: str = "redis://localhost:6379"
-    # Redis Sentinel: the sentinels (host:port, comma-separated or a JSON list) and the master's name. When
-    # set, the web pool, the worker's pool and the channel layer find the master through them (REDIS_URL
-    # then gives only the database number, and the password if any).
-    redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    redis_sentinel_master: str = "mymaster"
-    # An enqueue waits (Redis WAIT, within ENQUEUE_TIMEOUT) until this many replicas hold the job.
-    redis_min_replicas_ack: int = Field(default=0, ge=0)
-    job_time_scale: float = Field(default=1.0, ge=0.0)
-    max_content_length: int = Field(default=10_000, ge=1)
+    redis_url: str = Field(
+        default="redis://localhost:6379",
+        description="Redis for the queue and the channel layer (`/N` picks a database)",
+        json_schema_extra={"group": _REDIS},
+    )
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Redis Sentinel: `host:port` of each sentinel (26379 where no port is given); when set, the web"
+        " pool, the worker's pool and the channel layer find the master through them, `REDIS_URL` gives only the"
+        ' database number (and the password, if any), and the fast path stays off (see "Deploy" in the README)',
+        json_schema_extra={"group": _REDIS},
+    )
+    redis_sentinel_master: str = Field(
+        default="mymaster",
+        description="the name the sentinels monitor the master under",
+        json_schema_extra={"group": _REDIS},
+    )
+    redis_min_replicas_ack: int = Field(
+        default=0,
+        ge=0,
+        description="an enqueue waits (Redis `WAIT`, within half of `ENQUEUE_TIMEOUT`) until this many replicas hold"
+        " the job before the client is told `queued`; if they do not in time, the job is taken back and the client"
+        " gets an error (the fast path stays off when this is set)",
+        json_schema_extra={"group": _REDIS},
+    )
+    queue_name: str = Field(
+        default="arq:queue",
+        description="ARQ's queue (its Redis key); the keys and channels beside it are named after it"
+        " (`<QUEUE_NAME>:health-check`, `<QUEUE_NAME>:ownership-key`, `<QUEUE_NAME>:wake`, ...)",
+        json_schema_extra={"group": _REDIS},
+    )
+    channel_layer_prefix: str = Field(
+        default="asgi",
+        description="prefix of the channel layer's Redis channels",
+        json_schema_extra={"group": _REDIS},
+    )
+    channel_layer_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="the channel layer's Redis hosts: sockets' channels are spread over them by fast-channels'"
+        ' consistent hash, and every server and worker must list them in the same order (see "Deploy" in the'
+        " README); ARQ's queue stays on `REDIS_URL`",
+        json_schema_extra={"group": _REDIS, "fallback": "`REDIS_URL` alone"},
+    )
 
-    # Web side: every wait on Redis is bounded so a client hears about an outage at once.
-    enqueue_timeout: float = Field(default=1.0, gt=0.0)
-    # A Redis that accepted a command but never answers is given up on after this long.
-    redis_socket_timeout: float = Field(default=10.0, gt=0.0)
-    queue_name: str = "arq:queue"
-    # A job's outcome normally arrives as a channel-layer event; if it is overdue by this grace,
-    # the socket looks up what ARQ stored for it, every interval, until it has it.
-    result_recovery_grace: float = Field(default=1.0, ge=0.0)
-    result_recovery_interval: float = Field(default=1.0, gt=0.0)
-    channel_layer_prefix: str = "asgi"
-    # The channel layer's Redis hosts: sockets' channels are spread over them by consistent hashing
-    # (fast-channels' sharding), while ARQ's queue stays on REDIS_URL. Comma-separated or a JSON list;
-    # empty: REDIS_URL alone.
-    channel_layer_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    job_time_scale: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="multiplies the simulated durations (the seed's: 1 s, translate 2 s, analyze 3 s, generate 4 s);"
+        " `0` means no simulated work",
+        json_schema_extra={"group": _JOBS},
+    )
+    max_content_length: int = Field(
+        default=10_000,
+        ge=1,
+        description="longest `content` accepted, in characters",
+        json_schema_extra={"group": _JOBS},
+    )
+    job_timeout: float = Field(
+        default=20.0,
+        gt=0.0,
+        description="seconds a task may run before it is reported as timed out",
+        json_schema_extra={"group": _JOBS},
+    )
+    task_timeouts: dict[str, float] = Field(
+        default_factory=dict,
+        description='per-task overrides of `JOB_TIMEOUT`, a JSON object: `{"generate": 5}`',
+        json_schema_extra={"group": _JOBS},
+    )
+    max_tries: int = Field(
+        default=5,
+        ge=1,
+        description="runs of a job before ARQ gives up (a killed worker's job is re-run)",
+        json_schema_extra={"group": _JOBS},
+    )
+    keep_result: int = Field(
+        default=3600,
+        ge=0,
+        description="seconds ARQ keeps a job's result (and this project a job's latest progress)",
+        json_schema_extra={"group": _JOBS},
+    )
+    progress_interval: float = Field(
+        default=0.25,
+        gt=0.0,
+        description="at most one `progress` frame per job per this many seconds; the simulated work reports every"
+        " this + 50 ms (so that frames never reach a socket closer together than this); at or under 0.45 it keeps"
+        " to at least one frame per 0.5 s of work",
+        json_schema_extra={"group": _JOBS},
+    )
 
-    # The speed-ups beneath ARQ's and redis-py's public APIs (src/fastpath/): off, both processes run
-    # ARQ's own worker, create_pool-style pools, enqueue_job and poll delay, and only that.
-    fast_path: bool = True
-    # The tutorial's way, for the benchmark's comparison only: a new Redis pool for every enqueue.
-    enqueue_pool_per_job: bool = False
+    fast_path: bool = Field(
+        default=True,
+        description="the speed-ups of `src/fastpath/`, beneath ARQ's and redis-py's public APIs (see \"Architecture\""
+        " in the README); `false`: both processes run ARQ's own worker, `create_pool`-style pools, `enqueue_job` and"
+        " poll delay, and only that: the same protocol, slower",
+        json_schema_extra={"group": _FAST_PATH},
+    )
+    enqueue_pool_per_job: bool = Field(
+        default=False,
+        description="the tutorial's way (a new Redis pool per enqueue, ARQ's `enqueue_job`): for the benchmark's"
+        " comparison only",
+        json_schema_extra={"group": _FAST_PATH},
+    )
 
-    # ARQ logs two lines per job at INFO; off by default, since they cost the worker on every job.
-    worker_log_jobs: bool = False
+    worker_max_jobs: int = Field(
+        default=500,
+        ge=1,
+        description="jobs one worker runs at once",
+        json_schema_extra={"group": _WORKER},
+    )
+    worker_poll_delay: float = Field(
+        default=0.5,
+        gt=0.0,
+        description="ARQ's poll delay with `FAST_PATH=false`; with the fast path, how long an idle worker waits for a"
+        " wake-up before polling anyway",
+        json_schema_extra={"group": _WORKER},
+    )
+    worker_log_jobs: bool = Field(
+        default=False,
+        description="ARQ's two log lines per job, at INFO (off: they cost the worker on every job)",
+        json_schema_extra={"group": _WORKER},
+    )
+    redis_reconnect_attempts: int = Field(
+        default=300,
+        ge=0,
+        description="the worker's reconnect attempts to a lost Redis (backoff capped at 1 s) before it exits,"
+        " non-zero (ARQ's farewell write at shutdown, deleting its health-check key, retries as many times again,"
+        " so about twice the backoff passes)",
+        json_schema_extra={"group": _WORKER},
+    )
+    worker_shutdown_grace: int = Field(
+        default=8,
+        ge=0,
+        description="on SIGTERM the worker takes no new jobs and lets running ones finish for this many seconds;"
+        " any still running then are cancelled and go back on the queue for another worker",
+        json_schema_extra={"group": _WORKER},
+    )
+    worker_health_check_interval: float = Field(
+        default=5.0,
+        gt=0.0,
+        description="seconds between a worker's heartbeats (ARQ's health-check key), which `/readyz` looks for",
+        json_schema_extra={"group": _WORKER},
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="the port each worker serves its Prometheus metrics on (`/metrics`); unset: none",
+        json_schema_extra={"group": _WORKER},
+    )
 
-    # Worker knobs. A lost Redis is retried (backoff capped at 1 s) this many times before the worker exits.
-    redis_reconnect_attempts: int = Field(default=300, ge=0)
-    worker_max_jobs: int = Field(default=500, ge=1)
-    worker_poll_delay: float = Field(default=0.5, gt=0.0)
-    job_timeout: float = Field(default=20.0, gt=0.0)
-    task_timeouts: dict[str, float] = Field(default_factory=dict)
-    keep_result: int = Field(default=3600, ge=0)
-    # A running job's progress frames: at most one per job per this many seconds (issue 13).
-    progress_interval: float = Field(default=0.25, gt=0.0)
-    # On SIGTERM the worker takes no new jobs and lets running ones finish for this long;
-    # any still running then are cancelled and go back on the queue for another worker.
-    worker_shutdown_grace: int = Field(default=8, ge=0)
-    max_tries: int = Field(default=5, ge=1)
-    # Each worker's heartbeat (ARQ's health-check key) every this many seconds; /readyz wants a fresh one.
-    worker_health_check_interval: float = Field(default=5.0, gt=0.0)
-    # The worker's Prometheus metrics on this port (off when unset).
-    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    enqueue_timeout: float = Field(
+        default=1.0,
+        gt=0.0,
+        description="seconds Redis may take to answer the web side (enqueue, handshake check, lookup, cancel), so"
+        ' that a client hears of an outage at once; counted in time the server was free to hear it (see "Under'
+        ' load" in the README)',
+        json_schema_extra={"group": _WEB_SIDE},
+    )
+    redis_socket_timeout: float = Field(
+        default=10.0,
+        gt=0.0,
+        description="seconds the web side waits for a Redis that accepted a command but does not answer",
+        json_schema_extra={"group": _WEB_SIDE},
+    )
+    result_recovery_grace: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="a job's outcome normally arrives as a channel-layer event; once it is overdue by this many"
+        ' seconds, the socket looks up what ARQ stored for it (see "Healing without a human" in the README)',
+        json_schema_extra={"group": _WEB_SIDE},
+    )
+    result_recovery_interval: float = Field(
+        default=1.0,
+        gt=0.0,
+        description="seconds between those lookups of an overdue outcome, until the socket has it",
+        json_schema_extra={"group": _WEB_SIDE},
+    )
+    max_jobs_in_flight: int = Field(
+        default=100,
+        ge=1,
+        description="jobs one socket may have queued and not yet answered with their outcome; the excess is refused",
+        json_schema_extra={"group": _WEB_SIDE},
+    )
+    ws_max_size: int = Field(
+        default=65_536,
+        ge=1,
+        description="the largest WebSocket frame accepted, in bytes (uvicorn's `--ws-max-size` in `start_dev`, and"
+        " the consumer's own check); a larger one closes its socket with 1009",
+        json_schema_extra={"group": _WEB_SIDE},
+    )
+    # Under load (issue 12): a busy server answers later, it does not refuse; these are bounds, not load shedding.
+    max_connections: int = Field(
+        default=10_000,
+        ge=1,
+        description="sockets one server holds open; a handshake over it is closed with 1013 (Try Again Later)",
+        json_schema_extra={"group": _WEB_SIDE},
+    )
+    max_queue_depth: int = Field(
+        default=100_000,
+        ge=1,
+        description="jobs on ARQ's queue (waiting or running), across all servers; a job over it is refused as"
+        ' "queue full" (with the fast path each server learns the depth from its writes, so the queue may go over'
+        " by a batch per server)",
+        json_schema_extra={"group": _WEB_SIDE},
+    )
+    max_enqueue_backlog: int = Field(
+        default=1_000,
+        ge=1,
+        description="jobs one server has taken and not yet written to Redis; over it, it stops reading sockets'"
+        " frames until the backlog drains",
+        json_schema_extra={"group": _WEB_SIDE},
+    )
 
-    # start_dev / uvicorn.
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    log_level: str = "INFO"
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="host names requests may name in their `Host` header (`*.example.com` for a domain's"
+        " subdomains, `*` for any, explicitly); others get 400 (a handshake 403)",
+        json_schema_extra={
+            "group": _WHO_MAY_CONNECT,
+            "fallback": ", ".join(map("`{}`".format, LOOPBACK_HOSTS)) + " and `HOST`",
+        },
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="browser origins besides the allowed hosts' own that may open the socket:"
+        " `https://a.example,http://localhost:3000`",
+        json_schema_extra={"group": _WHO_MAY_CONNECT},
+    )
+    auth_jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="turns token authentication on: the HS256 secret a handshake's JWT must be signed with (32 bytes"
+        " or more; a shorter one is warned of at start-up)",
+        json_schema_extra={"group": _WHO_MAY_CONNECT},
+    )
+    auth_jwt_public_key: str | None = Field(
+        default=None,
+        description="turns token authentication on with a public key instead: a PEM public key (RSA for RS256, EC"
+        " for ES256; `\\n` may stand for its line breaks), checked at start-up; not both with `AUTH_JWT_SECRET`",
+        json_schema_extra={"group": _WHO_MAY_CONNECT},
+    )
+    auth_jwt_audience: str | None = Field(
+        default=None,
+        description="when set, a token's `aud` must be this",
+        json_schema_extra={"group": _WHO_MAY_CONNECT},
+    )
+    auth_jwt_issuer: str | None = Field(
+        default=None,
+        description="when set, a token's `iss` must be this",
+        json_schema_extra={"group": _WHO_MAY_CONNECT},
+    )
+    auth_max_token_age: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="when set, seconds: a token whose `exp` is further away than this is refused",
+        json_schema_extra={"group": _WHO_MAY_CONNECT},
+    )
+    max_sockets_per_user: int = Field(
+        default=20,
+        ge=1,
+        description="with authentication on: sockets one user may hold open across all servers (counted in Redis);"
+        " a handshake over it is closed with 1013",
+        json_schema_extra={"group": _WHO_MAY_CONNECT},
+    )
+    max_jobs_per_user: int = Field(
+        default=100,
+        ge=1,
+        description="with authentication on: jobs one user may have queued or running across all servers (counted"
+        " in Redis); the excess is refused",
+        json_schema_extra={"group": _WHO_MAY_CONNECT},
+    )
+    max_sockets_per_client: int | None = Field(
+        default=None,
+        ge=1,
+        description="sockets one client address may hold open on each server (behind a proxy, the address"
+        " uvicorn's `--forwarded-allow-ips` trusts it to name); a handshake over it is closed with 1013; unset: off,"
+        " since many users may share an address",
+        json_schema_extra={"group": _WHO_MAY_CONNECT},
+    )
 
-    # Hardening (issue 6).
-    # Host names requests may be addressed to (the Host header): comma-separated or a JSON list; `*.example.com`
-    # for a domain's subdomains, `*` for any (explicitly). Empty: 127.0.0.1, localhost, [::1] and HOST.
-    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Browser origins besides the allowed hosts' own that may open the socket: comma-separated or a JSON list.
-    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Token authentication (off unless one is set): an HS256 secret, or a PEM public key for RS256/ES256.
-    auth_jwt_secret: SecretStr | None = None
-    auth_jwt_public_key: str | None = None
-    # When set, a token must name this audience (`aud`) / issuer (`iss`).
-    auth_jwt_audience: str | None = None
-    auth_jwt_issuer: str | None = None
-    # When set, a token whose `exp` is further away than this many seconds is refused.
-    auth_max_token_age: float | None = Field(default=None, gt=0.0)
-    # Jobs one socket may have queued whose outcome it has not sent yet; the excess is refused.
-    max_jobs_in_flight: int = Field(default=100, ge=1)
-    # With authentication on, across all servers (counted in Redis): sockets one user may hold open, and jobs one
-    # user may have queued or running; the excess is refused.
-    max_sockets_per_user: int = Field(default=20, ge=1)
-    max_jobs_per_user: int = Field(default=100, ge=1)
-    # Sockets one client address may hold open on each server (off when unset: many users may share an address).
-    max_sockets_per_client: int | None = Field(default=None, ge=1)
-    # The largest WebSocket frame accepted, in bytes (start_dev passes it to uvicorn; the consumer enforces it too).
-    ws_max_size: int = Field(default=65_536, ge=1)
-
-    # Under load (issue 12): a busy server answers later, it does not refuse.
-    # Sockets one server holds open; a handshake over it is closed with 1013 (Try Again Later).
-    max_connections: int = Field(default=10_000, ge=1)
-    # Jobs on ARQ's queue (waiting or running), across all servers; a job over it is refused as "queue full".
-    max_queue_depth: int = Field(default=100_000, ge=1)
-    # Jobs this server has taken and not yet written to Redis; over it, it stops reading sockets' frames.
-    max_enqueue_backlog: int = Field(default=1_000, ge=1)
+    host: str = Field(
+        default="127.0.0.1",
+        description="the address `start_dev` serves on; with `ALLOWED_HOSTS` empty, a host name requests may name",
+        json_schema_extra={"group": _SERVING},
+    )
+    port: int = Field(
+        default=8000,
+        ge=0,
+        le=65535,
+        description="the port `start_dev` serves on",
+        json_schema_extra={"group": _SERVING},
+    )
+    log_level: str = Field(
+        default="INFO",
+        description="level of the project's, chanx's and fast-channels' loggers",
+        json_schema_extra={"group": _SERVING},
+    )
 
     # The validators and properties below are thin: each calls a plain function (mutation testing reaches those).
 
@@ -271,9 +490,6 @@ def hosts_allowed(allowed_hosts: list[str], host: str) -> list[str]:
 
 
 RECONNECT_ERRORS = (RedisConnectionError, RedisTimeoutError)
-
-#: The names this machine answers to on its loopback interface (``ALLOWED_HOSTS``' default, with ``HOST``).
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 def list_from_text(value: Any) -> Any:
