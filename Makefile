@@ -11,7 +11,7 @@ TOX := $(BIN)/tox
 # (skipped when CHROMIUM_PATH names a browser that is there, as on CI runners with their own Chrome).
 SYSTEM_PACKAGES := redis-server chromium fonts-noto-color-emoji
 
-.PHONY: venv run test system-deps lint type unit contract integration integration-stock e2e e2e-stock coverage mutation spec soak client stop-redis clean distclean
+.PHONY: venv run test system-deps lint type unit contract integration integration-stock e2e e2e-stock coverage mutation spec settings-doc soak client stop-redis clean distclean
 
 venv: $(STAMP)
 
@@ -53,6 +53,11 @@ mutation: venv
 # it names a test that is gone); tests/unit/test_spec.py fails while docs/spec.md is stale.
 spec: venv
 	$(BIN)/python -m tests.spec
+
+# docs/settings.md from the Settings class (src/settings.py): each field's default and description, under its heading;
+# tests/unit/test_settings_doc.py fails while docs/settings.md is stale.
+settings-doc: venv
+	$(BIN)/python -m scripts.settings_doc
 
 # The integration and e2e layers N times in a row; lists every failure with its run number (make soak N=3).
 N ?= 10

@@ -1,0 +1,1 @@
+"""Developer commands: the settings reference, mutation testing, the soak run."""
