@@ -10,7 +10,7 @@ import redis
 from chanx.fast_channels.testing import WebsocketCommunicator
 from hypothesis import HealthCheck, settings
 
-from src.logging_setup import configure_logging
+from src.ops.logging_setup import configure_logging
 from src.settings import Settings
 from tests.support.redis_provider import ProvidedRedis, choose_provider, provide_redis, unexpected_provider
 

@@ -16,7 +16,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from src.job_types import JOB_DURATIONS
+from src.apps.background_jobs.job_types import JOB_DURATIONS
 from tests.support.protocol import job
 
 #: The frame each benchmark job sends, by type: ``default`` (zero work) unless a scenario says otherwise.

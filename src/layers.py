@@ -3,7 +3,7 @@
 from fast_channels.layers import get_channel_layer, register_channel_layer, unregister_channel_layer
 from fast_channels.layers.redis import RedisPubSubChannelLayer
 
-from src.sentinel import layer_host
+from src.plumbing.sentinel import layer_host
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 
 #: The alias the consumer routes results through (the tutorial's ``chat`` layer).

@@ -15,19 +15,19 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from src.apps.background_jobs.admission import Admission
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.apps.background_jobs.ownership import JobOwnership
-from src.apps.background_jobs.token_auth import SHORT_SECRET
-from src.apps.background_jobs.user_limits import UserLimits
-from src.host_allowlist import HostAllowlist
-from src.job_queue import JobQueue
 from src.layers import keep_listening, setup_layers, teardown_layers
-from src.logging_setup import configure_logging
-from src.metrics import WebMetrics
-from src.readiness import ReadinessLog, readiness
+from src.ops.logging_setup import configure_logging
+from src.ops.metrics import WebMetrics
+from src.ops.readiness import ReadinessLog, readiness
 from src.settings import Settings, get_settings
 from src.speedups import speedups
+from src.web.admission import Admission
+from src.web.host_allowlist import HostAllowlist
+from src.web.job_queue import JobQueue
+from src.web.ownership import JobOwnership
+from src.web.token_auth import SHORT_SECRET
+from src.web.user_limits import UserLimits
 
 logger = structlog.stdlib.get_logger(__name__)
 

@@ -12,6 +12,7 @@ from arq.connections import RedisSettings
 from arq.typing import StartupShutdown, WorkerCoroutine
 from arq.worker import Function, func
 
+from src.apps.background_jobs.job_types import work_seconds
 from src.apps.background_jobs.outcomes import (
     TaskTimeout,
     error_outcome,
@@ -19,16 +20,15 @@ from src.apps.background_jobs.outcomes import (
     result_outcome,
     timeout_text,
 )
-from src.consumer_notifier import consumer_notifier
-from src.job_types import work_seconds
 from src.layers import setup_layers, teardown_layers
-from src.logging_setup import configure_logging
-from src.notifier import Notifier
-from src.progress_reporter import Progress, ProgressReporter
-from src.sentinel import master_pool
+from src.ops.logging_setup import configure_logging
+from src.ops.worker_metrics import WorkerMetrics, serve_metrics
+from src.plumbing.sentinel import master_pool
 from src.settings import RECONNECT_ERRORS, Settings, get_settings, reconnecting_retry
 from src.speedups import SpeedUps, speedups
-from src.worker_metrics import WorkerMetrics, serve_metrics
+from src.worker_side.consumer_notifier import consumer_notifier
+from src.worker_side.notifier import Notifier
+from src.worker_side.progress_reporter import Progress, ProgressReporter
 
 logger = structlog.stdlib.get_logger(__name__)
 

@@ -17,7 +17,7 @@ from arq.worker import Worker
 from src.fastpath.pipelines import ReadAhead, ReadAheadMismatch, publishing, read_ahead_context
 from src.fastpath.riding_outcomes import DeferredNotifier, event_publish, redis_pubsub_layer
 from src.fastpath.wakeable_pool import WakeableArqRedis
-from src.notifier import ChannelLayerNotifier
+from src.worker_side.notifier import ChannelLayerNotifier
 
 logger = structlog.stdlib.get_logger(__name__)
 

@@ -17,7 +17,7 @@ from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.commands.core import AsyncScript
 
-from src.deadlines import answered_within
+from src.plumbing.deadlines import answered_within
 
 
 @dataclass
@@ -102,7 +102,7 @@ class EnqueueBatcher:
 
     A job waits here for as long as this process takes to get to it: its own backlog never fails it.
     It fails only when Redis does: a write that fails fails its batch, and while a write has gone
-    unanswered for ``answer_timeout`` seconds (of time the loop was free to hear it: ``src.deadlines``),
+    unanswered for ``answer_timeout`` seconds (of time the loop was free to hear it: ``src.plumbing.deadlines``),
     the jobs still waiting (never sent) fail at once, as do new ones.
 
     A batch carries a deadline on Redis's own clock (this process's clock, plus the offset the last answer

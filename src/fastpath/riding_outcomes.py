@@ -9,7 +9,7 @@ from fast_channels.layers.redis import RedisPubSubChannelLayer
 
 from src.apps.background_jobs.messages import JobOutcome, JobResult, ProgressUpdate
 from src.layers import JOBS_LAYER_ALIAS
-from src.notifier import ChannelLayerNotifier
+from src.worker_side.notifier import ChannelLayerNotifier
 
 
 def redis_pubsub_layer(queue_url: str) -> RedisPubSubChannelLayer | None:

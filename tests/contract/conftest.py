@@ -22,8 +22,8 @@ import src.fastpath.enqueue_batcher
 from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
 from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.layers import setup_layers, teardown_layers
-from src.notifier import Notifier
 from src.settings import Settings
+from src.worker_side.notifier import Notifier
 from tests.support.burst_worker import run_burst_worker
 
 #: The one instant every clock below reads, in ms: what ARQ and the fast path write is then byte for byte comparable.

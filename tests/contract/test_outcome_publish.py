@@ -10,10 +10,10 @@ from fast_channels.layers.redis import RedisPubSubChannelLayer
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
-from src.consumer_notifier import consumer_notifier
 from src.fastpath.riding_outcomes import event_publish
 from src.layers import JOBS_LAYER_ALIAS
 from src.settings import Settings
+from src.worker_side.consumer_notifier import consumer_notifier
 from tests.contract.conftest import run_burst
 
 OUTCOME = JobOutcome(

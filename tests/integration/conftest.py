@@ -10,11 +10,11 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
-from src.job_queue import JobQueue
 from src.layers import setup_layers, teardown_layers
 from src.main import create_app
 from src.settings import Settings
 from src.speedups import speedups
+from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.processes import WORKER_COMMANDS, WorkerProcess
 from tests.support.protocol import CONNECTED

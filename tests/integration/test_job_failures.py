@@ -5,9 +5,9 @@ from typing import Any
 from arq.worker import func
 from chanx.fast_channels.testing import WebsocketCommunicator
 
-from src.progress_reporter import Progress
 from src.settings import Settings
 from src.tasks import run_reported
+from src.worker_side.progress_reporter import Progress
 from tests.support.burst_worker import run_burst_worker
 from tests.support.communicator import receive_but_progress
 from tests.support.protocol import job_status

@@ -10,10 +10,10 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from src.job_queue import JobQueue
 from src.main import create_app
 from src.settings import Settings
 from src.speedups import speedups
+from src.web.job_queue import JobQueue
 from tests.support.burst_worker import run_burst_worker
 from tests.support.protocol import job_status
 from tests.support.pubsub import until

@@ -6,8 +6,8 @@ from arq import ArqRedis
 from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 
-from src.job_queue import JobQueue, QueueError, new_job_id
 from src.settings import Settings
+from src.web.job_queue import JobQueue, QueueError, new_job_id
 
 
 async def test_a_job_no_replica_acknowledges_in_time_is_taken_back_and_refused(redis_url: str) -> None:

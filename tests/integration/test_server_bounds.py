@@ -8,9 +8,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from src.job_queue import JobQueue, QueueFull
 from src.settings import Settings
 from src.speedups import speedups
+from src.web.job_queue import JobQueue, QueueFull
 from tests.support.processes import ServerProcess, running
 
 

@@ -12,11 +12,11 @@ from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.job_queue import JobQueue
 from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
 from src.main import create_app
 from src.settings import Settings
 from src.speedups import speedups
+from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.protocol import CONNECTED, PING, PONG
 

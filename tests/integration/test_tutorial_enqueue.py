@@ -3,8 +3,8 @@
 import pytest
 from chanx.fast_channels.testing import WebsocketCommunicator
 
-from src.job_queue import JobQueue, QueueError
 from src.settings import Settings
+from src.web.job_queue import JobQueue, QueueError
 from tests.support.burst_worker import run_burst_worker
 from tests.support.protocol import job_status
 

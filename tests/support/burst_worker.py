@@ -5,11 +5,11 @@ from typing import Any, cast
 from arq.typing import WorkerSettingsBase
 from arq.worker import Worker, get_kwargs
 
-from src.consumer_notifier import consumer_notifier
-from src.notifier import Notifier
 from src.settings import Settings
 from src.speedups import speedups
 from src.tasks import build_worker_settings
+from src.worker_side.consumer_notifier import consumer_notifier
+from src.worker_side.notifier import Notifier
 
 
 async def run_burst_worker(

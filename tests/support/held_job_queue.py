@@ -5,9 +5,9 @@ import asyncio
 
 from arq import ArqRedis
 
-from src.job_queue import JobQueue
 from src.settings import Settings
 from src.speedups import speedups
+from src.web.job_queue import JobQueue
 
 
 class HeldJobQueue(JobQueue):

@@ -20,10 +20,10 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.job_queue import JobQueue
 from src.main import WS_PATH, create_app
 from src.settings import Settings
 from src.speedups import speedups
+from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.protocol import CONNECTED
 

@@ -10,11 +10,11 @@ from fakeredis import FakeServer
 from fast_channels.layers import InMemoryChannelLayer, channel_layers, register_channel_layer
 from fastapi import FastAPI
 
-from src.job_queue import JobQueue
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import create_app
 from src.settings import Settings
 from src.speedups import speedups
+from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.fake_arq import fake_arq_pool
 from tests.support.protocol import CONNECTED

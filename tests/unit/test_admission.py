@@ -4,8 +4,8 @@ it is under the bound again."""
 
 import asyncio
 
-from src.apps.background_jobs.admission import Admission, Refusal
 from src.settings import Settings
+from src.web.admission import Admission, Refusal
 
 AT_CAPACITY = Refusal("capacity", "The server holds its most sockets (2); try again shortly.")
 

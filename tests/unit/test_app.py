@@ -10,10 +10,10 @@ from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
 from src.apps.background_jobs.consumer import refuse_handshake
-from src.job_queue import JobQueue
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import WS_PATH, create_app
 from src.settings import Settings
+from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 
 

@@ -6,9 +6,9 @@ import pytest
 from fast_channels.consumer.base import AsyncConsumer
 
 import src.main
-from src.job_queue import JobQueue
 from src.main import create_app
 from src.settings import Settings
+from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.protocol import CONNECTED, PING, PONG
 

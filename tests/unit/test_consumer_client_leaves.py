@@ -10,7 +10,7 @@ from chanx.utils.asyncio import global_background_tasks
 from uvicorn.protocols.utils import ClientDisconnected
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.job_queue import JobQueue
+from src.web.job_queue import JobQueue
 
 
 async def handlers_finished() -> None:

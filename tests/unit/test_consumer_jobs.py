@@ -12,7 +12,7 @@ from fakeredis import FakeServer
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
-from src.job_queue import JobQueue
+from src.web.job_queue import JobQueue
 from tests.support.protocol import job_status
 
 JOB_ID = IsStr(regex=r"translate_[0-9a-f]{32}")

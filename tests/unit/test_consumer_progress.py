@@ -12,7 +12,7 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobProgress, JobResult, ProgressUpdate
 from src.apps.background_jobs.progress import store_progress
-from src.job_queue import JobQueue
+from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.protocol import job_status
 

@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from src.job_queue import JobQueue
 from src.main import create_app
 from src.settings import Settings
+from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.fake_arq import fake_arq_pool
 from tests.support.frames import is_valid_job_frame

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from src import deadlines
-from src.deadlines import answered_within, busy_time, within
+from src.plumbing import deadlines
+from src.plumbing.deadlines import answered_within, busy_time, within
 
 
 def spin(seconds: float) -> None:

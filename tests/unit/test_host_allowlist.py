@@ -10,8 +10,8 @@ from arq import ArqRedis
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from src.host_allowlist import HostAllowlist
 from src.settings import Settings, get_settings
+from src.web.host_allowlist import HostAllowlist
 from tests.support.protocol import CONNECTED
 from tests.support.who_may_connect import Answer, app_on, http_get, socket_with
 

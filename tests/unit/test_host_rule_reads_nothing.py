@@ -2,7 +2,7 @@
 
 import pytest
 
-from src.host_allowlist import nothing_to_receive
+from src.web.host_allowlist import nothing_to_receive
 
 
 async def test_the_receive_handed_to_the_host_rule_fails_loudly_if_read() -> None:

@@ -5,9 +5,9 @@ import asyncio
 import pytest
 from arq import ArqRedis
 
-from src.apps.background_jobs.lookup import bounded, look_up
-from src.job_queue import QueueError
-from src.job_types import job_type_of, resolve_job_type
+from src.apps.background_jobs.job_types import job_type_of, resolve_job_type
+from src.web.job_queue import QueueError
+from src.web.lookup import bounded, look_up
 from tests.support.seed import JOB_TYPES
 
 

@@ -15,10 +15,10 @@ from fakeredis import FakeServer
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from src.apps.background_jobs import ownership as ownership_module
-from src.apps.background_jobs.ownership import KEY_REFRESH, JobOwnership
-from src.job_queue import JobQueue, QueueError
 from src.settings import Settings
+from src.web import ownership as ownership_module
+from src.web.job_queue import JobQueue, QueueError
+from src.web.ownership import KEY_REFRESH, JobOwnership
 from tests.support.communicator import socket_on
 from tests.support.fake_arq import fake_arq_pool
 from tests.support.protocol import CONNECTED, job_status

@@ -8,9 +8,9 @@ import pytest
 from arq.constants import abort_jobs_ss
 from redis.asyncio import ConnectionPool
 
-import src.job_queue
-from src.job_queue import ArqJobWriter, JobQueue, QueueError, QueueFull
+import src.web.job_queue
 from src.settings import Settings
+from src.web.job_queue import ArqJobWriter, JobQueue, QueueError, QueueFull
 from tests.support.fake_arq import fake_arq_pool
 
 
@@ -108,7 +108,7 @@ async def test_without_the_fast_path_an_enqueue_waiting_its_turn_is_not_timed_on
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pool = fake_arq_pool()
-    monkeypatch.setattr(src.job_queue, "STOCK_ENQUEUES_AT_ONCE", 1)
+    monkeypatch.setattr(src.web.job_queue, "STOCK_ENQUEUES_AT_ONCE", 1)
     jobs = JobQueue(Settings(enqueue_timeout=0.1), pool=pool)
     enqueue_job = pool.enqueue_job
 

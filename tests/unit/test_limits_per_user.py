@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from src.apps.background_jobs.user_limits import UserLimits
-from src.job_queue import JobQueue
 from src.main import create_app
 from src.settings import Settings
+from src.web.job_queue import JobQueue
+from src.web.user_limits import UserLimits
 from tests.support.communicator import socket_on
 from tests.support.held_job_queue import HeldJobQueue
 from tests.support.metric_samples import metric_samples, refusals

@@ -10,7 +10,7 @@ import pytest
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from src.logging_setup import PUBSUB_LOGGER, QuietReconnects, configure_logging
+from src.ops.logging_setup import PUBSUB_LOGGER, QuietReconnects, configure_logging
 from src.settings import Settings
 
 OURS = ("src", "chanx", "fast_channels")

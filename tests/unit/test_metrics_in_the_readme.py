@@ -4,8 +4,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from src.metrics import WebMetrics
-from src.worker_metrics import WorkerMetrics
+from src.ops.metrics import WebMetrics
+from src.ops.worker_metrics import WorkerMetrics
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 

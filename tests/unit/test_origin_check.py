@@ -6,9 +6,9 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.apps.background_jobs.origin_check import origin_allowed
 from src.main import WS_PATH
 from src.settings import Settings, get_settings
+from src.web.origin_check import origin_allowed
 from tests.support.protocol import CONNECTED
 
 ALLOWED = ["https://partner.example", "http://localhost:3000"]

@@ -6,8 +6,8 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.apps.background_jobs.messages import JobOutcome
-from src.apps.background_jobs.pending import PendingJobs
 from src.settings import Settings
+from src.web.pending import PendingJobs
 from tests.support.seed import SEED_DURATIONS
 
 FAST = Settings(job_time_scale=0.0, result_recovery_grace=0.0, result_recovery_interval=0.01)
@@ -21,9 +21,7 @@ def outcome(job_id: str) -> JobOutcome:
 def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
     """What PendingJobs logged: each event with its key=value pairs, spaces collapsed."""
     return [
-        " ".join(r.getMessage().split()).removeprefix("[info ] ")
-        for r in caplog.records
-        if r.name == "src.apps.background_jobs.pending"
+        " ".join(r.getMessage().split()).removeprefix("[info ] ") for r in caplog.records if r.name == "src.web.pending"
     ]
 
 

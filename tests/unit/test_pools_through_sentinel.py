@@ -1,9 +1,9 @@
 """Through ``REDIS_SENTINELS``: both sides' pools give up connecting to the master after 1 s, as they do without, and
 the worker's retries a command on the errors a failover raises (nothing is connected here)."""
 
-from src.job_queue import web_pool
 from src.settings import RECONNECT_ERRORS, Settings
 from src.tasks import worker_redis_pool
+from src.web.job_queue import web_pool
 
 SENTINELS = "10.0.0.1:26379,10.0.0.2:26380"
 

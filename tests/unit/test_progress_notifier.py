@@ -7,8 +7,8 @@ import pytest
 from fast_channels.layers import InMemoryChannelLayer
 
 from src.apps.background_jobs.messages import JobProgress, JobResult, ProgressUpdate
-from src.consumer_notifier import consumer_notifier
-from src.notifier import ChannelLayerNotifier
+from src.worker_side.consumer_notifier import consumer_notifier
+from src.worker_side.notifier import ChannelLayerNotifier
 
 
 async def test_progress_reaches_the_sockets_channel_as_a_job_progress_event(

@@ -11,7 +11,7 @@ from fakeredis import FakeServer
 
 from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
 from src.apps.background_jobs.progress import progress_key, stored_progress
-from src.progress_reporter import ProgressReporter
+from src.worker_side.progress_reporter import ProgressReporter
 
 JOB = "generate_0123"
 

@@ -9,7 +9,7 @@ from arq import ArqRedis
 from fakeredis import FakeServer
 
 from src.apps.background_jobs.progress import progress_key
-from src.progress_reporter import ProgressReporter
+from src.worker_side.progress_reporter import ProgressReporter
 from tests.unit.test_progress_reporter import Heard
 
 
@@ -55,14 +55,16 @@ async def test_the_earlier_runs_progress_is_read_from_redis_once_at_the_first_re
 async def test_with_redis_away_a_report_is_logged_as_neither_read_nor_kept_with_its_job_and_the_error(
     pool: ArqRedis, redis_server: FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="src.progress_reporter")
+    caplog.set_level(logging.INFO, logger="src.worker_side.progress_reporter")
     redis_server.connected = False
     heard = Heard()
 
     await reporter(heard, pool)(10)
 
     assert heard.sent == [(10, None)]
-    assert [" ".join(r.getMessage().split()) for r in caplog.records if r.name == "src.progress_reporter"] == [
+    assert [
+        " ".join(r.getMessage().split()) for r in caplog.records if r.name == "src.worker_side.progress_reporter"
+    ] == [
         "[info ] cannot read a job's earlier progress error='FakeRedis is emulating a connection error.' "
         "job_id=generate_0123",
         "[info ] progress not kept error='FakeRedis is emulating a connection error.' job_id=generate_0123",

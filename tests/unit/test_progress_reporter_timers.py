@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-import src.progress_reporter
+import src.worker_side.progress_reporter
 from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
-from src.progress_reporter import ProgressReporter
+from src.worker_side.progress_reporter import ProgressReporter
 
 
 class Timer:
@@ -55,7 +55,7 @@ class FakeLoop:
 
 
 class AsyncioOnAFakeLoop:
-    """``asyncio`` as ``src.progress_reporter`` alone sees it: the running loop is the fake one."""
+    """``asyncio`` as ``src.worker_side.progress_reporter`` alone sees it: the running loop is the fake one."""
 
     def __init__(self, loop: FakeLoop) -> None:
         self._loop = loop
@@ -71,7 +71,7 @@ class AsyncioOnAFakeLoop:
 def loop(monkeypatch: pytest.MonkeyPatch) -> FakeLoop:
     """The reporter's loop clock and timers, in the test's hands (every other module keeps the real loop)."""
     fake = FakeLoop()
-    monkeypatch.setattr(src.progress_reporter, "asyncio", AsyncioOnAFakeLoop(fake))
+    monkeypatch.setattr(src.worker_side.progress_reporter, "asyncio", AsyncioOnAFakeLoop(fake))
     return fake
 
 
@@ -122,8 +122,8 @@ def redis_writing_with(
     async def nothing_stored(redis: Any, job_id: str) -> None:
         return None
 
-    monkeypatch.setattr(src.progress_reporter, "stored_progress", nothing_stored)
-    monkeypatch.setattr(src.progress_reporter, "store_progress", store)
+    monkeypatch.setattr(src.worker_side.progress_reporter, "stored_progress", nothing_stored)
+    monkeypatch.setattr(src.worker_side.progress_reporter, "store_progress", store)
     return object()
 
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from src.readiness import readiness
+from src.ops.readiness import readiness
 from src.settings import Settings
 from tests.support.log_lines import log_lines
 from tests.support.who_may_connect import app_on, http_get
@@ -46,7 +46,7 @@ REDIS_UNAVAILABLE = {
     "status": "unavailable",
     "checks": {"redis": "Redis is unavailable", "worker": "unknown: Redis is unavailable"},
 }
-READINESS_LOGGER = "src.readiness"
+READINESS_LOGGER = "src.ops.readiness"
 
 
 async def refused(*args: object) -> bool:

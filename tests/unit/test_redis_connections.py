@@ -10,10 +10,10 @@ from fast_channels.layers import InMemoryChannelLayer, channel_layers, get_chann
 from fast_channels.layers.redis import RedisPubSubChannelLayer
 
 import src.layers
-from src.job_queue import JobQueue, QueueError, web_pool
 from src.layers import JOBS_LAYER_ALIAS, keep_listening, setup_layers, teardown_layers
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 from src.tasks import shutdown, startup
+from src.web.job_queue import JobQueue, QueueError, web_pool
 from tests.support.fake_arq import fake_arq_pool
 
 

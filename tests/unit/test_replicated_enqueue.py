@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from arq import ArqRedis
 
-import src.job_queue
-from src.job_queue import JobQueue
+import src.web.job_queue
 from src.settings import Settings
+from src.web.job_queue import JobQueue
 from tests.support.fake_arq import fake_arq_pool
 
 
@@ -39,7 +39,7 @@ def replicas(monkeypatch: pytest.MonkeyPatch) -> Replicas:
             stand_ins.waits.append((num_replicas, timeout))
             return stand_ins.acknowledging
 
-    monkeypatch.setattr(src.job_queue, "ArqRedis", ConnectionToAMasterWithReplicas)
+    monkeypatch.setattr(src.web.job_queue, "ArqRedis", ConnectionToAMasterWithReplicas)
     return stand_ins
 
 

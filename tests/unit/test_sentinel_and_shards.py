@@ -8,10 +8,10 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 
 import src.layers
 from src.fastpath import install
-from src.job_queue import web_pool
 from src.layers import JOBS_LAYER_ALIAS, setup_layers
 from src.settings import RECONNECT_ERRORS, Settings
 from src.tasks import worker_redis_pool
+from src.web.job_queue import web_pool
 
 SENTINELS = "10.0.0.1:26379,10.0.0.2:26380,10.0.0.3"
 

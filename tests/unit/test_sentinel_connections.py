@@ -4,7 +4,7 @@ connected here): the user, password and database ``REDIS_URL`` names, and one-se
 from arq import ArqRedis
 from redis.asyncio.sentinel import SentinelConnectionPool
 
-from src.sentinel import layer_host, master_connection_kwargs, master_pool
+from src.plumbing.sentinel import layer_host, master_connection_kwargs, master_pool
 from src.settings import Settings
 
 SENTINELS = "10.0.0.1:26379,10.0.0.2:26380"

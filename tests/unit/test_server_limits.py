@@ -11,9 +11,9 @@ from dirty_equals import IsStr
 from fakeredis import FakeServer
 from fastapi import FastAPI
 
-from src.apps.background_jobs.admission import Admission
-from src.job_queue import JobQueue
 from src.settings import Settings
+from src.web.admission import Admission
+from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.protocol import PING, PONG, job_status
 

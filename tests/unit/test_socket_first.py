@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from src.host_allowlist import HostAllowlist
 from src.main import WS_PATH, SocketFirst, create_app
 from src.settings import Settings
+from src.web.host_allowlist import HostAllowlist
 
 
 class Recorder:

@@ -8,10 +8,10 @@ import pytest
 from fast_channels.layers import InMemoryChannelLayer
 
 import src.tasks
-from src.consumer_notifier import consumer_notifier
-from src.progress_reporter import Progress
 from src.settings import Settings
 from src.tasks import make_task
+from src.worker_side.consumer_notifier import consumer_notifier
+from src.worker_side.progress_reporter import Progress
 from tests.support.seed import seed_ai_response
 
 

@@ -7,10 +7,10 @@ from arq import ArqRedis
 
 from src.apps.background_jobs.messages import ProgressUpdate
 from src.apps.background_jobs.progress import progress_key, stored_progress
-from src.consumer_notifier import consumer_notifier
-from src.progress_reporter import Progress
 from src.settings import Settings
 from src.tasks import run_reported
+from src.worker_side.consumer_notifier import consumer_notifier
+from src.worker_side.progress_reporter import Progress
 
 
 async def forty_percent(progress: Progress) -> str:

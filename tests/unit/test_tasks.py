@@ -7,14 +7,14 @@ import pytest
 from fast_channels.layers import InMemoryChannelLayer
 
 import src.tasks
+from src.apps.background_jobs.job_types import work_seconds
 from src.apps.background_jobs.messages import JobProgress, JobResult
 from src.apps.background_jobs.outcomes import TaskTimeout, error_outcome
-from src.consumer_notifier import consumer_notifier
-from src.job_types import work_seconds
-from src.notifier import ChannelLayerNotifier
-from src.progress_reporter import Progress
 from src.settings import Settings
 from src.tasks import TASKS, make_task, run_reported, simulate_work
+from src.worker_side.consumer_notifier import consumer_notifier
+from src.worker_side.notifier import ChannelLayerNotifier
+from src.worker_side.progress_reporter import Progress
 from tests.support.protocol import SEED_RESULTS_FOR_HELLO
 from tests.support.seed import SEED_DURATIONS, seed_ai_response, seed_analysis
 

@@ -10,9 +10,9 @@ import jwt
 import pytest
 from pydantic import ValidationError
 
-from src.apps.background_jobs.token_auth import USER, InvalidToken, JwtAuthenticator, holder_of, token_from
 from src.main import warn_of_a_short_secret
 from src.settings import Settings
+from src.web.token_auth import USER, InvalidToken, JwtAuthenticator, holder_of, token_from
 from tests.support.who_may_connect import (
     OTHER_SECRET,
     SECRET,

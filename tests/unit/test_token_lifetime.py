@@ -21,13 +21,13 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 import src.apps.background_jobs.consumer
-from src.apps.background_jobs import token_expiry
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.apps.background_jobs.token_auth import EXPIRES, USER, InvalidToken, JwtAuthenticator, holder_of
 from src.fastpath.lean_channel_layer import LeanChannelLayer
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import WS_PATH, create_app
 from src.settings import Settings
+from src.web import token_expiry
+from src.web.token_auth import EXPIRES, USER, InvalidToken, JwtAuthenticator, holder_of
 from tests.support.communicator import socket_on
 from tests.support.held_job_queue import HeldJobQueue
 from tests.support.log_lines import log_lines

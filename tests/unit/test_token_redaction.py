@@ -5,9 +5,9 @@ import logging
 
 import pytest
 
-from src.apps.background_jobs.token_auth import token_from
-from src.logging_setup import RedactTokens, configure_logging
+from src.ops.logging_setup import RedactTokens, configure_logging
 from src.settings import Settings
+from src.web.token_auth import token_from
 
 #: uvicorn's WebSocket lines (``uvicorn.error``), as its websockets protocols log them.
 WEBSOCKET_ACCEPTED = '%s - "WebSocket %s" [accepted]'

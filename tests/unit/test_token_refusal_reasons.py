@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from src.apps.background_jobs.token_auth import InvalidToken, JwtAuthenticator, holder_of
 from src.settings import Settings
+from src.web.token_auth import InvalidToken, JwtAuthenticator, holder_of
 from tests.support.who_may_connect import SECRET, expires_in, hs256
 
 
@@ -46,7 +46,7 @@ async def test_the_authenticators_refusal_is_logged_with_its_reason(caplog: pyte
     app = SimpleNamespace(state=SimpleNamespace(settings=with_secret()))
     scope: dict[str, Any] = {"type": "websocket", "app": app, "headers": [], "query_string": b"", "path": "/ws"}
 
-    with caplog.at_level(logging.INFO, logger="src.apps.background_jobs.token_auth"):
+    with caplog.at_level(logging.INFO, logger="src.web.token_auth"):
         assert not await JwtAuthenticator(send_nothing).authenticate(scope)
 
     lines = [" ".join(record.getMessage().split()) for record in caplog.records]

@@ -12,11 +12,11 @@ from fakeredis import FakeServer
 from fast_channels.layers import channel_layers
 from pydantic import SecretStr
 
-from src.apps.background_jobs import user_limits
-from src.apps.background_jobs.user_limits import UserLimits, user_key
-from src.job_queue import JobQueue, QueueError
 from src.main import create_app
 from src.settings import Settings
+from src.web import user_limits
+from src.web.job_queue import JobQueue, QueueError
+from src.web.user_limits import UserLimits, user_key
 from tests.support.log_lines import log_lines
 from tests.support.pubsub import until
 from tests.support.who_may_connect import SECRET
@@ -176,7 +176,7 @@ async def test_renewing_while_redis_is_away_logs_a_warning_and_renews_once_it_is
     expiry = (await lease_expiries(pool, key))[lease]
 
     async def logged() -> bool:
-        return bool(log_lines(caplog, "src.apps.background_jobs.user_limits"))
+        return bool(log_lines(caplog, "src.web.user_limits"))
 
     async def renewed() -> bool:
         return (await lease_expiries(pool, key))[lease] > expiry
@@ -190,7 +190,7 @@ async def test_renewing_while_redis_is_away_logs_a_warning_and_renews_once_it_is
     finally:
         renewing.cancel()
 
-    assert log_lines(caplog, "src.apps.background_jobs.user_limits")[0] == (
+    assert log_lines(caplog, "src.web.user_limits")[0] == (
         "[warning ] could not renew the sockets' leases; trying again later error='the job queue is unavailable'"
     )
 
@@ -207,7 +207,7 @@ async def test_a_lease_released_while_redis_is_away_is_no_longer_renewed_and_not
         await limits.release_socket(lease)
 
     assert limits.leases == {}
-    assert log_lines(caplog, "src.apps.background_jobs.user_limits") == [
+    assert log_lines(caplog, "src.web.user_limits") == [
         "[info ] a closed socket's lease is left to expire error='the job queue is unavailable'"
     ]
 

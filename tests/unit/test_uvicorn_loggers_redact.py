@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from src.logging_setup import RedactTokens, configure_logging
+from src.ops.logging_setup import RedactTokens, configure_logging
 from src.settings import Settings
 
 #: uvicorn's loggers that name a request's path and query: its WebSocket lines and its access lines.

@@ -3,7 +3,7 @@
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from src.metrics import WebMetrics
+from src.ops.metrics import WebMetrics
 
 
 def a_fresh_servers_metrics() -> WebMetrics:

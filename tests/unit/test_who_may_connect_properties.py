@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from src.apps.background_jobs.ownership import JobOwnership
-from src.apps.background_jobs.token_auth import InvalidToken, holder_of, token_from
-from src.job_queue import JobQueue
-from src.logging_setup import RedactTokens
 from src.main import WS_PATH
+from src.ops.logging_setup import RedactTokens
 from src.settings import Settings
+from src.web.job_queue import JobQueue
+from src.web.ownership import JobOwnership
+from src.web.token_auth import InvalidToken, holder_of, token_from
 from tests.support.protocol import CONNECTED
 from tests.support.who_may_connect import (
     OTHER_SECRET,

@@ -12,12 +12,12 @@ from arq import ArqRedis
 from fast_channels.layers import InMemoryChannelLayer
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-import src.worker_metrics
-from src.consumer_notifier import consumer_notifier
-from src.progress_reporter import Progress
+import src.ops.worker_metrics
+from src.ops.worker_metrics import WorkerMetrics, serve_metrics
 from src.settings import Settings
 from src.tasks import TASKS, run_reported
-from src.worker_metrics import WorkerMetrics, serve_metrics
+from src.worker_side.consumer_notifier import consumer_notifier
+from src.worker_side.progress_reporter import Progress
 
 
 def sample(metrics: WorkerMetrics, name: str, **labels: str) -> float | None:
@@ -140,7 +140,7 @@ async def test_the_run_time_observed_is_how_long_the_task_ran(
 
 
 def test_the_run_time_buckets_span_a_millisecond_to_past_the_seeds_longest_job() -> None:
-    buckets = src.worker_metrics.RUN_BUCKETS
+    buckets = src.ops.worker_metrics.RUN_BUCKETS
     assert list(buckets) == sorted(buckets)
     assert buckets[0] <= 0.001
     assert buckets[-1] >= 4.0  # generate's 4 s of work at scale 1
@@ -167,7 +167,7 @@ def test_the_metrics_are_named_by_prometheus_conventions_with_their_help(metrics
 @pytest.fixture
 def quick_depth_readings(monkeypatch: pytest.MonkeyPatch) -> float:
     """Read the queue's depth every 10 ms instead of every second."""
-    monkeypatch.setattr(src.worker_metrics, "DEPTH_EVERY", 0.01)
+    monkeypatch.setattr(src.ops.worker_metrics, "DEPTH_EVERY", 0.01)
     return 0.01
 
 
@@ -235,7 +235,7 @@ async def test_a_failed_depth_reading_keeps_the_last_value_and_the_reader_goes_o
 ) -> None:
     metrics.queue_depth.set(7)
     seen = ReadingsSeen(FailingThenAnswering(failures=2, depth=5).zcard)
-    caplog.set_level(logging.DEBUG, logger="src.worker_metrics")
+    caplog.set_level(logging.DEBUG, logger="src.ops.worker_metrics")
 
     reader = asyncio.create_task(metrics.read_queue_depth(seen, "arq:queue"))  # type: ignore[arg-type]
     try:
@@ -245,7 +245,7 @@ async def test_a_failed_depth_reading_keeps_the_last_value_and_the_reader_goes_o
     finally:
         reader.cancel()
 
-    assert [r.getMessage() for r in caplog.records if r.name == "src.worker_metrics"][:2] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "src.ops.worker_metrics"][:2] == [
         "queue depth not read: Connection refused",
         "queue depth not read: reset by peer",
     ]
@@ -291,20 +291,20 @@ def test_a_port_already_taken_serves_nothing_and_says_why(
 
         assert serve_metrics(metrics, port) is None
 
-    errors = [r for r in caplog.records if r.name == "src.worker_metrics" and r.levelno == logging.ERROR]
+    errors = [r for r in caplog.records if r.name == "src.ops.worker_metrics" and r.levelno == logging.ERROR]
     assert len(errors) == 1
     assert errors[0].getMessage().startswith(f"worker metrics not served: port {port}: ")
 
 
 def test_serving_says_on_which_port(metrics: WorkerMetrics, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="src.worker_metrics")
+    caplog.set_level(logging.INFO, logger="src.ops.worker_metrics")
     port = free_port()
     server = serve_metrics(metrics, port)
     assert server is not None
     server.shutdown()
     server.server_close()
 
-    assert [r.getMessage() for r in caplog.records if r.name == "src.worker_metrics"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "src.ops.worker_metrics"] == [
         f"worker metrics on port {port}"
     ]
 
@@ -332,5 +332,5 @@ def test_a_port_already_taken_is_logged_with_the_reason_the_system_gave(
 
         assert serve_metrics(metrics, port) is None
 
-    (error,) = [r for r in caplog.records if r.name == "src.worker_metrics" and r.levelno == logging.ERROR]
+    (error,) = [r for r in caplog.records if r.name == "src.ops.worker_metrics" and r.levelno == logging.ERROR]
     assert error.getMessage() == f"worker metrics not served: port {port}: [Errno 98] Address already in use"

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from arq import ArqRedis
 
-import src.worker_metrics
+import src.ops.worker_metrics
 from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
-from src.progress_reporter import Progress
 from src.settings import Settings
 from src.tasks import run_reported, shutdown, startup
+from src.worker_side.progress_reporter import Progress
 
 
 def free_port() -> int:
@@ -72,7 +72,7 @@ async def done(progress: Progress) -> str:
 async def test_a_worker_with_a_metrics_port_serves_the_jobs_it_runs_and_the_queue_depth_until_shutdown(
     pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(src.worker_metrics, "DEPTH_EVERY", 0.01)
+    monkeypatch.setattr(src.ops.worker_metrics, "DEPTH_EVERY", 0.01)
     port = free_port()
     settings = Settings(redis_url="redis://127.0.0.1:1", worker_metrics_port=port, queue_name="q:metered")
     await pool.zadd("q:metered", {"job_a": 1, "job_b": 2, "job_c": 3})

@@ -12,17 +12,8 @@ from chanx.messages.outgoing import ErrorMessage, PongMessage
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails
 
-from src.base_consumer import BaseConsumer
-from src.host_allowlist import refuse_before_accept
-from src.job_queue import JobQueue, QueueError, new_job_id
-from src.job_types import job_type_of, resolve_job_type
-from src.layers import JOBS_LAYER_ALIAS
-from src.metrics import WebMetrics
-from src.speedups import SpeedUps
-
-from .admission import Admission, Refusal
-from .lookup import bounded, look_up
-from .messages import (
+from src.apps.background_jobs.job_types import job_type_of, resolve_job_type
+from src.apps.background_jobs.messages import (
     CancelMessage,
     ConnectedStatus,
     JobLookupMessage,
@@ -48,14 +39,22 @@ from .messages import (
     too_many_jobs_text,
     too_many_user_jobs_text,
 )
-from .origin_check import header, origin_allowed
-from .outcomes import cancelled_outcome, stored_outcome
-from .ownership import JobOwnership
-from .pending import PendingJobs
-from .token_auth import USER, JwtAuthenticator
-from .token_expiry import TOKEN_EXPIRED, TOKEN_EXPIRED_REASON, close_at_expiry, expired
-from .user_limits import UserLimits
-from .wire_text import lone_surrogate
+from src.apps.background_jobs.outcomes import cancelled_outcome, stored_outcome
+from src.apps.background_jobs.wire_text import lone_surrogate
+from src.base_consumer import BaseConsumer
+from src.layers import JOBS_LAYER_ALIAS
+from src.ops.metrics import WebMetrics
+from src.speedups import SpeedUps
+from src.web.admission import Admission, Refusal
+from src.web.host_allowlist import refuse_before_accept
+from src.web.job_queue import JobQueue, QueueError, new_job_id
+from src.web.lookup import bounded, look_up
+from src.web.origin_check import header, origin_allowed
+from src.web.ownership import JobOwnership
+from src.web.pending import PendingJobs
+from src.web.token_auth import USER, JwtAuthenticator
+from src.web.token_expiry import TOKEN_EXPIRED, TOKEN_EXPIRED_REASON, close_at_expiry, expired
+from src.web.user_limits import UserLimits
 
 logger = structlog.stdlib.get_logger(__name__)
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from chanx.messages.base import BaseMessage
 from pydantic import AfterValidator, BaseModel, Field
 
-from .wire_text import carried_text
+from src.apps.background_jobs.wire_text import carried_text
 
 CONNECTED_TEXT = "🔄 Background Job Processor: Connected!"
 

@@ -6,7 +6,7 @@ from typing import Any
 from arq import ArqRedis
 from arq.jobs import Job
 
-from .messages import JobOutcome
+from src.apps.background_jobs.messages import JobOutcome
 
 
 class TaskTimeout(Exception):

@@ -3,7 +3,7 @@
 from arq import ArqRedis
 from pydantic import ValidationError
 
-from .messages import ProgressUpdate
+from src.apps.background_jobs.messages import ProgressUpdate
 
 #: Beside ARQ's own ``arq:job:<id>`` and ``arq:result:<id>``.
 PROGRESS_KEY_PREFIX = "arq:progress:"

@@ -16,13 +16,13 @@ from arq.typing import WorkerSettingsBase
 from arq.worker import get_kwargs
 
 from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
-from src.consumer_notifier import consumer_notifier
 from src.fastpath import FastPath
 from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.fastpath.enqueue_batcher import NewJob, queue_jobs
 from src.fastpath.wakeable_pool import WakeableArqRedis
 from src.settings import Settings
 from src.tasks import build_worker_settings
+from src.worker_side.consumer_notifier import consumer_notifier
 
 JOB_IDS = [f"default_{n}" for n in range(10)]
 

@@ -15,7 +15,7 @@ from src.apps.background_jobs.messages import JobOutcome, JobProgress, JobResult
 from src.fastpath.riding_outcomes import DeferredNotifier, event_publish, redis_pubsub_layer
 from src.fastpath.wakeable_pool import WakeableArqRedis
 from src.layers import JOBS_LAYER_ALIAS
-from src.notifier import ChannelLayerNotifier
+from src.worker_side.notifier import ChannelLayerNotifier
 from tests.support.fake_arq import fake_arq_pool
 
 OUTCOME = JobOutcome(status="result", job_id="default_1", job_type="default", message="✅ Processed: X")

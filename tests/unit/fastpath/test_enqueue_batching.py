@@ -21,8 +21,8 @@ from src.fastpath.enqueue_batcher import (
     queue_jobs,
     write_jobs,
 )
-from src.job_queue import JobQueue, QueueError, QueueFull
 from src.settings import Settings
+from src.web.job_queue import JobQueue, QueueError, QueueFull
 from tests.support.fake_arq import fake_arq_pool
 
 ANSWER_TIMEOUT = 0.05

@@ -14,9 +14,9 @@ from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.fastpath.connection_pool import ReadyConnectionPool
 from src.fastpath.runtime import GC_THRESHOLDS
 from src.fastpath.wakeable_pool import WAKEABLE_PACE, WakeableArqRedis, worker_pool
-from src.job_queue import JobQueue
 from src.settings import RECONNECT_ERRORS, Settings
 from src.tasks import build_worker_settings
+from src.web.job_queue import JobQueue
 
 
 async def test_the_job_queues_pool_is_on_the_fast_paths_connection_pool() -> None:

@@ -12,10 +12,10 @@ from arq.worker import Worker
 import src.fastpath
 import src.worker
 from src.fastpath import VERIFIED_VERSIONS, FastPath, install
-from src.job_queue import ArqJobWriter
 from src.main import create_app
 from src.settings import Settings
 from src.speedups import speedups
+from src.web.job_queue import ArqJobWriter
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from arq import ArqRedis
 from arq.constants import health_check_key_suffix
 from redis.exceptions import RedisError
 
-from src.deadlines import within
+from src.plumbing.deadlines import within
 from src.settings import Settings
 
 logger = structlog.stdlib.get_logger(__name__)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Coroutine, MutableMapping
 from typing import Any
 
-from .token_auth import EXPIRES
+from src.web.token_auth import EXPIRES
 
 #: The close code: one of the 4000-4999 that RFC 6455 leaves to applications, read as HTTP's 401.
 TOKEN_EXPIRED = 4401

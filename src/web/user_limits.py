@@ -24,10 +24,9 @@ import structlog
 from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
 from redis.commands.core import AsyncScript
 
-from src.job_queue import JobQueue, QueueError
 from src.settings import Settings
-
-from .lookup import bounded
+from src.web.job_queue import JobQueue, QueueError
+from src.web.lookup import bounded
 
 logger = structlog.stdlib.get_logger(__name__)
 

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from src.apps.background_jobs.messages import ProgressUpdate
 from src.apps.background_jobs.progress import store_progress, stored_progress
-from src.notifier import Notifier
+from src.worker_side.notifier import Notifier
 
 logger = structlog.stdlib.get_logger(__name__)
 

@@ -11,8 +11,8 @@ from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 from src.apps.background_jobs.messages import queue_full_text
-from src.deadlines import within
-from src.sentinel import master_pool
+from src.plumbing.deadlines import within
+from src.plumbing.sentinel import master_pool
 from src.settings import Settings
 from src.speedups import JobWriter, SpeedUps
 
@@ -74,7 +74,7 @@ class ArqJobWriter:
 
     At most ``STOCK_ENQUEUES_AT_ONCE`` enqueues run at once; the others wait their turn, untimed (that
     wait is this process's backlog), and each one's Redis work is bounded by ``ENQUEUE_TIMEOUT``
-    (``src.deadlines``: time this process's busy loop loses is not counted).
+    (``src.plumbing.deadlines``: time this process's busy loop loses is not counted).
     """
 
     def __init__(self, pool: ArqRedis, settings: Settings) -> None:

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import structlog
 from redis.exceptions import RedisError
 
-from src.job_types import work_seconds
+from src.apps.background_jobs.job_types import work_seconds
+from src.apps.background_jobs.messages import JobOutcome
 from src.settings import Settings
-
-from .messages import JobOutcome
 
 logger = structlog.stdlib.get_logger(__name__)
 

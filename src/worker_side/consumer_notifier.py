@@ -5,7 +5,7 @@ tutorial teaches: ``BackgroundJobConsumer.send_event(event, channel_name)``.
 """
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from src.notifier import ChannelLayerNotifier
+from src.worker_side.notifier import ChannelLayerNotifier
 
 
 def consumer_notifier() -> ChannelLayerNotifier:

@@ -21,9 +21,8 @@ from collections.abc import Callable
 
 from arq import ArqRedis
 
-from src.job_queue import JobQueue, new_job_id
-
-from .lookup import bounded
+from src.web.job_queue import JobQueue, new_job_id
+from src.web.lookup import bounded
 
 #: Hex digits of randomness, then of the owner's tag, in an owned job's id.
 RANDOM_DIGITS = TAG_DIGITS = 16

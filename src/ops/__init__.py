@@ -1,0 +1,1 @@
+"""Operating it: logging, Prometheus metrics of both processes, readiness."""

@@ -1,0 +1,1 @@
+"""The worker side: what the tasks report through, in the worker process only."""
