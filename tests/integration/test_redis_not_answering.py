@@ -3,7 +3,7 @@
 A private ``redis-server`` is paused (SIGSTOP) under a running server and worker: the kernel still holds its
 connections and takes what is written to them, but nothing answers. One stall is staged per worker command; each
 test reads one observation of it. The bound is the README's: a job's ``error`` frame says the queue "did not answer
-in time", answered within ``ENQUEUE_TIMEOUT`` (counted in time the server was idle, ``src/deadlines.py``: this
+in time", answered within ``ENQUEUE_TIMEOUT`` (counted in time the server was idle, ``src/plumbing/deadlines.py``: this
 server has nothing else to do, so it times out at about the setting's value).
 """
 
@@ -35,7 +35,7 @@ REDIS_SOCKET_TIMEOUT = 3.0
 #: server's own handling around its wait (milliseconds on an idle machine), with room for a loaded 2-core box's
 #: scheduling, and well short of a second ``ENQUEUE_TIMEOUT``.
 ERROR_FRAME_MARGIN = 0.3
-#: How early a deadline may fire: ``src/deadlines.py`` counts idle time this close to the deadline as reaching it.
+#: How early a deadline may fire: ``src/plumbing/deadlines.py`` counts idle time this close to a deadline as reaching it.
 DEADLINE_TOLERANCE = 0.001
 DID_NOT_ANSWER = "❌ Error queuing job: the job queue did not answer in time"
 
