@@ -35,7 +35,7 @@ REDIS_SOCKET_TIMEOUT = 3.0
 #: server's own handling around its wait (milliseconds on an idle machine), with room for a loaded 2-core box's
 #: scheduling, and well short of a second ``ENQUEUE_TIMEOUT``.
 ERROR_FRAME_MARGIN = 0.3
-#: How early a deadline may fire: ``src/plumbing/deadlines.py`` counts idle time this close to a deadline as reaching it.
+#: How early a deadline may fire: ``src/plumbing/deadlines.py`` counts idle time this close to one as reaching it.
 DEADLINE_TOLERANCE = 0.001
 DID_NOT_ANSWER = "❌ Error queuing job: the job queue did not answer in time"
 
