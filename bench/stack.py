@@ -28,14 +28,17 @@ CONFIGS: dict[str, dict[str, str]] = {
     "tuned": {},
     # The reference path alone (FAST_PATH=false): ARQ's and redis-py's own code, with the app's other defaults.
     "stock": {"fast_path": "false"},
-    # The tutorial's configuration: a new Redis pool per enqueue, ARQ's 0.5 s poll, 10 concurrent jobs, no fast path.
+    # The tutorial's configuration: a new Redis pool per enqueue (bench/tutorial_app.py), ARQ's 0.5 s poll, 10
+    # concurrent jobs, no fast path.
     "seed": {
-        "enqueue_pool_per_job": "true",
         "worker_poll_delay": "0.5",
         "worker_max_jobs": "10",
         "fast_path": "false",
     },
 }
+
+#: The app each configuration's server runs (``uvicorn <app>``): the project's, but for the tutorial's enqueue.
+SERVER_APPS = {"seed": "bench.tutorial_app:app"}
 
 #: Configurations whose worker runs as ``python -m src.worker`` (on uvloop) rather than the ``arq`` command.
 UVLOOP_WORKER = {"tuned", "stock"}
@@ -178,7 +181,7 @@ class Stack:
         """The worker and the server (not started yet) on ``redis_url``, and the server's socket URL."""
         env: dict[str, Any] = dict(self.settings)
         worker_class = AppWorkerProcess if self.config in UVLOOP_WORKER else WorkerProcess
-        server = ServerProcess(redis_url, **env)
+        server = ServerProcess(redis_url, app=SERVER_APPS.get(self.config, "src.main:app"), **env)
         return worker_class(redis_url, **env), server, server.ws_url
 
     def _stop_process(self, process: StackProcess) -> None:

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
@@ -20,9 +21,10 @@ from src.layers import keep_listening, setup_layers, teardown_layers
 from src.ops.logging_setup import configure_logging
 from src.ops.metrics import WebMetrics
 from src.ops.readiness import ReadinessLog, readiness
+from src.parts import parts_for
 from src.settings import Settings, get_settings
-from src.speedups import speedups
 from src.web.admission import Admission
+from src.web.gate import SocketGate
 from src.web.host_allowlist import HostAllowlist
 from src.web.job_queue import JobQueue
 from src.web.ownership import JobOwnership
@@ -66,18 +68,19 @@ def warn_of_a_short_secret(settings: Settings) -> None:
 
 
 def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -> FastAPI:
-    """Build the app for ``settings``; ``jobs`` may bring its own pool (tests)."""
+    """Build the app for ``settings``, with the parts ``parts_for`` chooses (here, once); ``jobs`` may bring its own
+    pool and parts (tests)."""
     settings = settings or get_settings()
-    fast = speedups(settings)
-    job_queue = jobs or JobQueue(settings, speedups=fast)
+    job_queue = jobs or JobQueue(settings, parts_for(settings))
+    parts = job_queue.parts
     user_limits = UserLimits(settings, job_queue) if settings.auth_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
         warn_of_a_short_secret(settings)
-        restore_runtime = fast.tune_process() if fast is not None else None
-        setup_layers(settings, layer_class=fast.channel_layer_class if fast is not None else None)
+        restore_runtime = parts.tune_process()
+        setup_layers(settings, layer_class=parts.channel_layer_class)
         # In the background: with Redis away, the app starts all the same (the layer reconnects).
         background: list[asyncio.Task[Any]] = [
             asyncio.create_task(keep_listening(), name="keep the channel layer listening")
@@ -94,8 +97,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
                     await task
             await job_queue.close()
             await teardown_layers()
-            if restore_runtime is not None:
-                restore_runtime()
+            restore_runtime()
 
     app = FastAPI(
         title="Background Jobs over WebSocket",
@@ -107,7 +109,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     app.state.settings = settings
     app.state.jobs = job_queue
     app.state.admission = admission
-    app.state.speedups = fast
+    app.state.parts = parts
     app.state.ownership = JobOwnership(job_queue)
     app.state.user_limits = user_limits
     metrics = WebMetrics(sockets_open=lambda: admission.sockets)
@@ -115,10 +117,18 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     readiness_log = ReadinessLog()
 
     # The socket is on the app's own router (a mounted sub-app would hold a second middleware stack
-    # per socket), and reached past the middleware by SocketFirst.
-    consumer = BackgroundJobConsumer.as_asgi()
-    app.router.add_websocket_route(WS_PATH, consumer)
-    app.add_middleware(SocketFirst, path=WS_PATH, endpoint=consumer)
+    # per socket), behind its gate, and reached past the middleware by SocketFirst.
+    socket = SocketGate(
+        BackgroundJobConsumer,
+        parts,
+        settings=settings,
+        jobs=job_queue,
+        admission=admission,
+        user_limits=user_limits,
+        metrics=metrics,
+    )
+    app.router.routes.append(WebSocketRoute(WS_PATH, socket))
+    app.add_middleware(SocketFirst, path=WS_PATH, endpoint=socket)
 
     def host_refused() -> None:
         metrics.sockets_refused.labels("host").inc()

@@ -130,13 +130,6 @@ class Settings(BaseSettings):
         " poll delay, and only that: the same protocol, slower",
         json_schema_extra={"group": _FAST_PATH},
     )
-    enqueue_pool_per_job: bool = Field(
-        default=False,
-        description="the tutorial's way (a new Redis pool per enqueue, ARQ's `enqueue_job`): for the benchmark's"
-        " comparison only",
-        json_schema_extra={"group": _FAST_PATH},
-    )
-
     worker_max_jobs: int = Field(
         default=500,
         ge=1,

@@ -1,6 +1,6 @@
 """Speed-ups beneath the public APIs of arq, redis-py, chanx and fast-channels, entered only through ``install``.
 
-Each part stands in for a stock part that ``src/speedups.py`` names. They depend on internals of the
+Each part stands in for a stock part that ``src/parts.py`` names. They depend on internals of the
 exact library versions they were verified against (``VERIFIED_VERSIONS``): on any other version,
 ``install`` turns the fast path off with one warning and the system runs the stock path.
 """
@@ -36,7 +36,7 @@ VERIFIED_VERSIONS: Mapping[str, frozenset[str]] = MappingProxyType(
 
 
 class FastPath:
-    """The fast path's parts for one process's settings (what ``src.speedups.SpeedUps`` describes)."""
+    """The fast path's parts for one process's settings (what ``src.parts.Parts`` describes)."""
 
     connection_pool_class: type[ConnectionPool] = ReadyConnectionPool
     worker_class: type[Worker] = BatchClaimWorker
@@ -57,9 +57,14 @@ class FastPath:
         """The worker's pool: an idle poll waits for a wake-up, and its pipelines carry the worker's shortcuts."""
         return worker_pool(self.settings)
 
-    async def serve_consumer(self, consumer: AsyncConsumer, scope: Any, receive: Any, send: Any) -> None:
-        """The consumer's loop on its own task, on the lean layer's inbox (``socket_loop.py``)."""
-        await serve_consumer(consumer, scope, receive, send)
+    def consumer_app(self, consumer_class: type[AsyncConsumer]) -> Any:
+        """Each socket served by a new ``consumer_class`` on its own task, on the lean layer's inbox
+        (``socket_loop.py``)."""
+
+        async def serve_a_socket(scope: Any, receive: Any, send: Any) -> None:
+            await serve_consumer(consumer_class(), scope, receive, send)
+
+        return serve_a_socket
 
     def tune_process(self) -> Callable[[], None]:
         """Fewer, cheaper garbage collections (``runtime.py``)."""

@@ -1,7 +1,7 @@
 """The worker's Prometheus metrics, served on ``WORKER_METRICS_PORT`` (off when unset).
 
-``run_reported`` counts each job it runs (so both worker commands, on either path, count alike); a
-background task reads the queue's depth every ``DEPTH_EVERY`` seconds while the worker runs.
+``reporting`` (``src/worker_side/reporting.py``) counts each job it runs (so both worker commands, on either path,
+count alike); a background task reads the queue's depth every ``DEPTH_EVERY`` seconds while the worker runs.
 """
 
 import asyncio
@@ -13,6 +13,8 @@ from typing import Any
 from arq import ArqRedis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from redis.exceptions import RedisError
+
+from src.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +102,27 @@ def serve_metrics(metrics: WorkerMetrics, port: int) -> Any:
         return None
     logger.info("worker metrics on port %d", port)
     return server
+
+
+def start_metrics(ctx: dict[str, Any], settings: Settings) -> None:
+    """At the worker's start-up, with ``WORKER_METRICS_PORT``: the metrics the tasks count (``ctx["metrics"]``), served
+    on that port, and the queue's depth read in the background."""
+    if settings.worker_metrics_port is None:
+        return
+    metrics = WorkerMetrics()
+    ctx["metrics"] = metrics
+    ctx["metrics_server"] = serve_metrics(metrics, settings.worker_metrics_port)
+    ctx["queue_depth_reader"] = asyncio.create_task(
+        metrics.read_queue_depth(ctx["redis"], settings.queue_name), name="read the queue's depth"
+    )
+
+
+async def stop_metrics(ctx: dict[str, Any]) -> None:
+    """At the worker's shutdown: stop reading the queue's depth and serving the metrics."""
+    reader: asyncio.Task[None] | None = ctx.pop("queue_depth_reader", None)
+    if reader is not None:
+        reader.cancel()
+    server = ctx.pop("metrics_server", None)
+    if server is not None:
+        await asyncio.to_thread(server.shutdown)  # its thread notices within half a second
+        server.server_close()

@@ -9,9 +9,10 @@ from arq.jobs import JobStatus as ArqJobStatus
 from redis.exceptions import RedisError
 
 from src.apps.background_jobs.job_types import job_type_of
-from src.apps.background_jobs.messages import JobStatus, in_progress_text, lookup_queued_text, not_found_text
+from src.apps.background_jobs.messages import JobStatus
 from src.apps.background_jobs.outcomes import stored_outcome
 from src.apps.background_jobs.progress import stored_progress
+from src.apps.background_jobs.texts import in_progress_text, lookup_queued_text, not_found_text
 from src.plumbing.deadlines import within
 from src.web.job_queue import QueueError
 

@@ -119,12 +119,25 @@ def seconds(claims: dict[str, Any], name: str) -> float | None:
     return number
 
 
-class JwtAuthenticator(BaseAuthenticator):
-    """chanx's authenticator hook: with authentication on, the scope's token must name a user (``scope[USER]``), and
-    its expiry goes beside it (``scope[EXPIRES]``).
+def authenticated(scope: MutableMapping[str, Any], settings: Settings) -> bool:
+    """Whether the handshake may go on: authentication is off, or its token names a user, who goes on the scope
+    (``scope[USER]``) with the token's expiry (``scope[EXPIRES]``); a refusal is logged with its reason."""
+    if not settings.auth_enabled or USER in scope:
+        return True
+    try:
+        scope[USER], scope[EXPIRES] = holder_of(token_from(scope), settings)
+    except InvalidToken as exc:
+        logger.info("refusing a WebSocket: its token is not valid", reason=str(exc))
+        return False
+    return True
 
-    The consumer runs it before accepting the handshake, so a refused one gets HTTP 403; chanx runs it again
-    after accepting, when it finds the user already there.
+
+class JwtAuthenticator(BaseAuthenticator):
+    """chanx's authenticator hook: with authentication on, the scope's token must name a user.
+
+    The gate in front of the consumer (``src/web/gate.py``) decides it before accepting the handshake, so a refused
+    one gets HTTP 403; chanx asks again after accepting, and finds the user already there. It also names the three
+    ways a token may come in the AsyncAPI document.
     """
 
     credentials: ClassVar[tuple[Credential, ...]] = (
@@ -135,13 +148,5 @@ class JwtAuthenticator(BaseAuthenticator):
     status_code = 403
 
     async def authenticate(self, scope: MutableMapping[str, Any]) -> bool:
-        """Whether the handshake may go on: authentication is off, or its token names a user."""
-        settings: Settings = scope["app"].state.settings
-        if not settings.auth_enabled or USER in scope:
-            return True
-        try:
-            scope[USER], scope[EXPIRES] = holder_of(token_from(scope), settings)
-        except InvalidToken as exc:
-            logger.info("refusing a WebSocket: its token is not valid", reason=str(exc))
-            return False
-        return True
+        """Whether the handshake may go on (``authenticated``, with the settings of the app serving it)."""
+        return authenticated(scope, scope["app"].state.settings)

@@ -12,8 +12,8 @@ from fastapi import FastAPI
 
 from src.layers import setup_layers, teardown_layers
 from src.main import create_app
+from src.parts import parts_for
 from src.settings import Settings
-from src.speedups import speedups
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.processes import WORKER_COMMANDS, WorkerProcess
@@ -42,7 +42,7 @@ async def jobs(settings: Settings) -> AsyncIterator[JobQueue]:
     """The app's job queue with its one pool open, and the app's channel layer registered (the lifespan)."""
     channel_layers.clear()
     setup_layers(settings)
-    queue = JobQueue(settings, speedups=speedups(settings))
+    queue = JobQueue(settings, parts_for(settings))
     await queue.open()
     yield queue
     await queue.close()

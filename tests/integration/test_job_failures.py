@@ -6,11 +6,11 @@ from arq.worker import func
 from chanx.fast_channels.testing import WebsocketCommunicator
 
 from src.settings import Settings
-from src.tasks import run_reported
 from src.worker_side.progress_reporter import Progress
 from tests.support.burst_worker import run_burst_worker
 from tests.support.communicator import receive_but_progress
 from tests.support.protocol import job_status
+from tests.support.tasks import run_reported
 
 
 async def test_a_job_that_raises_gets_an_error_frame_with_its_job_id(

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from src.main import create_app
+from src.parts import parts_for
 from src.settings import Settings
-from src.speedups import speedups
 from src.web.job_queue import JobQueue
 from tests.support.burst_worker import run_burst_worker
 from tests.support.protocol import job_status
@@ -35,7 +35,7 @@ def settings(settings: Settings) -> Settings:
 @pytest_asyncio.fixture
 async def servers(settings: Settings, jobs: JobQueue) -> AsyncIterator[list[FastAPI]]:
     """Two apps on one Redis, each with its own pool and its own per-user limits, as two servers have."""
-    other = JobQueue(settings, speedups=speedups(settings))
+    other = JobQueue(settings, parts_for(settings))
     await other.open()
     yield [create_app(settings, jobs=jobs), create_app(settings, jobs=other)]
     await other.close()
@@ -48,7 +48,7 @@ async def queue_for(jobs: JobQueue) -> AsyncIterator[Callable[[Settings], Awaita
     opened: list[JobQueue] = []
 
     async def open_for(settings: Settings) -> JobQueue:
-        queue = JobQueue(settings, speedups=speedups(settings))
+        queue = JobQueue(settings, parts_for(settings))
         await queue.open()
         opened.append(queue)
         return queue

@@ -6,13 +6,14 @@ from arq import ArqRedis
 from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 
+from src.parts import StockParts
 from src.settings import Settings
 from src.web.job_queue import JobQueue, QueueError, new_job_id
 
 
 async def test_a_job_no_replica_acknowledges_in_time_is_taken_back_and_refused(redis_url: str) -> None:
     settings = Settings(redis_url=redis_url, redis_min_replicas_ack=1, enqueue_timeout=0.5, fast_path=False)
-    jobs = JobQueue(settings)
+    jobs = JobQueue(settings, StockParts(settings))
     await jobs.open()
     job_id = new_job_id("default")
     try:
@@ -27,7 +28,7 @@ async def test_a_job_no_replica_acknowledges_in_time_is_taken_back_and_refused(r
 
 async def test_with_no_replica_asked_for_an_enqueue_does_not_wait(redis_url: str) -> None:
     settings = Settings(redis_url=redis_url, fast_path=False)
-    jobs = JobQueue(settings)
+    jobs = JobQueue(settings, StockParts(settings))
     await jobs.open()
     job_id = new_job_id("default")
     try:

@@ -8,8 +8,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from src.parts import parts_for
 from src.settings import Settings
-from src.speedups import speedups
 from src.web.job_queue import JobQueue, QueueFull
 from tests.support.processes import ServerProcess, running
 
@@ -20,7 +20,7 @@ async def test_a_job_over_max_queue_depth_is_refused_and_not_queued_and_one_is_t
 ) -> None:
     """A job finding ``MAX_QUEUE_DEPTH`` jobs queued is refused, not queued; once a worker takes one, there is room."""
     bounded = settings.model_copy(update={"max_queue_depth": 2, "fast_path": fast_path})
-    jobs = JobQueue(bounded, speedups=speedups(bounded))
+    jobs = JobQueue(bounded, parts_for(bounded))
     await jobs.open()
     try:
         for n in range(2):

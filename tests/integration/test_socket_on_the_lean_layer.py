@@ -12,10 +12,11 @@ from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.fastpath import FastPath
 from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
 from src.main import create_app
+from src.parts import parts_for
 from src.settings import Settings
-from src.speedups import speedups
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.protocol import CONNECTED, PING, PONG
@@ -24,11 +25,11 @@ from tests.support.protocol import CONNECTED, PING, PONG
 @pytest_asyncio.fixture
 async def lean_app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The app as production builds it with the fast path: its lean channel layer registered, its pool open."""
-    fast = speedups(settings)
-    assert fast is not None
+    fast = parts_for(settings)
+    assert isinstance(fast, FastPath)
     channel_layers.clear()
     setup_layers(settings, layer_class=fast.channel_layer_class)
-    jobs = JobQueue(settings, speedups=fast)
+    jobs = JobQueue(settings, fast)
     await jobs.open()
     yield create_app(settings, jobs=jobs)
     await jobs.close()

@@ -5,9 +5,9 @@ from typing import Any, cast
 from arq.typing import WorkerSettingsBase
 from arq.worker import Worker, get_kwargs
 
+from src.parts import Parts
 from src.settings import Settings
-from src.speedups import speedups
-from src.tasks import build_worker_settings
+from src.tasks import worker_settings
 from src.worker_side.consumer_notifier import consumer_notifier
 from src.worker_side.notifier import Notifier
 
@@ -15,22 +15,22 @@ from src.worker_side.notifier import Notifier
 async def run_burst_worker(
     settings: Settings, worker_class: type[Worker] | None = None, notifier: Notifier | None = None, **overrides: Any
 ) -> Worker:
-    """Run the worker ``settings`` call for (ARQ's own, or the fast path's) until the queue is empty.
+    """Run the worker ``settings`` call for (with the parts they choose: ARQ's own, or the fast path's) until the
+    queue is empty.
 
     ``worker_class`` overrides its class; its tasks report to ``notifier``, by default the consumer's
     (through the channel layer the test's app registered).
     """
-    fast = speedups(settings)
-    if worker_class is None:
-        worker_class = Worker if fast is None else fast.worker_class
+    arq_settings = worker_settings(settings)
+    parts: Parts = arq_settings.ctx["parts"]
 
     async def startup(ctx: dict[str, Any]) -> None:
         """The worker's start-up in a process whose app already registered the channel layer."""
         ctx["notifier"] = notifier if notifier is not None else consumer_notifier()
 
-    worker = worker_class(
+    worker = (worker_class or parts.worker_class)(
         **{
-            **get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(settings, fast))),
+            **get_kwargs(cast(type[WorkerSettingsBase], arq_settings)),
             **overrides,
             "on_startup": startup,
             "on_shutdown": None,

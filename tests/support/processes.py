@@ -153,9 +153,9 @@ WORKER_COMMANDS: dict[str, type[WorkerProcess]] = {"arq-cli": WorkerProcess, "sr
 
 
 class ServerProcess(ManagedProcess):
-    """``uvicorn src.main:app`` on a free port, as a separate process."""
+    """``uvicorn src.main:app`` (or another ``app``) on a free port, as a separate process."""
 
-    def __init__(self, redis_url: str, *, port: int | None = None, **settings: str) -> None:
+    def __init__(self, redis_url: str, *, port: int | None = None, app: str = "src.main:app", **settings: str) -> None:
         self.port = port or free_port()
         self.redis_url = redis_url
         #: The settings it was started with (lower-case names): another server on them is ``ServerProcess(
@@ -167,7 +167,7 @@ class ServerProcess(ManagedProcess):
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "src.main:app",
+                app,
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -21,8 +21,8 @@ from starlette.types import ASGIApp, Message
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.main import WS_PATH, create_app
+from src.parts import parts_for
 from src.settings import Settings
-from src.speedups import speedups
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.protocol import CONNECTED
@@ -127,7 +127,7 @@ async def connected_as(app: FastAPI, user: str, sockets: list[WebsocketCommunica
 
 def app_on(settings: Settings, pool: ArqRedis) -> FastAPI:
     """The app on ``settings`` (its job queue on ``pool``), built as production builds it."""
-    return create_app(settings, jobs=JobQueue(settings, pool=pool, speedups=speedups(settings)))
+    return create_app(settings, jobs=JobQueue(settings, parts_for(settings), pool=pool))
 
 
 def socket_with(app: FastAPI, headers: Sequence[tuple[bytes, bytes]], path: str = WS_PATH) -> WebsocketCommunicator:

@@ -12,8 +12,8 @@ from fastapi import FastAPI
 
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import create_app
+from src.parts import parts_for
 from src.settings import Settings
-from src.speedups import speedups
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.fake_arq import fake_arq_pool
@@ -53,7 +53,7 @@ async def pool(redis_server: FakeServer) -> AsyncIterator[ArqRedis]:
 @pytest.fixture
 def jobs(settings: Settings, pool: ArqRedis) -> JobQueue:
     """The app's job queue, on the fake pool."""
-    return JobQueue(settings, pool=pool, speedups=speedups(settings))
+    return JobQueue(settings, parts_for(settings), pool=pool)
 
 
 @pytest.fixture

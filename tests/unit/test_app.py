@@ -1,6 +1,7 @@
 """The app's HTTP side and its socket handshake: the page, the AsyncAPI docs, the connected frame."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
 
 import httpx
 import pytest
@@ -9,10 +10,12 @@ from fakeredis import FakeServer
 from fast_channels.layers import channel_layers
 from fastapi import FastAPI
 
-from src.apps.background_jobs.consumer import refuse_handshake
+from src.fastpath import FastPath
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import WS_PATH, create_app
+from src.parts import StockParts
 from src.settings import Settings
+from src.web.gate import UNAVAILABLE_TEXT, close_with_1013
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 
@@ -98,15 +101,15 @@ async def test_a_handshake_while_redis_is_unreachable_is_closed_with_1013_try_ag
 
 
 async def test_a_handshake_refused_for_an_unreachable_redis_sends_nothing_if_the_client_already_left() -> None:
-    sent: list[dict[str, object]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> MutableMapping[str, Any]:
         return {"type": "websocket.disconnect", "code": 1001}
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    await refuse_handshake(receive, send)
+    await close_with_1013(receive, send, UNAVAILABLE_TEXT)
 
     assert sent == []
 
@@ -149,7 +152,8 @@ async def test_the_apps_lifespan_opens_the_job_queue_and_the_layer_and_closes_bo
 
 
 @pytest.mark.parametrize("fast_path", [True, False], ids=["FAST_PATH on", "FAST_PATH off"])
-def test_the_apps_job_queue_asks_the_seam_for_the_fast_path_as_the_settings_say(fast_path: bool) -> None:
+def test_the_app_is_built_with_the_parts_the_seam_chooses_as_the_settings_say(fast_path: bool) -> None:
     app = create_app(Settings(fast_path=fast_path))
 
-    assert (app.state.jobs.speedups is not None) is fast_path
+    assert isinstance(app.state.parts, FastPath if fast_path else StockParts)
+    assert app.state.jobs.parts is app.state.parts

@@ -1,35 +1,38 @@
-"""With the fast path on, the app hands each socket to the fast path's consumer loop (``SpeedUps.serve_consumer``)."""
+"""The app serves each socket through the consumer app its parts make (``Parts.consumer_app``): the stock parts'
+``as_asgi()``, or the fast path's own loop."""
 
 from typing import Any
 
-import pytest
+from arq import ArqRedis
 from fast_channels.consumer.base import AsyncConsumer
 
-import src.main
 from src.main import create_app
+from src.parts import StockParts
 from src.settings import Settings
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.protocol import CONNECTED, PING, PONG
 
 
-class ServingSpy:
-    """Stands in for the fast path: notes each socket it serves, then serves it as fast-channels does."""
+class ServingSpy(StockParts):
+    """The stock parts, noting each socket their consumer app serves."""
 
-    def __init__(self) -> None:
-        self.served: list[str] = []
+    served: list[str]
 
-    async def serve_consumer(self, consumer: AsyncConsumer, scope: Any, receive: Any, send: Any) -> None:
-        self.served.append(scope["path"])
-        await AsyncConsumer.__call__(consumer, scope, receive, send)
+    def consumer_app(self, consumer_class: type[AsyncConsumer]) -> Any:
+        self.served = []
+        stock = super().consumer_app(consumer_class)
+
+        async def noting(scope: Any, receive: Any, send: Any) -> None:
+            self.served.append(scope["path"])
+            await stock(scope, receive, send)
+
+        return noting
 
 
-async def test_each_socket_is_served_by_the_fast_paths_consumer_loop_the_seam_gave_the_app(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings, jobs: JobQueue
-) -> None:
-    spy = ServingSpy()
-    monkeypatch.setattr(src.main, "speedups", lambda given: spy if given is settings else None)
-    app = create_app(settings, jobs=jobs)
+async def test_each_socket_is_served_by_the_consumer_app_of_the_apps_parts(settings: Settings, pool: ArqRedis) -> None:
+    spy = ServingSpy(settings)
+    app = create_app(settings, jobs=JobQueue(settings, spy, pool=pool))
 
     ws = socket_on(app)
     connected, _ = await ws.connect()

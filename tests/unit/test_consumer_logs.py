@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from src.settings import Settings
 from tests.support.communicator import socket_on
 
-CONSUMER_LOGGER = "src.apps.background_jobs.consumer"
+#: Who logs for a socket: its gate (handshakes), the base consumer (frames), the consumer (jobs).
+SOCKET_LOGGERS = ("src.web.gate", "src.base_consumer", "src.apps.background_jobs.consumer")
 
 
 @pytest.fixture
@@ -20,11 +21,11 @@ def settings() -> Settings:
 
 
 def logged(caplog: pytest.LogCaptureFixture, level: str) -> list[str]:
-    """The consumer's records at ``level``: event and key=value pairs, spaces collapsed, level tag dropped."""
+    """The socket's records at ``level``: event and key=value pairs, spaces collapsed, level tag dropped."""
     return [
         re.sub(r"^\[\w+ *\] ", "", " ".join(r.getMessage().split()))
         for r in caplog.records
-        if r.name == CONSUMER_LOGGER and r.levelname == level
+        if r.name in SOCKET_LOGGERS and r.levelname == level
     ]
 
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from src.main import create_app
+from src.parts import StockParts
 from src.settings import Settings
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
@@ -87,7 +88,7 @@ raw_text = st.text() | json_values.map(json.dumps) | frames.map(json.dumps)
 async def app_on_fakeredis() -> AsyncIterator[tuple[FastAPI, JobQueue]]:
     """The app with its job queue on a fresh fakeredis server."""
     pool = fake_arq_pool()
-    jobs = JobQueue(SETTINGS, pool=pool)
+    jobs = JobQueue(SETTINGS, StockParts(SETTINGS), pool=pool)
     try:
         yield create_app(SETTINGS, jobs=jobs), jobs
     finally:

@@ -1,4 +1,4 @@
-"""Importing the app or the task module builds settings and classes, and opens nothing: no socket, no pool."""
+"""Importing any module builds settings and classes and opens nothing; the web pool is made by the lifespan."""
 
 import subprocess
 import sys
@@ -17,18 +17,25 @@ PROBE = textwrap.dedent(
     socket.socket.connect = refuse
     socket.create_connection = refuse
 
+    import importlib
+    import pkgutil
+
+    import src
+
+    for module in pkgutil.walk_packages(src.__path__, "src."):
+        importlib.import_module(module.name)
+
     import src.main
     import src.tasks
 
-    assert "WorkerSettings" not in vars(src.tasks)  # made when ARQ asks for it, with the worker's pool
     assert src.main.app.state.jobs._pool is None  # the web pool is made by the app's lifespan
-    worker_settings = src.tasks.WorkerSettings  # what `arq src.tasks.WorkerSettings` gets: still no connection
+    worker_settings = src.tasks.WorkerSettings  # what `arq src.tasks.WorkerSettings` gets: its pool not connected
     print(worker_settings.__name__, worker_settings.queue_name)
     """
 )
 
 
-def test_importing_the_app_and_the_tasks_opens_no_connection_and_makes_no_pool() -> None:
+def test_importing_any_module_opens_no_connection_and_the_app_makes_no_pool_before_its_lifespan() -> None:
     probe = subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=PROJECT_ROOT,

@@ -15,6 +15,7 @@ from fakeredis import FakeServer
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from src.parts import StockParts
 from src.settings import Settings
 from src.web import ownership as ownership_module
 from src.web.job_queue import JobQueue, QueueError
@@ -47,7 +48,9 @@ def clock() -> Clock:
 
 def server_on(pool: ArqRedis, clock: Clock | None = None, settings: Settings | None = None) -> JobOwnership:
     """One server's ``JobOwnership``, its job queue on ``pool``."""
-    return JobOwnership(JobQueue(settings or Settings(), pool=pool), clock=clock or Clock())
+    return JobOwnership(
+        JobQueue(settings or Settings(), StockParts(settings or Settings()), pool=pool), clock=clock or Clock()
+    )
 
 
 @pytest.fixture
@@ -274,7 +277,7 @@ async def test_a_key_redis_lost_is_made_again_and_picked_up_by_every_server_afte
 
 async def test_with_authentication_off_nothing_is_read_from_redis() -> None:
     """A job queue never opened: any use of its pool raises, and none happens."""
-    ownership = JobOwnership(JobQueue(Settings()))
+    ownership = JobOwnership(JobQueue(Settings(), StockParts(Settings())))
 
     job_id = await ownership.new_job_id("translate", None)
 

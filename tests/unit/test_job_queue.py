@@ -8,15 +8,16 @@ import pytest
 from arq.constants import abort_jobs_ss
 from redis.asyncio import ConnectionPool
 
-import src.web.job_queue
+import src.parts
+from src.parts import ArqJobWriter, StockParts
 from src.settings import Settings
-from src.web.job_queue import ArqJobWriter, JobQueue, QueueError, QueueFull
+from src.web.job_queue import JobQueue, QueueError, QueueFull
 from tests.support.fake_arq import fake_arq_pool
 
 
 async def test_a_job_queue_used_before_it_is_opened_says_so() -> None:
     with pytest.raises(RuntimeError, match=r"^JobQueue\.open\(\) has not been called$"):
-        _ = JobQueue(Settings()).pool
+        _ = JobQueue(Settings(), StockParts(Settings())).pool
 
 
 async def test_a_closed_job_queue_has_closed_its_pools_connections_and_is_no_longer_usable() -> None:
@@ -29,7 +30,7 @@ async def test_a_closed_job_queue_has_closed_its_pools_connections_and_is_no_lon
         await disconnect(inuse_connections)
 
     pool.connection_pool.disconnect = record_disconnect  # type: ignore[method-assign]
-    jobs = JobQueue(Settings(), pool=pool)
+    jobs = JobQueue(Settings(), StockParts(Settings()), pool=pool)
     await jobs.open()  # keeps the pool it was given
     assert jobs.pool is pool
 
@@ -42,7 +43,7 @@ async def test_a_closed_job_queue_has_closed_its_pools_connections_and_is_no_lon
 
 
 async def test_without_the_fast_path_the_pool_a_job_queue_opens_is_on_redis_pys_own_connection_pool() -> None:
-    jobs = JobQueue(Settings(queue_name="q:opened"))
+    jobs = JobQueue(Settings(queue_name="q:opened"), StockParts(Settings(queue_name="q:opened")))
 
     await jobs.open()
 
@@ -53,7 +54,7 @@ async def test_without_the_fast_path_the_pool_a_job_queue_opens_is_on_redis_pys_
 
 async def test_without_the_fast_path_jobs_are_queued_by_arqs_enqueue_job_under_their_ids() -> None:
     pool = fake_arq_pool()
-    jobs = JobQueue(Settings(), pool=pool)
+    jobs = JobQueue(Settings(), StockParts(Settings()), pool=pool)
     assert isinstance(jobs.writer, ArqJobWriter)
 
     await jobs.enqueue("translate", "translate_1", "hello", "chan-1")
@@ -65,7 +66,7 @@ async def test_without_the_fast_path_jobs_are_queued_by_arqs_enqueue_job_under_t
 
 async def test_without_the_fast_path_a_cancel_records_arqs_abort_request() -> None:
     pool = fake_arq_pool()
-    jobs = JobQueue(Settings(), pool=pool)
+    jobs = JobQueue(Settings(), StockParts(Settings()), pool=pool)
 
     await jobs.request_abort("default_1")
 
@@ -77,7 +78,7 @@ async def test_without_the_fast_path_an_enqueue_redis_does_not_take_in_time_fail
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pool = fake_arq_pool()
-    jobs = JobQueue(Settings(enqueue_timeout=0.05), pool=pool)
+    jobs = JobQueue(Settings(enqueue_timeout=0.05), StockParts(Settings(enqueue_timeout=0.05)), pool=pool)
     never = asyncio.Event()
 
     async def hung_enqueue(*args: Any, **kwargs: Any) -> None:
@@ -94,7 +95,7 @@ async def test_without_the_fast_path_an_enqueue_redis_does_not_take_in_time_fail
 
 async def test_without_the_fast_path_a_job_over_max_queue_depth_is_not_queued_and_the_queue_is_said_full() -> None:
     pool = fake_arq_pool()
-    jobs = JobQueue(Settings(max_queue_depth=1), pool=pool)
+    jobs = JobQueue(Settings(max_queue_depth=1), StockParts(Settings(max_queue_depth=1)), pool=pool)
     await jobs.enqueue("default", "default_1", "a", "channel")
 
     with pytest.raises(QueueFull, match=r"^the job queue is full \(1 jobs\); try again later$"):
@@ -108,8 +109,8 @@ async def test_without_the_fast_path_an_enqueue_waiting_its_turn_is_not_timed_on
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pool = fake_arq_pool()
-    monkeypatch.setattr(src.web.job_queue, "STOCK_ENQUEUES_AT_ONCE", 1)
-    jobs = JobQueue(Settings(enqueue_timeout=0.1), pool=pool)
+    monkeypatch.setattr(src.parts, "STOCK_ENQUEUES_AT_ONCE", 1)
+    jobs = JobQueue(Settings(enqueue_timeout=0.1), StockParts(Settings(enqueue_timeout=0.1)), pool=pool)
     enqueue_job = pool.enqueue_job
 
     async def redis_takes_a_while(*args: Any, **kwargs: Any) -> Any:
@@ -125,7 +126,7 @@ async def test_without_the_fast_path_an_enqueue_waiting_its_turn_is_not_timed_on
 
 
 async def test_a_job_queue_opened_again_writes_on_its_new_pool() -> None:
-    jobs = JobQueue(Settings())
+    jobs = JobQueue(Settings(), StockParts(Settings()))
     await jobs.open()
     first = jobs.writer
     await jobs.close()
@@ -142,7 +143,7 @@ async def test_a_job_refused_for_a_full_queue_is_logged_with_its_id_and_the_boun
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     pool = fake_arq_pool()
-    jobs = JobQueue(Settings(max_queue_depth=1), pool=pool)
+    jobs = JobQueue(Settings(max_queue_depth=1), StockParts(Settings(max_queue_depth=1)), pool=pool)
     await jobs.enqueue("default", "default_1", "a", "channel")
 
     with pytest.raises(QueueFull):
@@ -158,7 +159,7 @@ async def test_after_an_enqueue_redis_did_not_answer_in_time_the_next_handshake_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pool = fake_arq_pool()
-    jobs = JobQueue(Settings(enqueue_timeout=0.05), pool=pool)
+    jobs = JobQueue(Settings(enqueue_timeout=0.05), StockParts(Settings(enqueue_timeout=0.05)), pool=pool)
     assert await jobs.is_available()
     never = asyncio.Event()
 

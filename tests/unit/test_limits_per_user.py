@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.main import create_app
+from src.parts import StockParts
 from src.settings import Settings
 from src.web.job_queue import JobQueue
 from src.web.user_limits import UserLimits
@@ -108,7 +109,7 @@ async def test_a_users_sockets_on_two_servers_count_against_one_limit(
 async def test_a_server_that_crashed_holding_a_users_sockets_frees_them_once_their_leases_expire(
     app: FastAPI, settings: Settings, pool: ArqRedis, sockets: list[WebsocketCommunicator]
 ) -> None:
-    crashed = UserLimits(settings, JobQueue(settings, pool=pool), lease=0.2)
+    crashed = UserLimits(settings, JobQueue(settings, StockParts(settings), pool=pool), lease=0.2)
     for _ in range(SOCKETS):
         assert await crashed.take_socket("alice") is not None  # never renewed, never released
     _, refused = await open_as(app, "alice", sockets)

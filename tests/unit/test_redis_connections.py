@@ -11,6 +11,7 @@ from fast_channels.layers.redis import RedisPubSubChannelLayer
 
 import src.layers
 from src.layers import JOBS_LAYER_ALIAS, keep_listening, setup_layers, teardown_layers
+from src.parts import StockParts
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 from src.tasks import shutdown, startup
 from src.web.job_queue import JobQueue, QueueError, web_pool
@@ -95,7 +96,8 @@ async def test_setup_layers_registers_only_the_consumers_redis_layer() -> None:
 
 async def test_worker_startup_puts_a_notifier_in_ctx_and_shutdown_removes_the_layer() -> None:
     channel_layers.clear()
-    ctx: dict[str, object] = {"settings": Settings(redis_url="redis://127.0.0.1:1")}
+    settings = Settings(redis_url="redis://127.0.0.1:1")
+    ctx: dict[str, object] = {"settings": settings, "parts": StockParts(settings)}
 
     await startup(ctx)
 
@@ -122,7 +124,8 @@ async def test_the_workers_layer_retries_redis_reconnect_attempts_times_and_arqs
     level = arq_worker.level
     try:
         for log_jobs, expected in ((True, logging.INFO), (False, logging.WARNING)):
-            ctx: dict[str, Any] = {"settings": Settings(redis_reconnect_attempts=12, worker_log_jobs=log_jobs)}
+            settings = Settings(redis_reconnect_attempts=12, worker_log_jobs=log_jobs)
+            ctx: dict[str, Any] = {"settings": settings, "parts": StockParts(settings)}
 
             await startup(ctx)
 
@@ -139,7 +142,7 @@ async def test_an_enqueue_redis_refuses_fails_saying_it_is_unavailable_and_is_lo
 ) -> None:
     pool = fake_arq_pool()
     pool.connection_pool.connection_kwargs["server"].connected = False
-    jobs = JobQueue(Settings(enqueue_timeout=1.0), pool=pool)
+    jobs = JobQueue(Settings(enqueue_timeout=1.0), StockParts(Settings(enqueue_timeout=1.0)), pool=pool)
 
     with pytest.raises(QueueError, match=r"^the job queue is unavailable$"):
         await jobs.enqueue("default", "default_3", "c", "channel")
@@ -150,7 +153,7 @@ async def test_an_enqueue_redis_refuses_fails_saying_it_is_unavailable_and_is_lo
 
 async def test_the_handshakes_redis_check_gives_up_on_a_redis_that_does_not_answer_in_enqueue_timeout() -> None:
     pool = fake_arq_pool()
-    jobs = JobQueue(Settings(enqueue_timeout=0.05), pool=pool)
+    jobs = JobQueue(Settings(enqueue_timeout=0.05), StockParts(Settings(enqueue_timeout=0.05)), pool=pool)
     never = asyncio.Event()
 
     async def hung_ping(**kwargs: Any) -> bool:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from arq import ArqRedis
 
-import src.web.job_queue
+import src.parts
+from src.parts import StockParts
 from src.settings import Settings
 from src.web.job_queue import JobQueue
 from tests.support.fake_arq import fake_arq_pool
@@ -39,14 +40,14 @@ def replicas(monkeypatch: pytest.MonkeyPatch) -> Replicas:
             stand_ins.waits.append((num_replicas, timeout))
             return stand_ins.acknowledging
 
-    monkeypatch.setattr(src.web.job_queue, "ArqRedis", ConnectionToAMasterWithReplicas)
+    monkeypatch.setattr(src.parts, "ArqRedis", ConnectionToAMasterWithReplicas)
     return stand_ins
 
 
 async def test_a_job_its_replicas_acknowledge_is_queued_whole_on_the_configured_queue(replicas: Replicas) -> None:
     pool = fake_arq_pool()
     settings = Settings(redis_min_replicas_ack=2, enqueue_timeout=2.0, queue_name="q:replicated")
-    jobs = JobQueue(settings, pool=pool)
+    jobs = JobQueue(settings, StockParts(settings), pool=pool)
 
     await jobs.enqueue("translate", "translate_1", "hello", "chan-1")
 
@@ -59,7 +60,7 @@ async def test_a_job_its_replicas_acknowledge_is_queued_whole_on_the_configured_
 async def test_the_job_is_written_and_waited_for_on_one_connection_of_the_pool(replicas: Replicas) -> None:
     """Redis's ``WAIT`` counts the replicas holding the writes of its own connection: it must be the job's."""
     pool = fake_arq_pool()
-    jobs = JobQueue(Settings(redis_min_replicas_ack=1), pool=pool)
+    jobs = JobQueue(Settings(redis_min_replicas_ack=1), StockParts(Settings(redis_min_replicas_ack=1)), pool=pool)
 
     await jobs.enqueue("default", "default_1", "a", "chan")
 
@@ -72,7 +73,11 @@ async def test_a_tiny_enqueue_timeout_still_waits_a_millisecond_for_the_replicas
 ) -> None:
     """Half of a 3 ms ``ENQUEUE_TIMEOUT`` is 1 ms; under a millisecond would be ``WAIT 0``: block until acknowledged."""
     pool = fake_arq_pool()
-    jobs = JobQueue(Settings(redis_min_replicas_ack=1, enqueue_timeout=0.003), pool=pool)
+    jobs = JobQueue(
+        Settings(redis_min_replicas_ack=1, enqueue_timeout=0.003),
+        StockParts(Settings(redis_min_replicas_ack=1, enqueue_timeout=0.003)),
+        pool=pool,
+    )
 
     await jobs.enqueue("default", "default_1", "a", "chan")
 

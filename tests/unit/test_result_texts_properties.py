@@ -1,8 +1,8 @@
-"""Properties of the seed's result texts, and of the message models, for arbitrary content.
+"""Properties of the seed's result texts, as the tasks return them, and of the message models, for arbitrary content.
 
 The expected texts are the tutorial's rules as ``tests.support.seed`` writes them out, never ``src``'s own table."""
 
-from typing import get_args
+from typing import Any, get_args
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -15,9 +15,11 @@ from src.apps.background_jobs.messages import (
     JobState,
     JobStatus,
     JobStatusMessage,
+    ProgressUpdate,
     job_status_frame,
 )
-from src.tasks import RESULT_TEXTS, TASKS, analyze_text, default_text, generate_text, translate_text
+from src.apps.background_jobs.messages import JobOutcome as Outcome
+from src.settings import Settings
 from tests.support.seed import (
     JOB_TYPES,
     SEED_TRANSLATIONS,
@@ -26,45 +28,66 @@ from tests.support.seed import (
     seed_processed,
     seed_result_text,
 )
+from tests.support.tasks import TASKS
 
 any_content = st.text()
 job_ids = st.text(min_size=1, max_size=80)
 
 
+class Unheard:
+    """A notifier nobody listens to: the tests read the text a task returns."""
+
+    async def notify(self, outcome: Outcome, channel_name: str) -> None:
+        """Deliver nothing."""
+
+    async def progress(self, update: ProgressUpdate, channel_name: str) -> None:
+        """Deliver no progress."""
+
+
+#: A worker's ``ctx`` for tasks with no simulated work.
+CTX: dict[str, Any] = {"settings": Settings(job_time_scale=0.0), "notifier": Unheard()}
+
+
+async def result_text(job_type: str, content: str) -> str:
+    """The text the ``job_type`` task returns as its result for ``content``."""
+    reply: dict[str, Any] = await TASKS[job_type](CTX, f"{job_type}_1", content, "nobody")
+    return str(reply["result"])
+
+
 @given(any_content)
-def test_analysis_counts_characters_words_and_vowels_of_any_text(content: str) -> None:
-    assert analyze_text(content) == seed_analysis(content)
+async def test_analysis_counts_characters_words_and_vowels_of_any_text(content: str) -> None:
+    assert await result_text("analyze", content) == seed_analysis(content)
 
 
 @given(st.sampled_from(sorted(SEED_TRANSLATIONS)), st.data())
-def test_translate_uses_the_seeds_table_whatever_the_case(phrase: str, data: st.DataObject) -> None:
+async def test_translate_uses_the_seeds_table_whatever_the_case(phrase: str, data: st.DataObject) -> None:
     flips = data.draw(st.lists(st.booleans(), min_size=len(phrase), max_size=len(phrase)))
     content = "".join(c.upper() if up else c for c, up in zip(phrase, flips, strict=True))
 
-    assert translate_text(content) == f"🌍 Translated: '{content}' → '{SEED_TRANSLATIONS[phrase]}'"
+    assert await result_text("translate", content) == f"🌍 Translated: '{content}' → '{SEED_TRANSLATIONS[phrase]}'"
 
 
 @given(any_content)
-def test_translate_marks_text_outside_the_seeds_table(content: str) -> None:
+async def test_translate_marks_text_outside_the_seeds_table(content: str) -> None:
     assume(content.lower() not in SEED_TRANSLATIONS)
 
-    assert translate_text(content) == f"🌍 Translated: '{content}' → '[TRANSLATED: {content}]'"
+    assert await result_text("translate", content) == f"🌍 Translated: '{content}' → '[TRANSLATED: {content}]'"
 
 
 @given(any_content)
-def test_default_upper_cases_the_content(content: str) -> None:
-    assert default_text(content) == seed_processed(content)
+async def test_default_upper_cases_the_content(content: str) -> None:
+    assert await result_text("default", content) == seed_processed(content)
 
 
 @given(any_content)
-def test_generate_answers_any_content_with_the_seeds_canned_response(content: str) -> None:
-    assert generate_text(content) == seed_ai_response(content)
+async def test_generate_answers_any_content_with_the_seeds_canned_response(content: str) -> None:
+    assert await result_text("generate", content) == seed_ai_response(content)
 
 
 @given(st.sampled_from(JOB_TYPES), any_content)
-def test_each_job_types_result_text_is_the_seeds_for_any_content(job_type: str, content: str) -> None:
+async def test_each_job_types_result_text_is_the_seeds_for_any_content(job_type: str, content: str) -> None:
     """For any content, each job type's result text is the tutorial's, as ``tests.support.seed`` writes it out."""
-    assert RESULT_TEXTS[job_type](content) == seed_result_text(job_type, content)
+    assert await result_text(job_type, content) == seed_result_text(job_type, content)
 
 
 def test_the_worker_has_a_task_for_exactly_the_seeds_job_types() -> None:

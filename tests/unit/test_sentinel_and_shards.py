@@ -9,8 +9,8 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 import src.layers
 from src.fastpath import install
 from src.layers import JOBS_LAYER_ALIAS, setup_layers
+from src.parts import StockParts
 from src.settings import RECONNECT_ERRORS, Settings
-from src.tasks import worker_redis_pool
 from src.web.job_queue import web_pool
 
 SENTINELS = "10.0.0.1:26379,10.0.0.2:26380,10.0.0.3"
@@ -66,7 +66,7 @@ async def test_through_sentinel_the_web_pool_is_on_the_named_master_with_redis_u
 async def test_through_sentinel_the_workers_pool_retries_commands_but_not_a_dead_masters_address() -> None:
     settings = Settings(redis_sentinels=SENTINELS, redis_reconnect_attempts=7)
 
-    pool = worker_redis_pool(settings, None)
+    pool = StockParts(settings).worker_pool()
 
     assert pool is not None
     assert isinstance(pool.connection_pool, SentinelConnectionPool)
@@ -77,7 +77,7 @@ async def test_through_sentinel_the_workers_pool_retries_commands_but_not_a_dead
 
 
 def test_without_sentinel_the_worker_builds_arqs_own_pool() -> None:
-    assert worker_redis_pool(Settings(fast_path=False), None) is None
+    assert StockParts(Settings(fast_path=False)).worker_pool() is None
 
 
 @pytest.mark.usefixtures("recorded_layers")

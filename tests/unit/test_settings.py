@@ -1,11 +1,17 @@
 """Settings come from the environment, once, and both processes are built from the one object."""
 
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 
-import src.tasks
+from src.parts import StockParts
 from src.settings import Settings, get_settings
-from src.tasks import REPORT_GRACE, TASKS, build_worker_settings, shutdown, startup
+from src.tasks import REPORT_GRACE, analyze, default, generate, shutdown, startup, translate, worker_settings
+from tests.support.processes import PROJECT_ROOT
+
+TASKS = {task.__name__: task for task in (translate, analyze, generate, default)}
 
 
 def test_defaults_match_the_seed_and_the_readme(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,9 +67,10 @@ def test_worker_settings_are_built_from_the_settings_object() -> None:
         task_timeouts={"analyze": 2.0},
         keep_result=60,
         max_tries=3,
+        fast_path=False,
     )
 
-    worker = build_worker_settings(settings, None)
+    worker = worker_settings(settings)
 
     assert {f.name: f.timeout_s for f in worker.functions} == {
         "translate": 9.0 + REPORT_GRACE,
@@ -81,7 +88,8 @@ def test_worker_settings_are_built_from_the_settings_object() -> None:
         60,
     )
     assert worker.redis_pool is None  # ARQ makes its own, from redis_settings
-    assert worker.ctx == {"settings": settings}
+    assert worker.ctx["settings"] is settings
+    assert isinstance(worker.ctx["parts"], StockParts)
     assert worker.job_completion_wait == settings.worker_shutdown_grace
     assert (worker.redis_settings.host, worker.redis_settings.port) == (
         settings.arq_redis.host,
@@ -90,13 +98,13 @@ def test_worker_settings_are_built_from_the_settings_object() -> None:
 
 
 def test_without_the_fast_path_the_worker_polls_every_poll_delay_on_the_pool_arq_makes_itself() -> None:
-    worker = build_worker_settings(Settings(worker_poll_delay=0.25), None)
+    worker = worker_settings(Settings(worker_poll_delay=0.25, fast_path=False))
 
     assert (worker.poll_delay, worker.redis_pool) == (0.25, None)
 
 
 def test_the_worker_honours_arqs_abort_so_jobs_can_be_cancelled() -> None:
-    assert build_worker_settings(Settings(), None).allow_abort_jobs is True
+    assert worker_settings(Settings()).allow_abort_jobs is True
 
 
 def test_the_hardening_defaults_are_the_readmes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,21 +116,31 @@ def test_the_hardening_defaults_are_the_readmes(monkeypatch: pytest.MonkeyPatch)
     assert (settings.allowed_origins, settings.max_jobs_in_flight, settings.ws_max_size) == ([], 100, 65_536)
 
 
-@pytest.mark.parametrize("fast_path", ["true", "false"], ids=["FAST_PATH=true", "FAST_PATH=false"])
-async def test_worker_settings_for_the_arq_command_are_built_from_the_environment_when_asked_for(
-    monkeypatch: pytest.MonkeyPatch, fast_path: str
+#: Imports the task module as ``arq src.tasks.WorkerSettings`` does, and says what its ``WorkerSettings`` holds.
+PROBE = (
+    "import src.tasks as t; w = t.WorkerSettings; "
+    "print(w.__name__, w.queue_name, type(w.ctx['parts']).__name__, w.redis_pool is not None)"
+)
+
+
+@pytest.mark.parametrize(
+    ("fast_path", "parts", "brings_a_pool"),
+    [("true", "FastPath", "True"), ("false", "StockParts", "False")],
+    ids=["FAST_PATH=true", "FAST_PATH=false"],
+)
+def test_the_worker_settings_the_arq_command_reads_are_built_from_the_environment(
+    fast_path: str, parts: str, brings_a_pool: str
 ) -> None:
-    monkeypatch.setenv("QUEUE_NAME", "q:from-env")
-    monkeypatch.setenv("FAST_PATH", fast_path)
+    env = {"PATH": "/usr/bin:/bin", "QUEUE_NAME": "q:from-env", "FAST_PATH": fast_path}
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
 
-    worker = src.tasks.WorkerSettings
-
-    assert (worker.__name__, worker.queue_name) == ("WorkerSettings", "q:from-env")
-    assert (worker.redis_pool is not None) is (fast_path == "true")  # the fast path brings the worker's pool
-    if worker.redis_pool is not None:
-        await worker.redis_pool.aclose()
-
-
-def test_the_task_module_has_no_other_attributes_made_on_demand() -> None:
-    with pytest.raises(AttributeError, match=r"^module 'src.tasks' has no attribute 'WorkerSetting'$"):
-        _ = src.tasks.WorkerSetting
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == ["WorkerSettings", "q:from-env", parts, brings_a_pool]

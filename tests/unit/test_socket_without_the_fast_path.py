@@ -10,6 +10,7 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
 from src.main import create_app
+from src.parts import StockParts
 from src.settings import Settings
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
@@ -20,7 +21,7 @@ from tests.support.protocol import CONNECTED, PING, PONG, job_status
 async def stock_ws(settings: Settings, pool: ArqRedis) -> AsyncIterator[WebsocketCommunicator]:
     """A socket on the app built without the fast path, its connected frame already read."""
     stock = settings.model_copy(update={"fast_path": False})
-    communicator = socket_on(create_app(stock, jobs=JobQueue(stock, pool=pool, speedups=None)))
+    communicator = socket_on(create_app(stock, jobs=JobQueue(stock, StockParts(stock), pool=pool)))
     connected, _ = await communicator.connect()
     assert connected
     assert await communicator.receive_json_from(timeout=1) == CONNECTED

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from fast_channels.layers import InMemoryChannelLayer
 
-import src.tasks
+import src.worker_side.reporting
 from src.settings import Settings
-from src.tasks import make_task
+from src.tasks import generate
 from src.worker_side.consumer_notifier import consumer_notifier
 from src.worker_side.progress_reporter import Progress
 from tests.support.seed import seed_ai_response
@@ -25,12 +25,10 @@ async def test_a_generate_task_streams_its_text_through_the_progress_its_work_re
         worked.append((job_type, text))
         await progress(50, partial="🤖 AI")
 
-    monkeypatch.setattr(src.tasks, "simulate_work", work_half_way)
+    monkeypatch.setattr(src.worker_side.reporting, "simulate_work", work_half_way)
     channel = await channel_layer.new_channel()
 
-    returned = await make_task("generate")(
-        {"settings": settings, "notifier": consumer_notifier()}, "generate_4", "hi", channel
-    )
+    returned = await generate({"settings": settings, "notifier": consumer_notifier()}, "generate_4", "hi", channel)
 
     assert worked == [("generate", text)]
     assert returned == {"status": "completed", "result": text, "job_id": "generate_4"}

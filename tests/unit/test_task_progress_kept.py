@@ -8,9 +8,9 @@ from arq import ArqRedis
 from src.apps.background_jobs.messages import ProgressUpdate
 from src.apps.background_jobs.progress import progress_key, stored_progress
 from src.settings import Settings
-from src.tasks import run_reported
 from src.worker_side.consumer_notifier import consumer_notifier
 from src.worker_side.progress_reporter import Progress
+from tests.support.tasks import run_reported
 
 
 async def forty_percent(progress: Progress) -> str:

@@ -6,22 +6,17 @@ from typing import Any
 import pytest
 from fast_channels.layers import InMemoryChannelLayer
 
-import src.tasks
+import src.worker_side.reporting
 from src.apps.background_jobs.job_types import work_seconds
 from src.apps.background_jobs.messages import JobProgress, JobResult
 from src.apps.background_jobs.outcomes import TaskTimeout, error_outcome
 from src.settings import Settings
-from src.tasks import TASKS, make_task, run_reported, simulate_work
-from src.worker_side.consumer_notifier import consumer_notifier
 from src.worker_side.notifier import ChannelLayerNotifier
 from src.worker_side.progress_reporter import Progress
+from src.worker_side.reporting import simulate_work
 from tests.support.protocol import SEED_RESULTS_FOR_HELLO
 from tests.support.seed import SEED_DURATIONS, seed_ai_response, seed_analysis
-
-
-def worker_ctx(settings: Settings) -> dict[str, Any]:
-    """The ``ctx`` the worker's startup builds, minus ARQ's own keys."""
-    return {"settings": settings, "notifier": consumer_notifier()}
+from tests.support.tasks import TASKS, run_reported, worker_ctx
 
 
 def result_event(status: str, job_id: str, job_type: str, message: str) -> dict[str, Any]:
@@ -107,7 +102,7 @@ def test_simulated_work_is_the_seeds_duration_times_job_time_scale(scale: float)
     )
 
 
-async def test_a_task_made_for_a_type_bears_its_name_does_its_work_and_reports_its_text(
+async def test_a_task_does_its_simulated_work_under_its_type_then_reports_its_text(
     settings: Settings, channel_layer: InMemoryChannelLayer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     worked: list[tuple[dict[str, Any], str, str | None]] = []
@@ -115,18 +110,12 @@ async def test_a_task_made_for_a_type_bears_its_name_does_its_work_and_reports_i
     async def record_work(ctx: dict[str, Any], job_type: str, progress: Progress, text: str | None = None) -> None:
         worked.append((ctx, job_type, text))
 
-    monkeypatch.setattr(src.tasks, "simulate_work", record_work)
+    monkeypatch.setattr(src.worker_side.reporting, "simulate_work", record_work)
     channel = await channel_layer.new_channel()
     ctx = worker_ctx(settings)
 
-    task = make_task("analyze")
-    returned = await task(ctx, "analyze_5", "hi", channel)
+    returned = await TASKS["analyze"](ctx, "analyze_5", "hi", channel)
 
-    assert (getattr(task, "__name__", None), task.__qualname__, task.__doc__) == (
-        "analyze",
-        "analyze",
-        "The seed's analyze task.",
-    )
     assert worked == [(ctx, "analyze", None)]  # analyze does not stream its text
     assert returned == {"status": "completed", "result": seed_analysis("hi"), "job_id": "analyze_5"}
     event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
@@ -157,8 +146,8 @@ class LoopOnFakeTime:
 
 
 class AsyncioOnFakeTime:
-    """``asyncio`` as ``src.tasks`` alone sees it: ``sleep`` and the loop's clock are the fake clock's, the rest
-    is asyncio's own."""
+    """``asyncio`` as ``src.worker_side.reporting`` alone sees it: ``sleep`` and the loop's clock are the fake
+    clock's, the rest is asyncio's own."""
 
     def __init__(self, clock: FakeTime) -> None:
         self.sleep = clock.sleep
@@ -175,11 +164,12 @@ class AsyncioOnFakeTime:
 def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     """Simulated work on a fake clock: the test does not depend on how busy the machine is.
 
-    ``src.tasks`` has no clock seam of its own (it calls ``asyncio.sleep`` and the loop's ``time``), so the fake
-    replaces the name ``asyncio`` in that module only: the event loop and every other module keep the real ones.
+    ``src.worker_side.reporting`` has no clock seam of its own (it calls ``asyncio.sleep`` and the loop's ``time``),
+    so the fake replaces the name ``asyncio`` in that module only: the event loop and every other module keep the
+    real ones.
     """
     fake = FakeTime()
-    monkeypatch.setattr(src.tasks, "asyncio", AsyncioOnFakeTime(fake))
+    monkeypatch.setattr(src.worker_side.reporting, "asyncio", AsyncioOnFakeTime(fake))
     return fake
 
 
@@ -272,7 +262,7 @@ async def test_simulated_work_with_no_more_than_the_clocks_slack_left_is_over(
     fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a slack of 0.25 s, ``default``'s 1 s reporting every 0.75 s ends at 0.75 s: no report, no wait more."""
-    monkeypatch.setattr(src.tasks, "CLOCK_SLACK", 0.25)
+    monkeypatch.setattr(src.worker_side.reporting, "CLOCK_SLACK", 0.25)
     reports = Reports(fake_time)
     began = fake_time.now
 

@@ -20,11 +20,13 @@ from fast_channels.layers.redis.pubsub import RedisSingleShardConnection
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-import src.apps.background_jobs.consumer
+import src.base_consumer
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
+from src.fastpath import FastPath
 from src.fastpath.lean_channel_layer import LeanChannelLayer
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import WS_PATH, create_app
+from src.parts import StockParts
 from src.settings import Settings
 from src.web import token_expiry
 from src.web.token_auth import EXPIRES, USER, InvalidToken, JwtAuthenticator, holder_of
@@ -34,7 +36,7 @@ from tests.support.log_lines import log_lines
 from tests.support.protocol import CONNECTED, PING, PONG, job
 from tests.support.who_may_connect import SECRET, Claims, app_on, b64url, expires_in, hs256, segment
 
-CONSUMER_LOGGER = "src.apps.background_jobs.consumer"
+CONSUMER_LOGGER = "src.base_consumer"
 CLOSED_AS_EXPIRED = {"type": "websocket.close", "code": 4401, "reason": "token expired"}
 #: Seconds a socket's token lives in the tests that wait for it to expire (the handshake is done well before).
 SHORT_LIFE = 0.5
@@ -209,14 +211,14 @@ def app_on_a_loop(
     if request.param == "stock loop":
         stock = settings.model_copy(update={"fast_path": False})
         app = app_on(stock, pool)
-        assert app.state.speedups is None
+        assert isinstance(app.state.parts, StockParts)
         return app
     monkeypatch.setattr(RedisSingleShardConnection, "subscribe", subscribe_nothing)
     monkeypatch.setattr(RedisSingleShardConnection, "unsubscribe", subscribe_nothing)
     channel_layers.clear()
     register_channel_layer(JOBS_LAYER_ALIAS, LeanChannelLayer(hosts=[UNREACHABLE], prefix="unit."))
     app = app_on(settings, pool)
-    assert app.state.speedups is not None
+    assert isinstance(app.state.parts, FastPath)
     return app
 
 
@@ -283,7 +285,7 @@ def timers(monkeypatch: pytest.MonkeyPatch) -> list[asyncio.TimerHandle | None]:
         made.append(timer)
         return timer
 
-    monkeypatch.setattr(src.apps.background_jobs.consumer, "close_at_expiry", noted)
+    monkeypatch.setattr(src.base_consumer, "close_at_expiry", noted)
     return made
 
 

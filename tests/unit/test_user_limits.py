@@ -13,6 +13,7 @@ from fast_channels.layers import channel_layers
 from pydantic import SecretStr
 
 from src.main import create_app
+from src.parts import StockParts
 from src.settings import Settings
 from src.web import user_limits
 from src.web.job_queue import JobQueue, QueueError
@@ -37,7 +38,9 @@ def settings(settings: Settings) -> Settings:
 
 def limits_on(settings: Settings, pool: ArqRedis, lease: float = SHORT_LEASE, renew_every: float = 0.05) -> UserLimits:
     """A server's limits (its own ``JobQueue`` on ``pool``), its leases short."""
-    return UserLimits(settings, JobQueue(settings, pool=pool), lease=lease, renew_every=renew_every)
+    return UserLimits(
+        settings, JobQueue(settings, StockParts(settings), pool=pool), lease=lease, renew_every=renew_every
+    )
 
 
 async def redis_ms(pool: ArqRedis) -> int:
@@ -315,7 +318,7 @@ async def test_with_authentication_on_the_apps_lifespan_renews_its_open_sockets_
     settings: Settings, pool: ArqRedis
 ) -> None:
     channel_layers.clear()
-    app = create_app(settings, jobs=JobQueue(settings, pool=pool))
+    app = create_app(settings, jobs=JobQueue(settings, StockParts(settings), pool=pool))
     limits: UserLimits = app.state.user_limits
     limits.renew_every = 0.01
     lease = await limits.take_socket("alice")  # as a socket's handshake takes it
@@ -334,7 +337,7 @@ async def test_a_lease_lasts_a_minute_and_a_server_renews_its_leases_every_20_se
     settings: Settings, pool: ArqRedis
 ) -> None:
     """The figures "Who may connect" gives: a crashed server's sockets stop counting within a minute."""
-    limits = UserLimits(settings, JobQueue(settings, pool=pool))
+    limits = UserLimits(settings, JobQueue(settings, StockParts(settings), pool=pool))
     before = await redis_ms(pool)
 
     lease = await limits.take_socket("alice")

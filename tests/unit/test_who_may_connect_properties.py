@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from src.main import WS_PATH
 from src.ops.logging_setup import RedactTokens
+from src.parts import StockParts
 from src.settings import Settings
 from src.web.job_queue import JobQueue
 from src.web.ownership import JobOwnership
@@ -219,7 +220,7 @@ def test_reading_the_token_of_any_handshake_never_raises(headers: list[tuple[byt
 @pytest.fixture
 def ownership(settings_with_secret: Settings, pool: ArqRedis) -> JobOwnership:
     """A server's ownership with authentication on, its key made in the test's fakeredis."""
-    return JobOwnership(JobQueue(settings_with_secret, pool=pool))
+    return JobOwnership(JobQueue(settings_with_secret, StockParts(settings_with_secret), pool=pool))
 
 
 @SHARED_APP

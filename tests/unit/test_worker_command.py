@@ -1,18 +1,19 @@
 """``python -m src.worker``: ARQ's logging, uvloop, then the worker for the settings, ARQ's own or the fast path's."""
 
 import logging.config
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import uvloop
-from arq import ArqRedis
 from arq.logs import default_log_config
-from redis.asyncio import ConnectionPool
 
+import src.tasks
 import src.worker
+from src.fastpath import FastPath
+from src.fastpath.wakeable_pool import WakeableArqRedis
+from src.parts import StockParts
 from src.settings import Settings
-from src.speedups import JobWriter
+from src.tasks import worker_settings
 
 
 def recording_worker(steps: list[tuple[str, Any]]) -> type:
@@ -40,11 +41,10 @@ def steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
 def test_off_the_fast_path_it_logs_as_arq_does_installs_uvloop_then_runs_arqs_own_worker(
     steps: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAST_PATH", "false")
-    monkeypatch.setenv("QUEUE_NAME", "q:stock")
-    monkeypatch.setattr(src.worker, "Worker", recording_worker(steps))
+    arq_settings = worker_settings(Settings(fast_path=False, queue_name="q:stock"))
+    monkeypatch.setattr(StockParts, "worker_class", recording_worker(steps))
 
-    src.worker.main()
+    src.worker.run(arq_settings)
 
     assert [step for step, _ in steps] == ["logging", "uvloop", "worker", "run"]
     assert steps[0][1] == default_log_config(verbose=False)
@@ -53,42 +53,29 @@ def test_off_the_fast_path_it_logs_as_arq_does_installs_uvloop_then_runs_arqs_ow
     assert [f.name for f in kwargs["functions"]] == ["translate", "analyze", "generate", "default"]
 
 
-class FakeSpeedUps:
-    """Stands in for the fast path: a worker class, a pool and a pace of its own."""
-
-    connection_pool_class = ConnectionPool
-    poll_delay = 0.002
-
-    def __init__(self, worker_class: type, pool: ArqRedis) -> None:
-        self.worker_class = worker_class
-        self.pool = pool
-
-    def job_writer(self, pool: ArqRedis) -> JobWriter:
-        raise NotImplementedError
-
-    def worker_pool(self) -> ArqRedis:
-        return self.pool
-
-    def tune_process(self) -> Callable[[], None]:
-        return lambda: None
-
-
-def test_on_the_fast_path_it_runs_the_fast_paths_worker_on_its_pool_at_its_pace(
+async def test_on_the_fast_path_it_runs_the_fast_paths_worker_on_its_pool_at_its_pace(
     steps: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pool = ArqRedis()
-    asked: list[Settings] = []
+    arq_settings = worker_settings(Settings(fast_path=True))
+    parts = arq_settings.ctx["parts"]
+    assert isinstance(parts, FastPath)
+    monkeypatch.setattr(FastPath, "worker_class", recording_worker(steps))
 
-    def fake_speedups(settings: Settings) -> FakeSpeedUps:
-        asked.append(settings)
-        return FakeSpeedUps(recording_worker(steps), pool)
+    src.worker.run(arq_settings)
 
-    monkeypatch.setenv("FAST_PATH", "true")
-    monkeypatch.setattr(src.worker, "speedups", fake_speedups)
+    assert [step for step, _ in steps] == ["logging", "uvloop", "worker", "run"]
+    kwargs = steps[2][1]
+    assert isinstance(kwargs["redis_pool"], WakeableArqRedis)
+    assert kwargs["poll_delay"] == parts.poll_delay
+    await kwargs["redis_pool"].aclose()
+
+
+def test_python_m_src_worker_runs_the_worker_settings_the_arq_command_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[type] = []
+    monkeypatch.setattr(src.worker, "run", ran.append)
 
     src.worker.main()
 
-    assert [step for step, _ in steps] == ["logging", "uvloop", "worker", "run"]
-    assert len(asked) == 1  # the seam is asked once
-    kwargs = steps[2][1]
-    assert (kwargs["redis_pool"], kwargs["poll_delay"]) == (pool, 0.002)
+    assert ran == [src.tasks.WorkerSettings]

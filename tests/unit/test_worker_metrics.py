@@ -15,9 +15,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 import src.ops.worker_metrics
 from src.ops.worker_metrics import WorkerMetrics, serve_metrics
 from src.settings import Settings
-from src.tasks import TASKS, run_reported
 from src.worker_side.consumer_notifier import consumer_notifier
 from src.worker_side.progress_reporter import Progress
+from tests.support.tasks import TASKS, run_reported
 
 
 def sample(metrics: WorkerMetrics, name: str, **labels: str) -> float | None:

@@ -12,9 +12,11 @@ from arq import ArqRedis
 
 import src.ops.worker_metrics
 from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
+from src.parts import StockParts
 from src.settings import Settings
-from src.tasks import run_reported, shutdown, startup
+from src.tasks import shutdown, startup
 from src.worker_side.progress_reporter import Progress
+from tests.support.tasks import run_reported
 
 
 def free_port() -> int:
@@ -78,7 +80,7 @@ async def test_a_worker_with_a_metrics_port_serves_the_jobs_it_runs_and_the_queu
     await pool.zadd("q:metered", {"job_a": 1, "job_b": 2, "job_c": 3})
     await pool.zadd("arq:queue", {"job_d": 1})
     readings = Readings(pool)
-    ctx: dict[str, Any] = {"settings": settings, "redis": readings}
+    ctx: dict[str, Any] = {"settings": settings, "parts": StockParts(settings), "redis": readings}
     before = asyncio.all_tasks()
 
     await startup(ctx)

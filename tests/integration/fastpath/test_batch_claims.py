@@ -16,12 +16,11 @@ from arq.typing import WorkerSettingsBase
 from arq.worker import get_kwargs
 
 from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
-from src.fastpath import FastPath
 from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.fastpath.enqueue_batcher import NewJob, queue_jobs
 from src.fastpath.wakeable_pool import WakeableArqRedis
 from src.settings import Settings
-from src.tasks import build_worker_settings
+from src.tasks import worker_settings
 from src.worker_side.consumer_notifier import consumer_notifier
 
 JOB_IDS = [f"default_{n}" for n in range(10)]
@@ -29,8 +28,8 @@ JOB_IDS = [f"default_{n}" for n in range(10)]
 
 async def make_worker(settings: Settings, **overrides: Any) -> BatchClaimWorker:
     """A worker of five slots, not polling by itself: the tests call its ``poll_once`` or ``_poll_iteration``."""
-    worker_settings = build_worker_settings(settings, FastPath(settings))
-    kwargs: dict[str, Any] = get_kwargs(cast(type[WorkerSettingsBase], worker_settings))
+    arq_settings = worker_settings(settings)  # on the fast path: the fast path tests' settings
+    kwargs: dict[str, Any] = get_kwargs(cast(type[WorkerSettingsBase], arq_settings))
     claimer = BatchClaimWorker(
         **{**kwargs, "max_jobs": 5, "on_startup": None, "on_shutdown": None, "burst": True, **overrides}
     )

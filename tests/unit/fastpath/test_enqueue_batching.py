@@ -240,7 +240,7 @@ async def test_a_batch_that_finds_the_queue_full_is_not_written_and_wakes_no_wor
 
 async def test_the_fast_paths_writer_batches_the_job_queues_enqueues_with_a_wake_up_on_the_queues_channel() -> None:
     settings = Settings(queue_name="q")
-    jobs = JobQueue(settings, pool=fake_arq_pool(), speedups=FastPath(settings))
+    jobs = JobQueue(settings, FastPath(settings), pool=fake_arq_pool())
     assert isinstance(jobs.writer, BatchedJobWriter)
     writer = jobs.writer.batcher.write = RecordingWriter()
 
@@ -252,7 +252,7 @@ async def test_the_fast_paths_writer_batches_the_job_queues_enqueues_with_a_wake
 async def test_a_job_over_max_queue_depth_is_refused_saying_the_queue_is_full() -> None:
     settings = Settings(queue_name="q", max_queue_depth=1)
     pool = fake_arq_pool()
-    jobs = JobQueue(settings, pool=pool, speedups=FastPath(settings))
+    jobs = JobQueue(settings, FastPath(settings), pool=pool)
     await jobs.enqueue("default", "default_1", "x", "channel")
 
     with pytest.raises(QueueFull, match=r"^the job queue is full \(1 jobs\); try again later$"):
@@ -282,7 +282,7 @@ async def test_an_enqueue_while_redis_has_not_answered_in_time_fails_saying_so_a
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = Settings(enqueue_timeout=ANSWER_TIMEOUT)
-    jobs = JobQueue(settings, pool=fake_arq_pool(), speedups=FastPath(settings))
+    jobs = JobQueue(settings, FastPath(settings), pool=fake_arq_pool())
     assert isinstance(jobs.writer, BatchedJobWriter)
     writer = jobs.writer.batcher.write = HeldWriter()
     in_flight = asyncio.create_task(jobs.enqueue("default", "default_1", "a", "channel"))

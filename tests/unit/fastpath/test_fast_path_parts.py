@@ -15,13 +15,13 @@ from src.fastpath.connection_pool import ReadyConnectionPool
 from src.fastpath.runtime import GC_THRESHOLDS
 from src.fastpath.wakeable_pool import WAKEABLE_PACE, WakeableArqRedis, worker_pool
 from src.settings import RECONNECT_ERRORS, Settings
-from src.tasks import build_worker_settings
+from src.tasks import worker_settings
 from src.web.job_queue import JobQueue
 
 
 async def test_the_job_queues_pool_is_on_the_fast_paths_connection_pool() -> None:
     settings = Settings(queue_name="q:opened")
-    jobs = JobQueue(settings, speedups=FastPath(settings))
+    jobs = JobQueue(settings, FastPath(settings))
 
     await jobs.open()
 
@@ -34,7 +34,7 @@ async def test_the_job_queues_pool_is_on_the_fast_paths_connection_pool() -> Non
 async def test_the_worker_settings_bring_a_wakeable_pool_waiting_poll_delay_and_a_millisecond_pace() -> None:
     settings = Settings(queue_name="q:test", worker_poll_delay=0.01)
 
-    worker = build_worker_settings(settings, FastPath(settings))
+    worker = worker_settings(settings.model_copy(update={"fast_path": True}))
 
     assert isinstance(worker.redis_pool, WakeableArqRedis)
     assert (worker.redis_pool.wake_channel, worker.redis_pool.wake_wait) == ("q:test:wake", 0.01)
@@ -57,7 +57,7 @@ async def test_the_worker_pool_retries_a_lost_redis_redis_reconnect_attempts_tim
 
 
 def test_the_batch_claiming_worker_runs_only_on_the_fast_paths_wakeable_pool() -> None:
-    stock: dict[str, Any] = get_kwargs(cast(type[WorkerSettingsBase], build_worker_settings(Settings(), None)))
+    stock: dict[str, Any] = get_kwargs(cast(type[WorkerSettingsBase], worker_settings(Settings(fast_path=False))))
 
     with pytest.raises(
         TypeError, match=r"^BatchClaimWorker runs on the fast path's WakeableArqRedis \(its redis_pool\)$"
@@ -87,7 +87,7 @@ async def test_the_workers_start_up_tunes_its_runtime_on_the_fast_path_and_its_s
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = Settings()
-    worker = build_worker_settings(settings, FastPath(settings))
+    worker = worker_settings(settings.model_copy(update={"fast_path": True}))
     ctx = dict(worker.ctx)
     monkeypatch.setattr(src.tasks, "setup_layers", lambda *args, **kwargs: None)
     monkeypatch.setattr(src.tasks, "teardown_layers", no_layer_to_close)
@@ -106,7 +106,7 @@ async def test_the_batch_claiming_worker_never_pauses_between_polls_whatever_pol
     """A poll that claimed fewer jobs than it wanted waits for a wake-up itself: ARQ's pause would only delay jobs."""
     settings = Settings(queue_name="q:pace")
     kwargs: dict[str, Any] = get_kwargs(
-        cast(type[WorkerSettingsBase], build_worker_settings(settings, FastPath(settings)))
+        cast(type[WorkerSettingsBase], worker_settings(settings.model_copy(update={"fast_path": True})))
     )
 
     worker = BatchClaimWorker(**{**kwargs, "poll_delay": 0.5})

@@ -6,16 +6,14 @@ import logging
 import logging.config
 
 import pytest
-import uvloop
 from arq.worker import Worker
 
 import src.fastpath
-import src.worker
 from src.fastpath import VERIFIED_VERSIONS, FastPath, install
 from src.main import create_app
+from src.parts import ArqJobWriter, StockParts, parts_for
 from src.settings import Settings
-from src.speedups import speedups
-from src.web.job_queue import ArqJobWriter
+from src.tasks import worker_settings
 
 
 @pytest.fixture
@@ -61,7 +59,7 @@ def test_on_another_fast_channels_the_fast_path_stays_off(monkeypatch: pytest.Mo
     monkeypatch.setattr(src.fastpath, "version", lambda name: "1.2.0" if name == "fast-channels" else installed(name))
 
     assert install(Settings()) is None
-    assert create_app(Settings()).state.speedups is None  # so the consumer runs fast-channels' own loop
+    assert isinstance(create_app(Settings()).state.parts, StockParts)  # so the consumer runs fast-channels' own loop
 
 
 async def test_on_another_arq_the_app_enqueues_with_arqs_own_code(unverified_arq: None) -> None:
@@ -69,7 +67,7 @@ async def test_on_another_arq_the_app_enqueues_with_arqs_own_code(unverified_arq
     jobs = app.state.jobs
     await jobs.open()  # a pool that connects on first use: nothing is connected here
 
-    assert jobs.speedups is None
+    assert isinstance(jobs.parts, StockParts)
     assert isinstance(jobs.writer, ArqJobWriter)
     await jobs.close()
 
@@ -80,25 +78,14 @@ def test_with_fast_path_off_the_fast_path_is_not_even_asked(monkeypatch: pytest.
 
     monkeypatch.setattr(src.fastpath, "install", must_not_be_called)
 
-    assert speedups(Settings(fast_path=False)) is None
+    assert isinstance(parts_for(Settings(fast_path=False)), StockParts)
 
 
-def test_on_another_arq_python_m_src_worker_runs_arqs_own_worker(
-    unverified_arq: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    built: list[type] = []
+def test_on_another_arq_the_worker_is_arqs_own() -> None:
+    """``python -m src.worker`` runs the class its parts name (``tests/unit/test_worker_command.py``)."""
+    installed = importlib.metadata.version
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(src.fastpath, "version", lambda name: "0.29.0" if name == "arq" else installed(name))
+        parts = worker_settings(Settings()).ctx["parts"]
 
-    class Recording(Worker):
-        def __init__(self, **kwargs: object) -> None:
-            built.append(type(self))
-
-        def run(self) -> None:
-            pass
-
-    monkeypatch.setattr(src.worker, "Worker", Recording)
-    monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)
-    monkeypatch.setattr(uvloop, "install", lambda: None)
-
-    src.worker.main()
-
-    assert built == [Recording]
+    assert parts.worker_class is Worker
