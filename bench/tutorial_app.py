@@ -5,9 +5,9 @@ from arq import ArqRedis, create_pool
 from fastapi import FastAPI
 
 from src.main import create_app
-from src.parts import ArqJobWriter, StockParts
 from src.plumbing.deadlines import within
 from src.settings import Settings, get_settings
+from src.stock import ArqJobWriter, StockParts
 from src.web.job_queue import JobQueue
 
 

@@ -1,17 +1,14 @@
 """The parts both processes are built from, chosen once per process where each is built (``create_app``,
-``worker_settings``): ARQ's, redis-py's and fast-channels' own (``StockParts``), or the fast path's
+``worker_settings``): ARQ's, redis-py's and fast-channels' own (``src/stock.py``), or the fast path's
 (``src/fastpath/``), which stand in for them beneath their public APIs. Nothing else asks which it got.
 
 To drop the fast path, delete ``src/fastpath/`` and have ``parts_for`` return ``StockParts(settings)``.
 """
 
-import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from arq import ArqRedis
-from arq.constants import abort_jobs_ss, job_key_prefix
-from arq.utils import timestamp_ms
 from arq.worker import Worker
 from fast_channels.consumer.base import AsyncConsumer
 from fast_channels.layers.redis import RedisPubSubChannelLayer
@@ -19,18 +16,8 @@ from redis.asyncio import ConnectionPool
 from starlette.types import ASGIApp
 
 from src import fastpath
-from src.plumbing.deadlines import within
-from src.plumbing.sentinel import master_pool
-from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
-
-#: Enqueues ARQ's writer runs at once (each holds a Redis connection for its three round trips).
-STOCK_ENQUEUES_AT_ONCE = 32
-#: The share of ``ENQUEUE_TIMEOUT`` a ``WAIT`` for replicas may take (the rest: taking the job back).
-WAIT_SHARE = 0.5
-
-
-class NotReplicated(Exception):
-    """Fewer than ``REDIS_MIN_REPLICAS_ACK`` replicas held the job in time: it was taken back, not queued."""
+from src.settings import Settings
+from src.stock import StockParts
 
 
 class JobWriter(Protocol):
@@ -69,98 +56,6 @@ class Parts(Protocol):
 
     def tune_process(self) -> Callable[[], None]:
         """Tune this process's runtime as it starts serving; returns what undoes it, for its shutdown."""
-
-
-class ArqJobWriter:
-    """ARQ's own writes: ``enqueue_job`` for each job, and the abort request ``Job.abort`` records.
-
-    At most ``STOCK_ENQUEUES_AT_ONCE`` enqueues run at once; the others wait their turn, untimed (that
-    wait is this process's backlog), and each one's Redis work is bounded by ``ENQUEUE_TIMEOUT``
-    (``src.plumbing.deadlines``: time this process's busy loop loses is not counted).
-    """
-
-    def __init__(self, pool: ArqRedis, settings: Settings) -> None:
-        self.pool = pool
-        self.settings = settings
-        self._turns = asyncio.Semaphore(STOCK_ENQUEUES_AT_ONCE)
-
-    async def enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> bool:
-        """Queue the job with ARQ's ``enqueue_job`` under ``job_id``, unless the queue is full (then False)."""
-        async with self._turns:
-            return await within(self._enqueue(job_type, job_id, content, channel_name), self.settings.enqueue_timeout)
-
-    async def _enqueue(self, job_type: str, job_id: str, content: str, channel_name: str) -> bool:
-        """Check the queue's depth, then ``enqueue_job``."""
-        if await self.pool.zcard(self.settings.queue_name) >= self.settings.max_queue_depth:
-            return False
-        if self.settings.redis_min_replicas_ack > 0:
-            await self._enqueue_replicated(job_type, job_id, content, channel_name)
-            return True
-        await self.pool.enqueue_job(job_type, job_id, content, channel_name, _job_id=job_id)
-        return True
-
-    async def _enqueue_replicated(self, job_type: str, job_id: str, content: str, channel_name: str) -> None:
-        """``enqueue_job``, then Redis ``WAIT`` on the same connection until ``REDIS_MIN_REPLICAS_ACK`` replicas
-        hold the job. If they do not in time, the job is taken back (``NotReplicated``), unless a worker has it."""
-        wanted = self.settings.redis_min_replicas_ack
-        queue_name = self.settings.queue_name
-        async with ArqRedis(connection_pool=self.pool.connection_pool, single_connection_client=True) as connection:
-            await connection.enqueue_job(
-                job_type, job_id, content, channel_name, _job_id=job_id, _queue_name=queue_name
-            )
-            wait_ms = max(1, int(self.settings.enqueue_timeout * 1000 * WAIT_SHARE))
-            acked = await connection.wait(wanted, wait_ms)
-            if acked >= wanted:
-                return
-            if await connection.zrem(queue_name, job_id):  # not taken yet: withdrawn, so it never runs
-                await connection.delete(job_key_prefix + job_id)
-                raise NotReplicated(f"the job queue could not copy the job to {wanted} replica(s) in time")
-            # A worker took it meanwhile: it runs, and the client is told it is queued.
-
-    async def request_abort(self, job_id: str) -> None:
-        """Record ARQ's abort request (what ``Job.abort`` writes, without its wait for the job's end)."""
-        await self.pool.zadd(abort_jobs_ss, {job_id: timestamp_ms()})
-
-
-def nothing_to_undo() -> None:
-    """The stock runtime was not tuned."""
-
-
-class StockParts:
-    """ARQ's, redis-py's and fast-channels' own parts, used as their documentation shows them."""
-
-    connection_pool_class: type[ConnectionPool] = ConnectionPool
-    channel_layer_class: type[RedisPubSubChannelLayer] = RedisPubSubChannelLayer
-    worker_class: type[Worker] = Worker
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.poll_delay = settings.worker_poll_delay
-
-    def job_writer(self, pool: ArqRedis) -> ArqJobWriter:
-        """ARQ's ``enqueue_job`` and abort request."""
-        return ArqJobWriter(pool, self.settings)
-
-    def worker_pool(self) -> ArqRedis | None:
-        """None (ARQ makes the pool), or with ``REDIS_SENTINELS`` one on the master the sentinels name, riding out a
-        failover as ``worker_arq_redis`` rides out a restart."""
-        settings = self.settings
-        if not settings.redis_sentinels:
-            return None
-        return master_pool(
-            settings,
-            retry=reconnecting_retry(settings.redis_reconnect_attempts, through_sentinel=True),
-            retry_on_error=list(RECONNECT_ERRORS),
-            socket_connect_timeout=1.0,
-        )
-
-    def consumer_app(self, consumer_class: type[AsyncConsumer]) -> Any:
-        """fast-channels' own: ``as_asgi()``."""
-        return consumer_class.as_asgi()
-
-    def tune_process(self) -> Callable[[], None]:
-        """Nothing: Python's runtime as it comes."""
-        return nothing_to_undo
 
 
 def parts_for(settings: Settings) -> Parts:

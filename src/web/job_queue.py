@@ -5,14 +5,14 @@ import uuid
 
 import structlog
 from arq import ArqRedis
-from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 from src.apps.background_jobs.texts import queue_full_text
-from src.parts import JobWriter, NotReplicated, Parts
+from src.parts import JobWriter, Parts
 from src.plumbing.deadlines import within
-from src.plumbing.sentinel import master_pool
+from src.plumbing.pools import web_pool
 from src.settings import Settings
+from src.stock import NotReplicated
 
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -45,21 +45,6 @@ def new_job_id(job_type: str) -> str:
     return f"{job_type}_{uuid.uuid4().hex}"
 
 
-def web_pool(settings: Settings, connections: type[ConnectionPool] = ConnectionPool) -> ArqRedis:
-    """The web process's ARQ pool: connects on first use (the app starts while Redis is away), fails fast
-    when Redis is away, and gives up on a Redis that does not answer. With ``REDIS_SENTINELS``, on the master
-    the sentinels name.
-
-    (ARQ's ``create_pool`` would ping Redis at once, and retry for seconds before failing the start-up.)
-    """
-    if settings.redis_sentinels:
-        return master_pool(settings, socket_connect_timeout=1.0, socket_timeout=settings.redis_socket_timeout)
-    pool = connections.from_url(
-        settings.redis_url, socket_connect_timeout=1.0, socket_timeout=settings.redis_socket_timeout
-    )
-    return ArqRedis(pool, default_queue_name=settings.queue_name)
-
-
 class JobQueue:
     """Owns the process's ARQ pool (opened at start-up, closed at shutdown) and bounds every enqueue.
 
@@ -76,11 +61,7 @@ class JobQueue:
 
     @property
     def pool(self) -> ArqRedis:
-        """The open pool; using it before ``open()`` is a programming error."""
-        return self.open_pool()
-
-    def open_pool(self) -> ArqRedis:
-        """The open pool, or ``RuntimeError`` before ``open()``."""
+        """The open pool; using it before ``open()`` is a programming error (``RuntimeError``)."""
         if self._pool is None:
             raise RuntimeError("JobQueue.open() has not been called")
         return self._pool

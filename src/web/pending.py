@@ -54,19 +54,11 @@ class PendingJobs:
     @property
     def recovering(self) -> bool:
         """Whether a look for overdue outcomes is due or under way."""
-        return self.is_recovering()
-
-    def is_recovering(self) -> bool:
-        """Whether a look for overdue outcomes is due or under way."""
         return self._next_look is not None or (self._recovery is not None and not self._recovery.done())
 
     @property
     def in_flight(self) -> int:
         """Jobs being queued, or queued and still owed an outcome (what ``MAX_JOBS_IN_FLIGHT`` bounds)."""
-        return self.count_in_flight()
-
-    def count_in_flight(self) -> int:
-        """Jobs being queued, or queued and still owed an outcome."""
         return len(self._gates.keys() | self._waiting.keys())
 
     def queuing(self, job_id: str) -> None:

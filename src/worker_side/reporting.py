@@ -1,7 +1,7 @@
 """A task's run, reported: ``async with reporting(ctx, job_type, job_id, channel_name) as job`` runs the body within
 the type's timeout with a progress reporter (``job.progress``), and sends the body's ``job.result`` to the socket
 that asked, or why it failed, through the notifier ARQ's ``ctx`` carries (and counts the run in the worker's metrics,
-when they are on). The seed's tasks simulate their work with ``job.work()``: it sleeps and reports the share done.
+when they are on). The seed's tasks simulate their work with ``job.work()`` (``simulated_work.py``).
 """
 
 import asyncio
@@ -11,37 +11,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from src.apps.background_jobs.job_types import work_seconds
 from src.apps.background_jobs.outcomes import TaskTimeout, error_outcome, failure_text, result_outcome, timeout_text
 from src.ops.worker_metrics import WorkerMetrics
 from src.settings import Settings
 from src.worker_side.notifier import Notifier
-from src.worker_side.progress_reporter import Progress, ProgressReporter
-
-#: Seconds of simulated work too few to wait for (or to report on): what a float sum of sleeps misses by.
-CLOCK_SLACK = 1e-6
-#: Seconds the simulated work's reports are spaced by beyond ``PROGRESS_INTERVAL``: a frame's way to its socket
-#: varies by milliseconds, and two of a job's frames must never arrive closer together than the interval.
-REPORT_MARGIN = 0.05
-
-
-async def simulate_work(ctx: dict[str, Any], job_type: str, progress: Progress, text: str | None = None) -> None:
-    """Sleep for the type's simulated work (not at all when ``JOB_TIME_SCALE`` is 0), reporting the share done
-    every ``PROGRESS_INTERVAL`` + ``REPORT_MARGIN``; with ``text``, its part in the same share goes with each report
-    (streaming)."""
-    settings: Settings = ctx["settings"]
-    seconds = work_seconds(settings, job_type)
-    if seconds <= 0:
-        return
-    pace = settings.progress_interval + REPORT_MARGIN
-    loop = asyncio.get_running_loop()
-    began = loop.time()
-    elapsed = 0.0
-    while seconds - elapsed > CLOCK_SLACK:
-        percent = int(100 * elapsed / seconds)
-        await progress(percent, partial=None if text is None else text[: len(text) * percent // 100])
-        await asyncio.sleep(min(pace, seconds - elapsed))
-        elapsed = loop.time() - began
+from src.worker_side.progress_reporter import ProgressReporter
+from src.worker_side.simulated_work import simulate_work
 
 
 @dataclass

@@ -15,8 +15,8 @@ from fakeredis import FakeServer
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from src.parts import StockParts
 from src.settings import Settings
+from src.stock import StockParts
 from src.web import ownership as ownership_module
 from src.web.job_queue import JobQueue, QueueError
 from src.web.ownership import KEY_REFRESH, JobOwnership

@@ -7,13 +7,14 @@ import pytest
 from fast_channels.layers import InMemoryChannelLayer
 
 import src.worker_side.reporting
+import src.worker_side.simulated_work
 from src.apps.background_jobs.job_types import work_seconds
 from src.apps.background_jobs.messages import JobProgress, JobResult
 from src.apps.background_jobs.outcomes import TaskTimeout, error_outcome
 from src.settings import Settings
 from src.worker_side.notifier import ChannelLayerNotifier
 from src.worker_side.progress_reporter import Progress
-from src.worker_side.reporting import simulate_work
+from src.worker_side.simulated_work import simulate_work
 from tests.support.protocol import SEED_RESULTS_FOR_HELLO
 from tests.support.seed import SEED_DURATIONS, seed_ai_response, seed_analysis
 from tests.support.tasks import TASKS, run_reported, worker_ctx
@@ -146,7 +147,7 @@ class LoopOnFakeTime:
 
 
 class AsyncioOnFakeTime:
-    """``asyncio`` as ``src.worker_side.reporting`` alone sees it: ``sleep`` and the loop's clock are the fake
+    """``asyncio`` as ``src.worker_side.simulated_work`` alone sees it: ``sleep`` and the loop's clock are the fake
     clock's, the rest is asyncio's own."""
 
     def __init__(self, clock: FakeTime) -> None:
@@ -164,12 +165,12 @@ class AsyncioOnFakeTime:
 def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     """Simulated work on a fake clock: the test does not depend on how busy the machine is.
 
-    ``src.worker_side.reporting`` has no clock seam of its own (it calls ``asyncio.sleep`` and the loop's ``time``),
-    so the fake replaces the name ``asyncio`` in that module only: the event loop and every other module keep the
-    real ones.
+    ``src.worker_side.simulated_work`` has no clock seam of its own (it calls ``asyncio.sleep`` and the loop's
+    ``time``), so the fake replaces the name ``asyncio`` in that module only: the event loop and every other module
+    keep the real ones.
     """
     fake = FakeTime()
-    monkeypatch.setattr(src.worker_side.reporting, "asyncio", AsyncioOnFakeTime(fake))
+    monkeypatch.setattr(src.worker_side.simulated_work, "asyncio", AsyncioOnFakeTime(fake))
     return fake
 
 
@@ -262,7 +263,7 @@ async def test_simulated_work_with_no_more_than_the_clocks_slack_left_is_over(
     fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a slack of 0.25 s, ``default``'s 1 s reporting every 0.75 s ends at 0.75 s: no report, no wait more."""
-    monkeypatch.setattr(src.worker_side.reporting, "CLOCK_SLACK", 0.25)
+    monkeypatch.setattr(src.worker_side.simulated_work, "CLOCK_SLACK", 0.25)
     reports = Reports(fake_time)
     began = fake_time.now
 

@@ -16,6 +16,7 @@ from chanx.messages.outgoing import ErrorMessage, PongMessage
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails
 
+from src.apps.background_jobs import texts
 from src.apps.background_jobs.job_types import job_type_of, resolve_job_type
 from src.apps.background_jobs.messages import (
     CancelMessage,
@@ -32,19 +33,6 @@ from src.apps.background_jobs.messages import (
     progress_frame,
 )
 from src.apps.background_jobs.outcomes import cancelled_outcome, stored_outcome
-from src.apps.background_jobs.texts import (
-    already_cancelled_text,
-    already_finished_text,
-    cancel_error_text,
-    lookup_error_text,
-    no_job_to_cancel_text,
-    not_found_text,
-    queue_error_text,
-    queued_text,
-    queuing_text,
-    too_many_jobs_text,
-    too_many_user_jobs_text,
-)
 from src.base_consumer import BaseConsumer
 from src.layers import JOBS_LAYER_ALIAS
 from src.web.job_queue import JobQueue, QueueError, new_job_id
@@ -131,18 +119,20 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
             job_id = await self._ownership.new_job_id(job_type, user)
         except QueueError as exc:  # the owners' key could not be read from Redis
             metrics.jobs_refused.labels(exc.reason).inc()
-            await self._send_job_status("error", new_job_id(job_type), job_type, queue_error_text(str(exc)))
+            await self._send_job_status("error", new_job_id(job_type), job_type, texts.queue_error_text(str(exc)))
             return
         if self.pending.in_flight >= settings.max_jobs_in_flight:
             metrics.jobs_refused.labels("too_many_in_flight").inc()
-            await self._send_job_status("error", job_id, job_type, too_many_jobs_text(settings.max_jobs_in_flight))
+            await self._send_job_status(
+                "error", job_id, job_type, texts.too_many_jobs_text(settings.max_jobs_in_flight)
+            )
             return
 
         self.pending.queuing(job_id)  # its outcome waits until its queued frame is out
         try:
             with self.admission.enqueueing():
                 # Show immediate response that job is being queued
-                if not await self._send_job_status("queuing", job_id, job_type, queuing_text(job_type, content)):
+                if not await self._send_job_status("queuing", job_id, job_type, texts.queuing_text(job_type, content)):
                     logger.info("client left before its job was queued; not queued", job_id=job_id)
                     return
                 if user is not None and not await self._reserve(user, job_id, job_type):
@@ -155,10 +145,10 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
                     if user is not None:
                         await self._user_limits.release_job(user, job_id)
                     metrics.jobs_refused.labels(exc.reason).inc()
-                    await self._send_job_status("error", job_id, job_type, queue_error_text(str(exc)))
+                    await self._send_job_status("error", job_id, job_type, texts.queue_error_text(str(exc)))
                     return
             metrics.jobs_queued.labels(job_type).inc()
-            if await self._send_job_status("queued", job_id, job_type, queued_text(job_id)):
+            if await self._send_job_status("queued", job_id, job_type, texts.queued_text(job_id)):
                 self.pending.queued(job_id, job_type, received_at)
             else:
                 logger.info("client left after its job was queued; the job still runs", job_id=job_id)
@@ -178,11 +168,11 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         job_id = message.payload.job_id
         try:
             if not await self._ownership.owns(self.user, job_id):
-                return self._status("not_found", job_id, not_found_text(job_id))
+                return self._status("not_found", job_id, texts.not_found_text(job_id))
             await self.pending.queuing_done(job_id)
             status = await bounded(look_up(self.jobs.pool, self.settings.queue_name, job_id), self._timeout)
         except QueueError as exc:
-            return self._status("error", job_id, lookup_error_text(str(exc)))
+            return self._status("error", job_id, texts.lookup_error_text(str(exc)))
         return JobStatusMessage(payload=status)
 
     @ws_handler(
@@ -199,17 +189,17 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         job_id = message.payload.job_id
         try:
             if not await self._ownership.owns(self.user, job_id):
-                return self._status("error", job_id, no_job_to_cancel_text(job_id))
+                return self._status("error", job_id, texts.no_job_to_cancel_text(job_id))
             await self.pending.queuing_done(job_id)
             status = await bounded(look_up(self.jobs.pool, self.settings.queue_name, job_id), self._timeout)
         except QueueError as exc:
-            return self._status("error", job_id, cancel_error_text(str(exc)))
+            return self._status("error", job_id, texts.cancel_error_text(str(exc)))
         if status.status == "not_found":
-            return self._status("error", job_id, no_job_to_cancel_text(job_id))
+            return self._status("error", job_id, texts.no_job_to_cancel_text(job_id))
         if status.status == "cancelled":
-            return self._status("error", job_id, already_cancelled_text(job_id))
+            return self._status("error", job_id, texts.already_cancelled_text(job_id))
         if status.status in ("result", "error"):
-            return self._status("error", job_id, already_finished_text(job_id))
+            return self._status("error", job_id, texts.already_finished_text(job_id))
 
         withdrawn = self.pending.withdraw(job_id)  # from here on, its outcome is not sent
         try:
@@ -217,7 +207,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         except QueueError as exc:
             if withdrawn is not None:
                 self.pending.restore(job_id, withdrawn)
-            return self._status("error", job_id, cancel_error_text(str(exc)))
+            return self._status("error", job_id, texts.cancel_error_text(str(exc)))
         logger.info("job cancelled", job_id=job_id, was=status.status)
         if withdrawn is not None:
             self._count_outcome(status.job_type, "cancelled", withdrawn.received_at)
@@ -252,9 +242,9 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         try:
             if await self._user_limits.reserve_job(user, job_id):
                 return True
-            reason, text = "too_many_for_user", too_many_user_jobs_text(self.settings.max_jobs_per_user)
+            reason, text = "too_many_for_user", texts.too_many_user_jobs_text(self.settings.max_jobs_per_user)
         except QueueError as exc:
-            reason, text = exc.reason, queue_error_text(str(exc))
+            reason, text = exc.reason, texts.queue_error_text(str(exc))
         self.metrics.jobs_refused.labels(reason).inc()
         await self._send_job_status("error", job_id, job_type, text)
         return False

@@ -11,8 +11,9 @@ from arq.worker import Worker
 import src.fastpath
 from src.fastpath import VERIFIED_VERSIONS, FastPath, install
 from src.main import create_app
-from src.parts import ArqJobWriter, StockParts, parts_for
+from src.parts import parts_for
 from src.settings import Settings
+from src.stock import ArqJobWriter, StockParts
 from src.tasks import worker_settings
 
 
