@@ -56,7 +56,8 @@ def ownership(pool: ArqRedis, clock: Clock) -> JobOwnership:
 
 
 def hmac_tag(key: bytes, user: str, random_part: str) -> str:
-    """The tag as the README defines it: HMAC-SHA256 of ``user``, a NUL and the random part; 16 hex digits."""
+    """The tag as docs/who-may-connect.md defines it: HMAC-SHA256 of ``user``, a NUL and the random part; 16 hex
+    digits."""
     return hmac.new(key, f"{user}\0{random_part}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
