@@ -189,8 +189,10 @@ def grouped(tests: Iterable[CollectedTest]) -> dict[str, dict[str, dict[str, lis
 
 
 def slug(heading: str) -> str:
-    """A heading's anchor, as GitHub makes it: lower case, punctuation dropped, spaces as hyphens."""
-    return re.sub(r"[^a-z0-9 _-]", "", heading.lower()).replace(" ", "-")
+    """A heading's anchor as GitHub makes it: its text (a link as its text) lower-cased, punctuation dropped, spaces
+    as hyphens."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)
+    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
 
 
 def anchor(module: str) -> str:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.spec import slug
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 README = PROJECT_ROOT / "README.md"
 #: The documents besides the README whose links are checked: every page of docs/ and the changelog.
@@ -19,13 +21,6 @@ CODE_SPAN = re.compile(r"`[^`\n]*`")
 def prose(markdown: str) -> str:
     """The text outside fenced code blocks, whose brackets are code, not links."""
     return FENCE.sub("", markdown)
-
-
-def slug(heading: str) -> str:
-    """A heading's anchor as GitHub makes it: its text (links as their text) lower-cased, punctuation dropped, spaces
-    as hyphens."""
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)
-    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
 
 
 def anchors(path: Path) -> set[str]:
