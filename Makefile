@@ -49,8 +49,8 @@ coverage: venv
 mutation: venv
 	$(TOX) -e mutation
 
-# docs/spec.md from the collected tests, opening with tests/spec_index.py's index of the README's promises (fails while
-# it names a test that is gone); tests/unit/test_spec.py fails while docs/spec.md is stale.
+# docs/spec.md from the collected tests, opening with tests/spec_index.py's index of the promises of the README and docs/
+# (fails while it names a test that is gone); tests/unit/test_spec.py fails while docs/spec.md is stale.
 spec: venv
 	$(BIN)/python -m tests.spec
 

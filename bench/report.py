@@ -665,7 +665,7 @@ def plot_scaling(results: list[ConfigResult], machine: dict[str, Any], out_dir: 
 
 
 def publish(paths: list[Path], target: Path = PUBLISH_DIR) -> list[Path]:
-    """Copy the JSON and the plot to ``docs/perf/`` (tracked, for the README)."""
+    """Copy the JSON and the plot to ``docs/perf/`` (tracked, for ``docs/performance.md``)."""
     target.mkdir(parents=True, exist_ok=True)
     copies = []
     for path in paths:

@@ -5,9 +5,10 @@ from arq import ArqRedis, create_pool
 from fastapi import FastAPI
 
 from src.main import create_app
+from src.parts import StockParts
 from src.plumbing.deadlines import within
 from src.settings import Settings, get_settings
-from src.stock import ArqJobWriter, StockParts
+from src.web.arq_writer import ArqJobWriter
 from src.web.job_queue import JobQueue
 
 

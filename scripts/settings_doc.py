@@ -77,7 +77,7 @@ def render(model: type[BaseSettings] = Settings) -> str:
         "",
         "The app, the worker and `start_dev` are configured by environment variables, read by one `pydantic-settings`",
         "object, `Settings` in `src/settings.py`; nothing else reads the environment. `create_app(settings)` builds",
-        "the app from it, and `build_worker_settings(settings)` the worker's settings.",
+        "the app from it, and `worker_settings(settings)` the worker's settings (`src/tasks.py`).",
         "",
         "Each variable is its setting's name upper-cased. A boolean is `true` or `false`; a list is written",
         f"comma-separated or as a JSON list: {', '.join(lists)}.",

@@ -1,12 +1,12 @@
 """The parts both processes are built from, chosen once per process where each is built (``create_app``,
-``worker_settings``): ARQ's, redis-py's and fast-channels' own (``src/stock.py``), or the fast path's
+``worker_settings``): ARQ's, redis-py's and fast-channels' own (``StockParts``), or the fast path's
 (``src/fastpath/``), which stand in for them beneath their public APIs. Nothing else asks which it got.
 
 To drop the fast path, delete ``src/fastpath/`` and have ``parts_for`` return ``StockParts(settings)``.
 """
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from arq import ArqRedis
 from arq.worker import Worker
@@ -16,8 +16,9 @@ from redis.asyncio import ConnectionPool
 from starlette.types import ASGIApp
 
 from src import fastpath
-from src.settings import Settings
-from src.stock import StockParts
+from src.plumbing.sentinel import master_pool
+from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
+from src.web.arq_writer import ArqJobWriter
 
 
 class JobWriter(Protocol):
@@ -56,6 +57,47 @@ class Parts(Protocol):
 
     def tune_process(self) -> Callable[[], None]:
         """Tune this process's runtime as it starts serving; returns what undoes it, for its shutdown."""
+
+
+def nothing_to_undo() -> None:
+    """The stock runtime was not tuned."""
+
+
+class StockParts:
+    """ARQ's, redis-py's and fast-channels' own parts, used as their documentation shows them."""
+
+    connection_pool_class: type[ConnectionPool] = ConnectionPool
+    channel_layer_class: type[RedisPubSubChannelLayer] = RedisPubSubChannelLayer
+    worker_class: type[Worker] = Worker
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.poll_delay = settings.worker_poll_delay
+
+    def job_writer(self, pool: ArqRedis) -> ArqJobWriter:
+        """ARQ's ``enqueue_job`` and abort request."""
+        return ArqJobWriter(pool, self.settings)
+
+    def worker_pool(self) -> ArqRedis | None:
+        """None (ARQ makes the pool), or with ``REDIS_SENTINELS`` one on the master the sentinels name, riding out a
+        failover as ``worker_arq_redis`` rides out a restart."""
+        settings = self.settings
+        if not settings.redis_sentinels:
+            return None
+        return master_pool(
+            settings,
+            retry=reconnecting_retry(settings.redis_reconnect_attempts, through_sentinel=True),
+            retry_on_error=list(RECONNECT_ERRORS),
+            socket_connect_timeout=1.0,
+        )
+
+    def consumer_app(self, consumer_class: type[AsyncConsumer]) -> Any:
+        """fast-channels' own: ``as_asgi()``."""
+        return consumer_class.as_asgi()
+
+    def tune_process(self) -> Callable[[], None]:
+        """Nothing: Python's runtime as it comes."""
+        return nothing_to_undo
 
 
 def parts_for(settings: Settings) -> Parts:

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Redis Sentinel: `host:port` of each sentinel (26379 where no port is given); when set, the web"
         " pool, the worker's pool and the channel layer find the master through them, `REDIS_URL` gives only the"
-        ' database number (and the password, if any), and the fast path stays off (see "Deploy" in the README)',
+        ' database number (and the password, if any), and the fast path stays off (see "Deploy" in docs/operating.md)',
         json_schema_extra={"group": _REDIS},
     )
     redis_sentinel_master: str = Field(
@@ -73,8 +73,8 @@ class Settings(BaseSettings):
     channel_layer_urls: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="the channel layer's Redis hosts: sockets' channels are spread over them by fast-channels'"
-        ' consistent hash, and every server and worker must list them in the same order (see "Deploy" in the'
-        " README); ARQ's queue stays on `REDIS_URL`",
+        ' consistent hash, and every server and worker must list them in the same order (see "Deploy" in'
+        " docs/operating.md); ARQ's queue stays on `REDIS_URL`",
         json_schema_extra={"group": _REDIS, "fallback": "`REDIS_URL` alone"},
     )
 
@@ -125,9 +125,9 @@ class Settings(BaseSettings):
 
     fast_path: bool = Field(
         default=True,
-        description="the speed-ups of `src/fastpath/`, beneath ARQ's and redis-py's public APIs (see \"Architecture\""
-        " in the README); `false`: both processes run ARQ's own worker, `create_pool`-style pools, `enqueue_job` and"
-        " poll delay, and only that: the same protocol, slower",
+        description="the speed-ups of `src/fastpath/`, beneath ARQ's and redis-py's public APIs (see"
+        " docs/fast-path.md); `false`: both processes run ARQ's own worker, `create_pool`-style pools, `enqueue_job`"
+        " and poll delay, and only that: the same protocol, slower",
         json_schema_extra={"group": _FAST_PATH},
     )
     worker_max_jobs: int = Field(
@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         gt=0.0,
         description="seconds Redis may take to answer the web side (enqueue, handshake check, lookup, cancel), so"
         ' that a client hears of an outage at once; counted in time the server was free to hear it (see "Under'
-        ' load" in the README)',
+        ' load" in docs/operating.md)',
         json_schema_extra={"group": _WEB_SIDE},
     )
     redis_socket_timeout: float = Field(
@@ -195,7 +195,7 @@ class Settings(BaseSettings):
         default=1.0,
         ge=0.0,
         description="a job's outcome normally arrives as a channel-layer event; once it is overdue by this many"
-        ' seconds, the socket looks up what ARQ stored for it (see "Healing without a human" in the README)',
+        ' seconds, the socket looks up what ARQ stored for it (see "Healing without a human" in docs/operating.md)',
         json_schema_extra={"group": _WEB_SIDE},
     )
     result_recovery_interval: float = Field(

@@ -1,8 +1,9 @@
 """The suite read as a spec: ``docs/spec.md``, generated from the collected tests by ``make spec``.
 
-``make spec`` runs ``python -m tests.spec``. The spec opens with an index: each promise the README makes
-under "The protocol", "Who may connect" and "Healing without a human", with the tests that prove it
-(``tests/spec_index.py``, reviewed by hand; a test it names that is no longer collected fails the run).
+``make spec`` runs ``python -m tests.spec``. The spec opens with an index: each promise the README and ``docs/``
+make under "The protocol" (the README's and ``docs/protocol.md``'s), "Who may connect" and "Healing without a human",
+with the tests that prove it, under a link to the heading it lives under (``tests/spec_index.py``, reviewed by hand;
+a test it names that is no longer collected fails the run).
 Then every test, layer by layer from the outside in (e2e, integration, contract, unit), by module: its
 name read as a sentence (``test_ping_gets_pong`` → "ping gets pong", ``arqs`` → "ARQ's"), with its
 docstring's first paragraph if it has one, and the ids of its parameters. ``--check`` compares instead of
@@ -14,6 +15,7 @@ import argparse
 import ast
 import json
 import os
+import posixpath
 import re
 import subprocess
 import sys
@@ -186,9 +188,24 @@ def grouped(tests: Iterable[CollectedTest]) -> dict[str, dict[str, dict[str, lis
     }
 
 
+def slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it: its text (a link as its text) lower-cased, punctuation dropped, spaces
+    as hyphens."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)
+    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
+
+
 def anchor(module: str) -> str:
     """The link target of a module's heading (``### `tests/e2e/test_x.py` ``), as GitHub makes it."""
-    return "#" + re.sub(r"[^a-z0-9 _-]", "", module.lower()).replace(" ", "-")
+    return "#" + slug(module)
+
+
+def section_link(section: str) -> str:
+    """An index section (``docs/operating.md#Healing without a human``) as a link from ``docs/spec.md`` to that
+    heading of that document: ``[Healing without a human](operating.md#healing-without-a-human)``."""
+    document, _, heading = section.partition("#")
+    target = posixpath.relpath(document, SPEC_PATH.parent.relative_to(PROJECT_ROOT).as_posix())
+    return f"[{heading}]({target}#{slug(heading)})"
 
 
 def check_index(index: Mapping[str, Mapping[str, Sequence[str]]], tests: Iterable[CollectedTest]) -> None:
@@ -214,16 +231,16 @@ def layer_rank(node_id: str) -> int:
 
 
 def render_index(index: Mapping[str, Mapping[str, Sequence[str]]]) -> list[str]:
-    """The index's lines: per README section, each promise and the tests proving it, outside in."""
+    """The index's lines: per section of the README or ``docs/``, each promise and the tests proving it, outside in."""
     lines = [
-        "## Index: the README's promises and the tests that prove them",
+        "## Index: the promises of the README and docs/, and the tests that prove them",
         "",
-        "Each promise the README makes, in its words (shortened), with the tests that prove it, e2e first;",
-        "the mapping is `tests/spec_index.py`. Every test is listed with its module below.",
+        "Each promise the README and docs/ make, in their words (shortened), under the heading it lives under, with",
+        "the tests that prove it, e2e first; the mapping is `tests/spec_index.py`. Every test is listed with its",
+        "module below.",
     ]
     for section, promises in index.items():
-        readme_anchor = re.sub(r"[^a-z0-9 _-]", "", section.lower()).replace(" ", "-")
-        lines += ["", f"### [{section}](../README.md#{readme_anchor})", ""]
+        lines += ["", f"### {section_link(section)}", ""]
         for promise, node_ids in promises.items():
             lines.append(f"- {promise}")
             for node_id in sorted(node_ids, key=layer_rank):
@@ -245,10 +262,10 @@ def render(tests: Sequence[CollectedTest], index: Mapping[str, Mapping[str, Sequ
         "",
         "<!-- Generated from the collected tests by `make spec` (python -m tests.spec); do not edit by hand. -->",
         "",
-        f"{len(tests)} tests ({functions} test functions). First an index of the README's promises and the tests",
-        f"that prove them; then every test by layer, from the outside in ({', '.join(layers)}), and by module:",
-        "its name read as a sentence, with its docstring's first paragraph where it has one, and its parameters'",
-        "ids in brackets.",
+        f"{len(tests)} tests ({functions} test functions). First an index of the promises the README and docs/ make",
+        "and the tests that prove them; then every test by layer, from the outside in",
+        f"({', '.join(layers)}), and by module: its name read as a sentence, with its docstring's first paragraph",
+        "where it has one, and its parameters' ids in brackets.",
         "",
     ]
     lines += render_index(index)

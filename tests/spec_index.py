@@ -1,15 +1,17 @@
-"""The spec's index: each promise the README makes, and the tests that prove it (``docs/spec.md`` opens with it).
+"""The spec's index: each promise the README and ``docs/`` make, and the tests that prove it (``docs/spec.md`` opens
+with it).
 
-Reviewed by hand. Sections are the README's headings; a promise is its text there, shortened; its tests are
-pytest node ids of test functions (``tests/<layer>/<module>.py::<test>``, no parameter ids), listed e2e
-first in the spec. ``make spec`` fails, naming them, while any test named here is not collected (renamed
-or removed) or a promise names none: point the promise at the tests that prove it now.
+Reviewed by hand. A section is named ``<document>#<heading>``: the file the promises live in (``README.md``,
+``docs/<page>.md``) and the heading they are under there, which the spec links to; a promise is its text there,
+shortened; its tests are pytest node ids of test functions (``tests/<layer>/<module>.py::<test>``, no parameter
+ids), listed e2e first in the spec. ``make spec`` fails, naming them, while any test named here is not collected
+(renamed or removed) or a promise names none: point the promise at the tests that prove it now.
 """
 
 from typing import Final
 
 INDEX: Final[dict[str, dict[str, list[str]]]] = {
-    "The protocol": {
+    "README.md#The protocol": {
         "Every frame about a job carries its `job_id` (the ARQ job id) and `job_type` (the type that runs).": [
             "tests/e2e/test_concurrent_jobs.py::test_four_types_sent_at_once_each_get_queuing_queued_and_their_result_under_their_own_id",
             "tests/e2e/test_concurrent_jobs.py::test_jobs_of_one_type_sent_in_the_same_instant_all_finish_under_distinct_ids",
@@ -79,6 +81,8 @@ INDEX: Final[dict[str, dict[str, list[str]]]] = {
             "tests/integration/test_job_failures.py::test_a_job_over_its_timeout_gets_an_error_frame_with_its_job_id",
             "tests/unit/test_consumer_jobs.py::test_lost_redis_gives_an_error_frame_and_the_socket_keeps_serving",
         ],
+    },
+    "docs/protocol.md#The protocol in detail": {
         "A job's outcome never overtakes its `queued` frame, and is sent exactly once.": [
             "tests/e2e/test_job_sequences_at_seed_durations.py::test_job_sends_connected_then_queuing_queued_and_the_seed_result_under_one_id",
             "tests/integration/test_lost_events.py::test_an_outcome_delivered_by_its_event_is_not_sent_again_by_recovery",
@@ -168,7 +172,7 @@ INDEX: Final[dict[str, dict[str, list[str]]]] = {
             "tests/unit/test_server_limits.py::test_at_max_enqueue_backlog_the_next_frame_waits_unread_and_is_answered_once_the_backlog_drains",
         ],
     },
-    "Who may connect": {
+    "docs/who-may-connect.md#Who may connect": {
         "**Hosts.** Every request must name one allowed host (`ALLOWED_HOSTS`): HTTP 400 otherwise (two `Host`"
         " headers: on every path), and a handshake is refused before it opens (DNS rebinding).": [
             "tests/e2e/test_who_may_connect.py::test_an_http_request_naming_a_foreign_host_gets_400",
@@ -238,7 +242,7 @@ INDEX: Final[dict[str, dict[str, list[str]]]] = {
             "tests/unit/test_consumer_lookup_and_cancel.py::test_lookup_of_another_sockets_job_gives_the_same_answer",
         ],
     },
-    "Healing without a human": {
+    "docs/operating.md#Healing without a human": {
         "**Redis restarts.** The worker rides them out; the web side fails fast meanwhile (`error` within"
         " `ENQUEUE_TIMEOUT`, handshakes closed with 1013); old and new sockets get results afterwards; queued"
         " jobs survive on a persisting Redis.": [

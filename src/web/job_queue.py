@@ -12,7 +12,7 @@ from src.parts import JobWriter, Parts
 from src.plumbing.deadlines import within
 from src.plumbing.pools import web_pool
 from src.settings import Settings
-from src.stock import NotReplicated
+from src.web.arq_writer import NotReplicated
 
 logger = structlog.stdlib.get_logger(__name__)
 

@@ -1,6 +1,6 @@
 """The task side's progress API: a running job says how far it is, and its socket hears it, coalesced.
 
-A task gets a ``ProgressReporter`` from ``run_reported`` and awaits ``progress(percent)`` (with
+A task gets a ``ProgressReporter`` from ``reporting`` (``job.progress``) and awaits ``progress(percent)`` (with
 ``partial=`` the text so far, for a job that streams it) as often as it likes. Reports reach the
 socket through the same notifier as the outcome, at most one per ``PROGRESS_INTERVAL``: the latest
 report inside an interval is sent when the interval is over, the ones before it are dropped. A report

@@ -49,8 +49,8 @@ class BadFrame:
             await ws.send_text(self.data)
 
 
-#: Each bad frame, with chanx's error frame for it: the one validation error's ``type`` and ``loc``, as the README
-#: documents them (its ``msg`` is pydantic's wording, not the protocol's).
+#: Each bad frame, with chanx's error frame for it: the one validation error's ``type`` and ``loc``, as
+#: docs/protocol.md documents them (its ``msg`` is pydantic's wording, not the protocol's).
 BAD_FRAMES = {
     "invalid JSON": (BadFrame("{not json"), error(invalid("json_invalid", []))),
     "unknown action": (

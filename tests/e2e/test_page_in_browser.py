@@ -78,7 +78,7 @@ async def test_over_long_content_is_listed_under_errors(page: Page) -> None:
 
     entry = page.locator("#errors > .error-entry")
     await expect(entry).to_have_count(1)
-    # The error's documented type and place (its message is pydantic's wording, which the README does not promise).
+    # The error's documented type and place (its message is pydantic's wording, which the protocol does not promise).
     await expect(entry.locator(".error-type")).to_have_text(["(string_too_long)"])
     await expect(entry.locator(".error-loc")).to_have_text(["job.payload.content"])
     await expect(page.locator("#jobs > .job")).to_have_count(0)

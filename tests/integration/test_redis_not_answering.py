@@ -2,9 +2,9 @@
 
 A private ``redis-server`` is paused (SIGSTOP) under a running server and worker: the kernel still holds its
 connections and takes what is written to them, but nothing answers. One stall is staged per worker command; each
-test reads one observation of it. The bound is the README's: a job's ``error`` frame says the queue "did not answer
-in time", answered within ``ENQUEUE_TIMEOUT`` (counted in time the server was idle, ``src/plumbing/deadlines.py``: this
-server has nothing else to do, so it times out at about the setting's value).
+test reads one observation of it. The bound is ``docs/operating.md``'s ("Under load"): a job's ``error`` frame says
+the queue "did not answer in time", answered within ``ENQUEUE_TIMEOUT`` (counted in time the server was idle,
+``src/plumbing/deadlines.py``: this server has nothing else to do, so it times out at about the setting's value).
 """
 
 import asyncio

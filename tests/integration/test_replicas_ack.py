@@ -6,8 +6,8 @@ from arq import ArqRedis
 from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.web.job_queue import JobQueue, QueueError, new_job_id
 
 

@@ -15,7 +15,8 @@ from tests.support.redis_provider import RedisServerProcess
 pytestmark = pytest.mark.processes
 
 RECONNECT_ATTEMPTS = 3
-#: The longest the worker's backoff waits before an attempt (README: "backoff capped at 1 s").
+#: The longest the worker's backoff waits before an attempt (docs/operating.md, "Healing without a human": "backoff
+#: (capped at 1 s)").
 BACKOFF_CAP = 1.0
 #: ``WORKER_POLL_DELAY``'s default: an idle worker may sleep this long before it meets the outage.
 WORKER_POLL_DELAY = 0.5

@@ -71,8 +71,8 @@ def error(*details: JSONFrame) -> JSONFrame:
 
 
 def invalid(error_type: str, loc: list[str | int]) -> JSONFrame:
-    """One validation error of chanx's error frame, matched on what the README documents of it: its ``type`` and
-    ``loc``. Its ``msg`` is pydantic's wording, which the README does not promise: any text."""
+    """One validation error of chanx's error frame, matched on what ``docs/protocol.md`` documents of it: its ``type``
+    and ``loc``. Its ``msg`` is pydantic's wording, which the protocol does not promise: any text."""
     return {"type": error_type, "loc": loc, "msg": IsStr(min_length=1)}
 
 

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from src.fastpath import FastPath
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import WS_PATH, create_app
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.web.gate import UNAVAILABLE_TEXT, close_with_1013
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on

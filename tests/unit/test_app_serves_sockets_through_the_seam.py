@@ -7,8 +7,8 @@ from arq import ArqRedis
 from fast_channels.consumer.base import AsyncConsumer
 
 from src.main import create_app
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.protocol import CONNECTED, PING, PONG

@@ -82,7 +82,7 @@ async def test_over_long_content_error_names_the_field_and_the_limit(
     reply = await ws.receive_json_from(timeout=1)
 
     limit = settings.max_content_length
-    # The README promises the error's type and place; that its text names the limit is what a reader needs.
+    # docs/protocol.md promises the error's type and place; that its text names the limit is what a reader needs.
     assert reply == error(
         {"type": "string_too_long", "loc": ["job", "payload", "content"], "msg": IsStr(regex=rf"\D*{limit}\D*")}
     )

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from src.main import create_app
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.fake_arq import fake_arq_pool

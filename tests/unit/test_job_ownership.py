@@ -15,8 +15,8 @@ from fakeredis import FakeServer
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.web import ownership as ownership_module
 from src.web.job_queue import JobQueue, QueueError
 from src.web.ownership import KEY_REFRESH, JobOwnership
@@ -59,7 +59,8 @@ def ownership(pool: ArqRedis, clock: Clock) -> JobOwnership:
 
 
 def hmac_tag(key: bytes, user: str, random_part: str) -> str:
-    """The tag as the README defines it: HMAC-SHA256 of ``user``, a NUL and the random part; 16 hex digits."""
+    """The tag as docs/who-may-connect.md defines it: HMAC-SHA256 of ``user``, a NUL and the random part; 16 hex
+    digits."""
     return hmac.new(key, f"{user}\0{random_part}".encode(), hashlib.sha256).hexdigest()[:16]
 
 

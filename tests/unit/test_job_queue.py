@@ -8,9 +8,10 @@ import pytest
 from arq.constants import abort_jobs_ss
 from redis.asyncio import ConnectionPool
 
-import src.stock
+import src.web.arq_writer
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import ArqJobWriter, StockParts
+from src.web.arq_writer import ArqJobWriter
 from src.web.job_queue import JobQueue, QueueError, QueueFull
 from tests.support.fake_arq import fake_arq_pool
 
@@ -109,7 +110,7 @@ async def test_without_the_fast_path_an_enqueue_waiting_its_turn_is_not_timed_on
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pool = fake_arq_pool()
-    monkeypatch.setattr(src.stock, "STOCK_ENQUEUES_AT_ONCE", 1)
+    monkeypatch.setattr(src.web.arq_writer, "STOCK_ENQUEUES_AT_ONCE", 1)
     jobs = JobQueue(Settings(enqueue_timeout=0.1), StockParts(Settings(enqueue_timeout=0.1)), pool=pool)
     enqueue_job = pool.enqueue_job
 

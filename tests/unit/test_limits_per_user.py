@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from src.main import create_app
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.web.job_queue import JobQueue
 from src.web.user_limits import UserLimits
 from tests.support.communicator import socket_on

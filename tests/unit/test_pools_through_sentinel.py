@@ -1,9 +1,9 @@
 """Through ``REDIS_SENTINELS``: both sides' pools give up connecting to the master after 1 s, as they do without, and
 the worker's retries a command on the errors a failover raises (nothing is connected here)."""
 
+from src.parts import StockParts
 from src.plumbing.pools import web_pool
 from src.settings import RECONNECT_ERRORS, Settings
-from src.stock import StockParts
 
 SENTINELS = "10.0.0.1:26379,10.0.0.2:26380"
 

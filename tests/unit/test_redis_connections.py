@@ -11,9 +11,9 @@ from fast_channels.layers.redis import RedisPubSubChannelLayer
 
 import src.layers
 from src.layers import JOBS_LAYER_ALIAS, keep_listening, setup_layers, teardown_layers
+from src.parts import StockParts
 from src.plumbing.pools import web_pool
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
-from src.stock import StockParts
 from src.tasks import shutdown, startup
 from src.web.job_queue import JobQueue, QueueError
 from tests.support.fake_arq import fake_arq_pool

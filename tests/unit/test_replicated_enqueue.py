@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from arq import ArqRedis
 
-import src.stock
+import src.web.arq_writer
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.web.job_queue import JobQueue
 from tests.support.fake_arq import fake_arq_pool
 
@@ -40,7 +40,7 @@ def replicas(monkeypatch: pytest.MonkeyPatch) -> Replicas:
             stand_ins.waits.append((num_replicas, timeout))
             return stand_ins.acknowledging
 
-    monkeypatch.setattr(src.stock, "ArqRedis", ConnectionToAMasterWithReplicas)
+    monkeypatch.setattr(src.web.arq_writer, "ArqRedis", ConnectionToAMasterWithReplicas)
     return stand_ins
 
 

@@ -9,9 +9,9 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 import src.layers
 from src.fastpath import install
 from src.layers import JOBS_LAYER_ALIAS, setup_layers
+from src.parts import StockParts
 from src.plumbing.pools import web_pool
 from src.settings import RECONNECT_ERRORS, Settings
-from src.stock import StockParts
 
 SENTINELS = "10.0.0.1:26379,10.0.0.2:26380,10.0.0.3"
 

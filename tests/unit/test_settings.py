@@ -6,8 +6,8 @@ import sys
 import pytest
 from pydantic import ValidationError
 
+from src.parts import StockParts
 from src.settings import Settings, get_settings
-from src.stock import StockParts
 from src.tasks import REPORT_GRACE, analyze, default, generate, shutdown, startup, translate, worker_settings
 from tests.support.processes import PROJECT_ROOT
 

@@ -10,8 +10,8 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
 from src.main import create_app
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.protocol import CONNECTED, PING, PONG, job_status

@@ -1,10 +1,12 @@
 """``docs/spec.md`` is the suite read as a spec (``make spec``): it must say what the tests say now, open with
-an index of the README's promises whose every test exists, and list the protocol's layers first."""
+an index of the promises of the README and ``docs/`` whose every test exists, and list the protocol's layers first."""
+
+import re
 
 import pytest
 
 from tests import spec
-from tests.spec import SPEC_PATH, CollectedTest, IndexRotted, as_sentence, collect, render
+from tests.spec import PROJECT_ROOT, SPEC_PATH, CollectedTest, IndexRotted, as_sentence, collect, render
 from tests.spec_index import INDEX
 
 
@@ -25,6 +27,19 @@ def test_every_test_the_index_names_is_collected(collected: list[CollectedTest])
     assert [
         node_id for promises in INDEX.values() for ids in promises.values() for node_id in ids if node_id not in names
     ] == []
+
+
+def test_every_section_of_the_index_is_a_heading_of_the_document_it_names() -> None:
+    """A section is ``<document>#<heading>``, and the spec links to that heading: it must be there."""
+    missing = []
+    for section in INDEX:
+        document, _, heading = section.partition("#")
+        path = PROJECT_ROOT / document
+        headings = re.findall(r"^#+ (.+)$", path.read_text(encoding="utf-8"), re.MULTILINE) if path.is_file() else []
+        if heading not in headings:
+            missing.append(section)
+
+    assert missing == []
 
 
 def test_a_test_name_reads_as_a_sentence() -> None:
@@ -78,7 +93,7 @@ def test_the_index_opens_the_spec_listing_each_promises_tests_e2e_first_with_lin
         CollectedTest("e2e", "tests/e2e/test_typed_client.py", "test_the_client_gets_pong", "", None),
     ]
     index = {
-        "The protocol": {
+        "README.md#The protocol": {
             "`ping` → `pong`.": [
                 "tests/unit/test_consumer_jobs.py::test_ping_gets_pong",
                 "tests/e2e/test_typed_client.py::test_the_client_gets_pong",
@@ -97,9 +112,22 @@ def test_the_index_opens_the_spec_listing_each_promises_tests_e2e_first_with_lin
     assert text.index("## Index") < text.index("\n## e2e\n")
 
 
+def test_an_index_section_in_docs_links_to_its_heading_there() -> None:
+    tests = [CollectedTest("unit", "tests/unit/test_consumer_jobs.py", "test_ping_gets_pong", "", None)]
+    index = {
+        "docs/operating.md#Healing without a human": {
+            "Heals.": ["tests/unit/test_consumer_jobs.py::test_ping_gets_pong"]
+        }
+    }
+
+    text = render(tests, index=index)
+
+    assert "### [Healing without a human](operating.md#healing-without-a-human)\n" in text
+
+
 def test_an_index_naming_a_test_that_is_not_collected_fails_naming_it() -> None:
     tests = [CollectedTest("unit", "tests/unit/test_consumer_jobs.py", "test_ping_gets_pong", "", None)]
-    index = {"The protocol": {"`ping` → `pong`.": ["tests/unit/test_a.py::test_ping_gets_pong_renamed"]}}
+    index = {"README.md#The protocol": {"`ping` → `pong`.": ["tests/unit/test_a.py::test_ping_gets_pong_renamed"]}}
 
     with pytest.raises(IndexRotted, match=r"tests/unit/test_a\.py::test_ping_gets_pong_renamed"):
         render(tests, index=index)
@@ -107,14 +135,16 @@ def test_an_index_naming_a_test_that_is_not_collected_fails_naming_it() -> None:
 
 def test_an_index_promise_naming_no_test_fails() -> None:
     with pytest.raises(IndexRotted, match="names no test"):
-        render([], index={"The protocol": {"`ping` → `pong`.": []}})
+        render([], index={"README.md#The protocol": {"`ping` → `pong`.": []}})
 
 
 def test_make_spec_fails_loudly_while_the_index_names_a_missing_test(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(spec, "collect", list)
-    monkeypatch.setattr(spec, "INDEX", {"The protocol": {"`ping` → `pong`.": ["tests/unit/test_a.py::test_gone"]}})
+    monkeypatch.setattr(
+        spec, "INDEX", {"README.md#The protocol": {"`ping` → `pong`.": ["tests/unit/test_a.py::test_gone"]}}
+    )
 
     assert spec.main(["--check"]) == 2
     assert "tests/unit/test_a.py::test_gone" in capsys.readouterr().err

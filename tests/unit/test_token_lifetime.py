@@ -26,8 +26,8 @@ from src.fastpath import FastPath
 from src.fastpath.lean_channel_layer import LeanChannelLayer
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import WS_PATH, create_app
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.web import token_expiry
 from src.web.token_auth import EXPIRES, USER, InvalidToken, JwtAuthenticator, holder_of
 from tests.support.communicator import socket_on

@@ -13,8 +13,8 @@ from fast_channels.layers import channel_layers
 from pydantic import SecretStr
 
 from src.main import create_app
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.web import user_limits
 from src.web.job_queue import JobQueue, QueueError
 from src.web.user_limits import UserLimits, user_key

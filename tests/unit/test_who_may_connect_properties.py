@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from src.main import WS_PATH
 from src.ops.logging_setup import RedactTokens
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.web.job_queue import JobQueue
 from src.web.ownership import JobOwnership
 from src.web.token_auth import InvalidToken, holder_of, token_from

@@ -11,8 +11,8 @@ import src.tasks
 import src.worker
 from src.fastpath import FastPath
 from src.fastpath.wakeable_pool import WakeableArqRedis
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.tasks import worker_settings
 
 

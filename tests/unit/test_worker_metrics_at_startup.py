@@ -12,8 +12,8 @@ from arq import ArqRedis
 
 import src.ops.worker_metrics
 from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
+from src.parts import StockParts
 from src.settings import Settings
-from src.stock import StockParts
 from src.tasks import shutdown, startup
 from src.worker_side.progress_reporter import Progress
 from tests.support.tasks import run_reported

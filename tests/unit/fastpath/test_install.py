@@ -11,10 +11,10 @@ from arq.worker import Worker
 import src.fastpath
 from src.fastpath import VERIFIED_VERSIONS, FastPath, install
 from src.main import create_app
-from src.parts import parts_for
+from src.parts import StockParts, parts_for
 from src.settings import Settings
-from src.stock import ArqJobWriter, StockParts
 from src.tasks import worker_settings
+from src.web.arq_writer import ArqJobWriter
 
 
 @pytest.fixture

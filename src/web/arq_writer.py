@@ -1,22 +1,14 @@
-"""The stock parts: ARQ's, redis-py's and fast-channels' own, used as their documentation shows them. Both processes
-are built from these with ``FAST_PATH=false`` (``src/parts.py`` chooses); the web side's enqueue is ARQ's
-``enqueue_job`` (``ArqJobWriter``)."""
+"""The web side's writes as ARQ makes them: ``enqueue_job`` for each job, and ``Job.abort``'s request: the stock
+parts' job writer (``src/parts.py``)."""
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
 
 from arq import ArqRedis
 from arq.constants import abort_jobs_ss, job_key_prefix
 from arq.utils import timestamp_ms
-from arq.worker import Worker
-from fast_channels.consumer.base import AsyncConsumer
-from fast_channels.layers.redis import RedisPubSubChannelLayer
-from redis.asyncio import ConnectionPool
 
 from src.plumbing.deadlines import within
-from src.plumbing.sentinel import master_pool
-from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
+from src.settings import Settings
 
 #: Enqueues ARQ's writer runs at once (each holds a Redis connection for its three round trips).
 STOCK_ENQUEUES_AT_ONCE = 32
@@ -77,44 +69,3 @@ class ArqJobWriter:
     async def request_abort(self, job_id: str) -> None:
         """Record ARQ's abort request (what ``Job.abort`` writes, without its wait for the job's end)."""
         await self.pool.zadd(abort_jobs_ss, {job_id: timestamp_ms()})
-
-
-def nothing_to_undo() -> None:
-    """The stock runtime was not tuned."""
-
-
-class StockParts:
-    """ARQ's, redis-py's and fast-channels' own parts (what ``src.parts.Parts`` describes)."""
-
-    connection_pool_class: type[ConnectionPool] = ConnectionPool
-    channel_layer_class: type[RedisPubSubChannelLayer] = RedisPubSubChannelLayer
-    worker_class: type[Worker] = Worker
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.poll_delay = settings.worker_poll_delay
-
-    def job_writer(self, pool: ArqRedis) -> ArqJobWriter:
-        """ARQ's ``enqueue_job`` and abort request."""
-        return ArqJobWriter(pool, self.settings)
-
-    def worker_pool(self) -> ArqRedis | None:
-        """None (ARQ makes the pool), or with ``REDIS_SENTINELS`` one on the master the sentinels name, riding out a
-        failover as ``worker_arq_redis`` rides out a restart."""
-        settings = self.settings
-        if not settings.redis_sentinels:
-            return None
-        return master_pool(
-            settings,
-            retry=reconnecting_retry(settings.redis_reconnect_attempts, through_sentinel=True),
-            retry_on_error=list(RECONNECT_ERRORS),
-            socket_connect_timeout=1.0,
-        )
-
-    def consumer_app(self, consumer_class: type[AsyncConsumer]) -> Any:
-        """fast-channels' own: ``as_asgi()``."""
-        return consumer_class.as_asgi()
-
-    def tune_process(self) -> Callable[[], None]:
-        """Nothing: Python's runtime as it comes."""
-        return nothing_to_undo

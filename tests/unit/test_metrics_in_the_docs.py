@@ -1,4 +1,5 @@
-"""The README's "Operating it" tables list every metric the server and the worker expose, as a scrape names them."""
+"""The tables of ``docs/operating.md`` ("Health, readiness, metrics") list every metric the server and the worker
+expose, as a scrape names them."""
 
 from pathlib import Path
 
@@ -7,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from src.ops.metrics import WebMetrics
 from src.ops.worker_metrics import WorkerMetrics
 
-README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+OPERATING = (Path(__file__).parents[2] / "docs" / "operating.md").read_text(encoding="utf-8")
 
 
 def scraped_names(registry: CollectorRegistry) -> set[str]:
@@ -15,10 +16,10 @@ def scraped_names(registry: CollectorRegistry) -> set[str]:
     return {family.name + ("_total" if family.type == "counter" else "") for family in registry.collect()}
 
 
-def test_every_metric_of_the_server_and_the_worker_is_a_row_of_the_readmes_tables() -> None:
+def test_every_metric_of_the_server_and_the_worker_is_a_row_of_the_operating_docs_tables() -> None:
     names = scraped_names(WebMetrics(sockets_open=lambda: 0).registry) | scraped_names(WorkerMetrics().registry)
 
-    missing = sorted(name for name in names if f"| `{name}`" not in README and f"| `{name}{{" not in README)
+    missing = sorted(name for name in names if f"| `{name}`" not in OPERATING and f"| `{name}{{" not in OPERATING)
 
     assert len(names) == 13
     assert missing == []
