@@ -17,7 +17,7 @@ WAIT_SHARE = 0.5
 
 
 class NotReplicated(Exception):
-    """Fewer than ``REDIS_MIN_REPLICAS_ACK`` replicas held the job in time: it was taken back, not queued."""
+    """What ARQ's writer raises when ``WAIT`` saw too few replicas take the job (``JobQueue`` tells the client)."""
 
 
 class ArqJobWriter:
