@@ -7,8 +7,6 @@ to the socket that asked (``reporting``: through the notifier the worker's start
 import logging
 from typing import Any
 
-from arq.worker import func
-
 from src.layers import setup_layers, teardown_layers
 from src.ops.logging_setup import configure_logging
 from src.ops.worker_metrics import start_metrics, stop_metrics
@@ -26,7 +24,7 @@ TRANSLATIONS = {
 
 AI_RESPONSE = "That's an interesting point... Based on my analysis, I would suggest exploring this topic further."
 
-#: Extra seconds ARQ allows over a task's own timeout, so that a timed-out task can still report itself.
+#: Extra seconds ARQ allows over the tasks' own timeouts, so that a timed-out task can still report itself.
 REPORT_GRACE = 1.0
 
 
@@ -97,11 +95,7 @@ def worker_settings(settings: Settings) -> type[Any]:
     class WorkerSettings:
         """ARQ Worker settings."""
 
-        # Each task's ARQ timeout a little above the one it reports.
-        functions = [
-            func(task, timeout=settings.timeout_for(task.__name__) + REPORT_GRACE, max_tries=settings.max_tries)
-            for task in (translate, analyze, generate, default)
-        ]
+        functions = [translate, analyze, generate, default]
         on_startup = startup
         on_shutdown = shutdown
         ctx = {"settings": settings, "parts": parts}
@@ -111,7 +105,8 @@ def worker_settings(settings: Settings) -> type[Any]:
         queue_name = settings.queue_name
         max_jobs = settings.worker_max_jobs
         poll_delay = parts.poll_delay
-        job_timeout = settings.job_timeout + REPORT_GRACE
+        # Each task times itself out (TASK_TIMEOUTS, else JOB_TIMEOUT) and reports it; ARQ's is a backstop above all.
+        job_timeout = max([settings.job_timeout, *settings.task_timeouts.values()]) + REPORT_GRACE
         keep_result = settings.keep_result
         job_completion_wait = settings.worker_shutdown_grace
         max_tries = settings.max_tries

@@ -50,7 +50,7 @@ def test_off_the_fast_path_it_logs_as_arq_does_installs_uvloop_then_runs_arqs_ow
     assert steps[0][1] == default_log_config(verbose=False)
     kwargs = steps[2][1]
     assert (kwargs["queue_name"], kwargs["redis_pool"], kwargs["poll_delay"]) == ("q:stock", None, 0.5)
-    assert [f.name for f in kwargs["functions"]] == ["translate", "analyze", "generate", "default"]
+    assert [f.__name__ for f in kwargs["functions"]] == ["translate", "analyze", "generate", "default"]
 
 
 async def test_on_the_fast_path_it_runs_the_fast_paths_worker_on_its_pool_at_its_pace(
