@@ -1,0 +1,1 @@
+"""Command-line tools: the mutation run (``mutation.py``), the soak run (``soak.py``)."""
