@@ -1,1 +1,2 @@
-"""Developer commands: the settings reference, mutation testing, the soak run."""
+"""Developer commands: the settings reference (``settings_doc.py``), mutation testing (``mutation.py``), the soak
+run (``soak.py``)."""

@@ -16,6 +16,12 @@ ever be active, and it refuses trampoline hits whose module starts with ``src.``
 keep the ``src.`` prefix in mutants' names and put only ``mutants/`` (not ``mutants/src``) on the
 import path. mutmut checks the result itself before it mutates anything: with every trampoline made
 to raise (its forced-fail run), some test must fail, which it does only if the tests run the mutated copy.
+
+mutmut 3 does not mutate decorated functions (but under a lone ``staticmethod`` or ``classmethod``): its copies of
+one would run the decorator again. Another patch lets the decorators of ``DECORATORS_LET_THROUGH`` through (chanx's
+handler decorators, properties, pydantic's validators): their functions are mutated, the decorators applied once, to
+the trampoline only (``let_decorators_through``). mutmut regenerates only the files that changed since its last
+run: after changing that list, delete ``mutants/``.
 """
 
 import argparse
@@ -26,9 +32,9 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MUTANTS_DIR = PROJECT_ROOT / "mutants"
@@ -39,6 +45,17 @@ MUTANT_NAME = re.compile(r"src\.[\w.ǁ]+__mutmut_\d+")
 DETECTED = ("killed", "timeout", "caught by type check", "segfault")
 #: tests/support/processes.py's switch that fails a test starting a process (they are not selected here).
 NO_PROCESSES_ENV = "TESTS_START_NO_PROCESSES"
+#: Decorators whose functions mutmut mutates all the same (it leaves every other decorated function alone), by name as
+#: written, called or not (``ws_handler`` stands for ``@ws_handler`` and ``@ws_handler(...)``). Each is applied once,
+#: to mutmut's trampoline, which has the function's name, annotations and signature (see ``let_decorators_through``):
+#: a decorator belongs here if that is all it reads of the function, and what it gives back calls it. chanx's handler
+#: decorators (they register a handler under its message's action), ``property`` and ``cached_property``, pydantic's
+#: validators (``classmethod`` beneath them is let through with them).
+DECORATORS_LET_THROUGH = frozenset(
+    {"ws_handler", "event_handler", "property", "cached_property", "field_validator", "model_validator"}
+)
+#: The decorators mutmut mutates under by itself when one of them is a function's only decorator.
+MUTMUTS_OWN_DECORATORS = frozenset({"staticmethod", "classmethod"})
 
 
 def say(text: str, out: TextIO = sys.stdout) -> None:
@@ -77,9 +94,76 @@ def patch_mutmut_for_a_package_named_src() -> None:
     mutmut_main.setup_source_paths = setup_source_paths
 
 
+def decorator_name(source: str) -> str:
+    """A decorator's name as written, without its call: ``ws_handler`` for ``ws_handler(summary=...)``."""
+    return "".join(source.partition("(")[0].split())
+
+
+def lets_through(decorators: Sequence[str], chosen: Collection[str] = DECORATORS_LET_THROUGH) -> bool:
+    """Whether the function with these decorators (their source, ``@`` left out) is mutated despite them: each is
+    ``chosen`` (or ``staticmethod``/``classmethod`` beside one that is)."""
+    names = [decorator_name(decorator) for decorator in decorators]
+    return any(name in chosen for name in names) and all(
+        name in chosen or name in MUTMUTS_OWN_DECORATORS for name in names
+    )
+
+
+def let_decorators_through(chosen: Collection[str] = DECORATORS_LET_THROUGH) -> None:
+    """Have mutmut 3.8 mutate the functions whose decorators are all ``chosen`` (see ``lets_through``).
+
+    mutmut skips a decorated function, but for a lone ``staticmethod`` or ``classmethod`` (``_skip_node_and_children``
+    of its libcst pass). A function it mutates it writes three ways (``function_trampoline_arrangement``): the
+    trampoline, under the function's own name and decorators, with mutmut's own decorator innermost (a
+    ``functools.wraps`` wrapper: ``__name__``, ``__qualname__``, ``__doc__``, the annotations, and the signature
+    through ``__wrapped__``, all the function's); the original's copy (``…__mutmut_orig``); and each mutant
+    (``…__mutmut_1``, …), which the trampoline calls through the class, passing on its own arguments (``self`` or
+    ``cls`` among them). Patched here: such a function is not skipped, and its decorators stay on the trampoline
+    alone, so each runs once, on a function that looks like the one written; the copies are plain functions (a copy
+    still under ``@ws_handler`` would be a second chanx handler for the same action, which chanx refuses).
+    """
+    import libcst as cst
+    import mutmut.mutation.file_mutation as file_mutation
+
+    def chosen_function(node: Any) -> bool:
+        return isinstance(node, cst.FunctionDef) and lets_through(
+            [cst.Module(body=[]).code_for_node(decorator.decorator) for decorator in node.decorators], chosen
+        )
+
+    original_skip: Callable[[Any, Any], bool] = file_mutation.MutationVisitor._skip_node_and_children
+    original_arrangement: Callable[..., tuple[Any, list[Any], Any, Any]] = file_mutation.function_trampoline_arrangement
+
+    def skip_node_and_children(visitor: Any, node: Any) -> bool:
+        if not chosen_function(node):
+            return original_skip(visitor, node)
+        # mutmut's other rules still hold (`# pragma: no mutate`, names never mutated, …): they are asked about the
+        # node itself (its positions are keyed by it), its decorators hidden for the while.
+        decorators = node.decorators
+        object.__setattr__(node, "decorators", ())
+        try:
+            return original_skip(visitor, node)
+        finally:
+            object.__setattr__(node, "decorators", decorators)
+
+    def function_trampoline_arrangement(function: Any, mutants: Any, class_name: str | None) -> Any:
+        declarations, (trampoline, *copies), assignments, names = original_arrangement(function, mutants, class_name)
+        assert trampoline.name.value == function.name.value, "mutmut 3.8 writes the trampoline first"
+        if chosen_function(function):
+            copies = [copy.with_changes(decorators=()) for copy in copies]
+        return declarations, [trampoline, *copies], assignments, names
+
+    file_mutation.MutationVisitor._skip_node_and_children = skip_node_and_children
+    file_mutation.function_trampoline_arrangement = function_trampoline_arrangement
+
+
+def patch_mutmut() -> None:
+    """Both patches: for a package named ``src``, and to mutate the functions under ``DECORATORS_LET_THROUGH``."""
+    patch_mutmut_for_a_package_named_src()
+    let_decorators_through()
+
+
 def run_mutmut(args: list[str]) -> int:
     """Run mutmut's command line with ``args``, patched; its exit code."""
-    patch_mutmut_for_a_package_named_src()
+    patch_mutmut()
     from mutmut.__main__ import cli
 
     try:
@@ -139,7 +223,7 @@ def report(fail_under: float, out: TextIO = sys.stdout) -> int:
 
 def show_survivors(patterns: list[str], out: TextIO = sys.stdout) -> int:
     """Print the diff of every unexplained surviving mutant (those matching ``patterns``, if any)."""
-    patch_mutmut_for_a_package_named_src()
+    patch_mutmut()
     from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
 
     explained = documented_equivalents()

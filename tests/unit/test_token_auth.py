@@ -242,6 +242,13 @@ async def test_with_authentication_off_the_authenticator_lets_any_handshake_on_a
     assert USER not in scope
 
 
+async def test_a_server_holding_only_a_public_key_refuses_a_handshake_without_a_token() -> None:
+    scope = handshake_scope(with_public_key(rsa_keys().public_pem))
+
+    assert not await JwtAuthenticator(send_nothing).authenticate(scope)
+    assert USER not in scope
+
+
 @pytest.mark.parametrize(
     "token",
     [
