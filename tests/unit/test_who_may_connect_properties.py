@@ -118,15 +118,16 @@ async def test_any_handshake_with_several_host_headers_is_refused_before_accept(
 
 users = st.text(min_size=1, max_size=12)
 #: An hour from when the module is loaded: the valid tokens' ``exp``.
-IN_AN_HOUR = expires_in(3600)
-valid_tokens = users.map(lambda user: hs256({"sub": user, "exp": IN_AN_HOUR}))
+#: Computed once, when the tests are collected: a day outlasts any run of them (a mutation run reruns them for hours).
+A_DAY_AHEAD = expires_in(86_400)
+valid_tokens = users.map(lambda user: hs256({"sub": user, "exp": A_DAY_AHEAD}))
 forged_tokens = users.flatmap(
     lambda user: st.sampled_from(
         [
-            hs256({"sub": user, "exp": IN_AN_HOUR}, OTHER_SECRET),
-            unsigned({"sub": user, "exp": IN_AN_HOUR}),
-            hs256({"name": user, "exp": IN_AN_HOUR}),
-            hs256({"sub": user, "exp": IN_AN_HOUR})[:-2],
+            hs256({"sub": user, "exp": A_DAY_AHEAD}, OTHER_SECRET),
+            unsigned({"sub": user, "exp": A_DAY_AHEAD}),
+            hs256({"name": user, "exp": A_DAY_AHEAD}),
+            hs256({"sub": user, "exp": A_DAY_AHEAD})[:-2],
             hs256({"sub": user}),
         ]
     )
