@@ -50,12 +50,13 @@ mutation: venv
 	$(TOX) -e mutation
 
 # docs/spec.md from the collected tests, opening with tests/spec_index.py's index of the promises of the README and docs/
-# (fails while it names a test that is gone); tests/unit/test_spec.py fails while docs/spec.md is stale.
+# (fails while it names a test that is gone); tests/unit/repository/test_spec.py fails while docs/spec.md is
+# stale.
 spec: venv
 	$(BIN)/python -m tests.spec
 
 # docs/settings.md from the Settings class (src/settings.py): each field's default and description, under its heading;
-# tests/unit/test_settings_doc.py fails while docs/settings.md is stale.
+# tests/unit/repository/test_settings_doc.py fails while docs/settings.md is stale.
 settings-doc: venv
 	$(BIN)/python -m scripts.settings_doc
 

@@ -3,7 +3,8 @@
 ``make settings-doc`` runs ``python -m scripts.settings_doc``. Every field of ``Settings`` (``src/settings.py``)
 becomes a row: its environment variable, its default as one would write it there, and its ``description``; the
 rows are listed under the heading each field names (``json_schema_extra={"group": ...}``), headings in the order
-the class first uses them. ``tests/unit/test_settings_doc.py`` fails while the file is not what this writes now.
+the class first uses them. ``tests/unit/repository/test_settings_doc.py`` fails while the file is not what this
+writes now.
 """
 
 import json

@@ -7,7 +7,7 @@ a test it names that is no longer collected fails the run).
 Then every test, layer by layer from the outside in (e2e, integration, contract, unit), by module: its
 name read as a sentence (``test_ping_gets_pong`` → "ping gets pong", ``arqs`` → "ARQ's"), with its
 docstring's first paragraph if it has one, and the ids of its parameters. ``--check`` compares instead of
-writing; ``tests/unit/test_spec.py`` does the same in the unit layer. The tests are collected by pytest
+writing; ``tests/unit/repository/test_spec.py`` does the same in the unit layer. The tests are collected by pytest
 itself, in a child process that loads this module as a plugin (``-p tests.spec``).
 """
 
@@ -176,8 +176,8 @@ def layer_descriptions() -> dict[str, str]:
 def grouped(tests: Iterable[CollectedTest]) -> dict[str, dict[str, dict[str, list[CollectedTest]]]]:
     """Tests by layer (``LAYERS``' order), then module, then function (parametrized cases together).
 
-    Within a layer, the modules directly in its folder come first, then those of its subfolders (the fast
-    path's); each in collection order, as the functions are.
+    Within a layer, the modules directly in its folder come first, then those of its subfolders (``tests/unit``'s
+    mirror ``src/``'s); each in collection order, as the functions are.
     """
     by_layer: dict[str, dict[str, dict[str, list[CollectedTest]]]] = {layer: {} for layer in LAYERS}
     for test in tests:

@@ -1,10 +1,12 @@
-"""In-process sockets (chanx's ``WebsocketCommunicator``): opening one as a local client does, reading past running
-jobs' progress frames."""
+"""In-process sockets (chanx's ``WebsocketCommunicator``): opening one as a local client does, queuing a job over one,
+reading past running jobs' progress frames, waiting for the handlers the consumer started."""
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from chanx.fast_channels.testing import WebsocketCommunicator
+from chanx.utils.asyncio import global_background_tasks
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from tests.support.protocol import is_progress
@@ -27,3 +29,18 @@ def socket_on(
     """An in-process socket on the app, opened as a client on this machine opens it: its Host header names
     127.0.0.1, then ``headers``. (Call ``connect()`` on it.)"""
     return WebsocketCommunicator(app, path, headers=[LOCAL_HOST, *headers], consumer=BackgroundJobConsumer)
+
+
+async def queue_job(ws: WebsocketCommunicator, job_type: str = "translate", content: str = "hello") -> str:
+    """Queue a job over the socket; its id once it is reported queued."""
+    await ws.send_json_to({"action": "job", "payload": {"type": job_type, "content": content}})
+    job_id: str = (await ws.receive_json_from(timeout=1))["payload"]["job_id"]
+    assert (await ws.receive_json_from(timeout=1))["payload"]["status"] == "queued"
+    return job_id
+
+
+async def handlers_finished() -> None:
+    """Wait (bounded) until every handler task the consumer started has finished."""
+    async with asyncio.timeout(2):
+        while global_background_tasks:
+            await asyncio.gather(*global_background_tasks, return_exceptions=True)

@@ -1,7 +1,9 @@
-"""Unit-layer fixtures: in-memory channel layer, fakeredis ARQ pool, the app driven in-process."""
+"""Unit-layer fixtures: in-memory channel layer, fakeredis ARQ pool, the app driven in-process (over a socket and
+over HTTP), and channel layers recorded instead of built."""
 
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 import pytest_asyncio
 from arq import ArqRedis
@@ -10,6 +12,7 @@ from fakeredis import FakeServer
 from fast_channels.layers import InMemoryChannelLayer, channel_layers, register_channel_layer
 from fastapi import FastAPI
 
+import src.layers
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import create_app
 from src.parts import parts_for
@@ -18,6 +21,7 @@ from src.web.job_queue import JobQueue
 from tests.support.communicator import socket_on
 from tests.support.fake_arq import fake_arq_pool
 from tests.support.protocol import CONNECTED
+from tests.support.recording_layer import RecordingLayer
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +75,18 @@ async def ws(app: FastAPI) -> AsyncIterator[WebsocketCommunicator]:
     assert await communicator.receive_json_from() == CONNECTED
     yield communicator
     await communicator.disconnect()
+
+
+@pytest_asyncio.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client calling the app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        yield client
+
+
+@pytest.fixture
+def recorded_layers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """setup_layers builds RecordingLayers instead of Redis layers."""
+    channel_layers.clear()
+    monkeypatch.setattr(src.layers, "RedisPubSubChannelLayer", RecordingLayer)

@@ -1,34 +1,48 @@
-"""The four tasks, called directly: each reports its seed result to the socket's channel and returns it."""
+"""The four tasks and the ``WorkerSettings`` ARQ is given: each task, called directly, reports its seed result to the
+socket's channel and returns it, and its result text is the seed's for any content (hypothesis; the expected texts
+are the tutorial's rules as ``tests.support.seed`` writes them out, never ``src``'s own table); the streaming type's
+task (``generate``) streams its text through its progress; the worker settings are built from the settings object
+(and from the environment, as ``arq src.tasks.WorkerSettings`` reads them), with the heartbeat ``/readyz`` and
+start_dev rely on; and the worker's start-up and shutdown set up and take down its layer and notifier."""
 
 import asyncio
-from typing import Any
+import logging
+import subprocess
+import sys
+from typing import Any, cast
 
 import pytest
-from fast_channels.layers import InMemoryChannelLayer
+from arq.typing import WorkerSettingsBase
+from arq.worker import get_kwargs
+from fast_channels.layers import InMemoryChannelLayer, channel_layers
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
+import src.layers
 import src.worker_side.reporting
 import src.worker_side.simulated_work
-from src.apps.background_jobs.job_types import work_seconds
-from src.apps.background_jobs.messages import JobProgress, JobResult
-from src.apps.background_jobs.outcomes import TaskTimeout, error_outcome
+from src.apps.background_jobs.messages import JobOutcome as Outcome
+from src.apps.background_jobs.messages import (
+    ProgressUpdate,
+)
+from src.layers import JOBS_LAYER_ALIAS
+from src.parts import StockParts
 from src.settings import Settings
-from src.worker_side.notifier import ChannelLayerNotifier
+from src.tasks import REPORT_GRACE, generate, shutdown, startup, worker_settings
+from src.worker_side.consumer_notifier import consumer_notifier
 from src.worker_side.progress_reporter import Progress
-from src.worker_side.simulated_work import simulate_work
+from tests.support.processes import PROJECT_ROOT
 from tests.support.protocol import SEED_RESULTS_FOR_HELLO
-from tests.support.seed import SEED_DURATIONS, seed_ai_response, seed_analysis
-from tests.support.tasks import TASKS, run_reported, worker_ctx
-
-
-def result_event(status: str, job_id: str, job_type: str, message: str) -> dict[str, Any]:
-    """The channel-layer message chanx's ``send_event`` delivers for a job outcome."""
-    return {
-        "type": "handle_channel_event",
-        "event_data": {
-            "action": "job_result",
-            "payload": {"status": status, "job_id": job_id, "job_type": job_type, "message": message},
-        },
-    }
+from tests.support.recording_layer import registered_layer
+from tests.support.seed import (
+    JOB_TYPES,
+    SEED_TRANSLATIONS,
+    seed_ai_response,
+    seed_analysis,
+    seed_processed,
+    seed_result_text,
+)
+from tests.support.tasks import TASKS, result_event, worker_ctx
 
 
 @pytest.mark.parametrize("job_type", sorted(SEED_RESULTS_FOR_HELLO))
@@ -55,54 +69,6 @@ async def test_task_returns_the_seeds_result_dict(
     assert returned == {"status": "completed", "result": SEED_RESULTS_FOR_HELLO[job_type], "job_id": "job-1"}
 
 
-async def test_a_task_that_raises_reports_an_error_with_its_job_id_and_reraises(
-    settings: Settings, channel_layer: InMemoryChannelLayer
-) -> None:
-    channel = await channel_layer.new_channel()
-
-    async def broken(progress: Progress) -> str:
-        raise ValueError("no dictionary loaded")
-
-    with pytest.raises(ValueError, match="no dictionary loaded"):
-        await run_reported(worker_ctx(settings), "translate", "translate_7", channel, broken)
-
-    event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
-    assert event == result_event(
-        "error",
-        "translate_7",
-        "translate",
-        "❌ Job translate_7 failed: ValueError: no dictionary loaded",
-    )
-
-
-async def test_a_task_over_its_timeout_reports_a_timeout_error_with_its_job_id(
-    channel_layer: InMemoryChannelLayer,
-) -> None:
-    settings = Settings(task_timeouts={"generate": 0.05})
-    channel = await channel_layer.new_channel()
-    never = asyncio.Event()
-
-    async def stuck(progress: Progress) -> str:
-        await never.wait()
-        return "unreachable"
-
-    with pytest.raises(TaskTimeout):
-        await run_reported(worker_ctx(settings), "generate", "generate_9", channel, stuck)
-
-    event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
-    assert event == result_event("error", "generate_9", "generate", "❌ Job generate_9 timed out after 0.05s")
-
-
-@pytest.mark.parametrize("scale", [1.0, 0.05, 0.0], ids=["the seed's durations", "20x faster", "no simulated work"])
-def test_simulated_work_is_the_seeds_duration_times_job_time_scale(scale: float) -> None:
-    """Simulated work is default 1 s, translate 2 s, analyze 3 s, generate 4 s, times ``JOB_TIME_SCALE``."""
-    settings = Settings(job_time_scale=scale)
-
-    assert {t: work_seconds(settings, t) for t in SEED_DURATIONS} == pytest.approx(
-        {t: seconds * scale for t, seconds in SEED_DURATIONS.items()}
-    )
-
-
 async def test_a_task_does_its_simulated_work_under_its_type_then_reports_its_text(
     settings: Settings, channel_layer: InMemoryChannelLayer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -123,151 +89,212 @@ async def test_a_task_does_its_simulated_work_under_its_type_then_reports_its_te
     assert event == result_event("result", "analyze_5", "analyze", seed_analysis("hi"))
 
 
-class FakeTime:
-    """A clock of the test's own: a sleep on it moves it on at once."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class LoopOnFakeTime:
-    """The running loop, but for its ``time()``, which is the fake clock's."""
-
-    def __init__(self, clock: FakeTime) -> None:
-        self.time = clock.time
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(asyncio.get_running_loop(), name)
-
-
-class AsyncioOnFakeTime:
-    """``asyncio`` as ``src.worker_side.simulated_work`` alone sees it: ``sleep`` and the loop's clock are the fake
-    clock's, the rest is asyncio's own."""
-
-    def __init__(self, clock: FakeTime) -> None:
-        self.sleep = clock.sleep
-        self._loop = LoopOnFakeTime(clock)
-
-    def get_running_loop(self) -> LoopOnFakeTime:
-        return self._loop
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(asyncio, name)
-
-
-@pytest.fixture
-def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
-    """Simulated work on a fake clock: the test does not depend on how busy the machine is.
-
-    ``src.worker_side.simulated_work`` has no clock seam of its own (it calls ``asyncio.sleep`` and the loop's
-    ``time``), so the fake replaces the name ``asyncio`` in that module only: the event loop and every other module
-    keep the real ones.
-    """
-    fake = FakeTime()
-    monkeypatch.setattr(src.worker_side.simulated_work, "asyncio", AsyncioOnFakeTime(fake))
-    return fake
-
-
-class Reports:
-    """A task's ``progress``: records each report and when (by the fake clock) it came."""
-
-    def __init__(self, clock: FakeTime) -> None:
-        self.clock = clock
-        self.made: list[tuple[int, str | None, float]] = []
-
-    async def __call__(self, percent: int, partial: str | None = None) -> None:
-        self.made.append((percent, partial, self.clock.now))
-
-
-async def test_simulated_work_lasts_its_scaled_duration_reporting_the_share_done_every_progress_interval_and_50_ms(
-    fake_time: FakeTime,
+async def test_a_generate_task_streams_its_text_through_the_progress_its_work_reports(
+    settings: Settings, channel_layer: InMemoryChannelLayer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Reports 50 ms more than ``PROGRESS_INTERVAL`` apart: frames never arrive closer than the interval."""
-    reports = Reports(fake_time)
-    began = fake_time.now
+    text = seed_ai_response("hi")
+    worked: list[tuple[str, str | None]] = []
 
-    await simulate_work({"settings": Settings(job_time_scale=0.75, progress_interval=0.25)}, "translate", reports)
+    async def work_half_way(ctx: dict[str, Any], job_type: str, progress: Progress, text: str | None = None) -> None:
+        worked.append((job_type, text))
+        await progress(50, partial="🤖 AI")
 
-    assert fake_time.now - began == pytest.approx(1.5)  # translate's 2 s at scale 0.75
-    assert [at - began for _, _, at in reports.made] == pytest.approx([0.0, 0.3, 0.6, 0.9, 1.2])
-    for percent, _, at in reports.made:  # each says the share of the 1.5 s gone when it was made (rounded down)
-        assert 0 <= 100 * (at - began) / 1.5 - percent < 1
+    monkeypatch.setattr(src.worker_side.reporting, "simulate_work", work_half_way)
+    channel = await channel_layer.new_channel()
 
+    returned = await generate({"settings": settings, "notifier": consumer_notifier()}, "generate_4", "hi", channel)
 
-async def test_at_scale_0_simulated_work_neither_waits_nor_reports(fake_time: FakeTime) -> None:
-    """At ``JOB_TIME_SCALE=0``, simulated work takes no time on the clock and makes no progress report."""
-    reports = Reports(fake_time)
-
-    await simulate_work({"settings": Settings(job_time_scale=0.0)}, "generate", reports, "text")
-
-    assert reports.made == []
-    assert fake_time.now == 1000.0
-
-
-async def test_a_streaming_jobs_reports_carry_the_prefix_of_its_text_done_so_far(fake_time: FakeTime) -> None:
-    reports = Reports(fake_time)
-    text = seed_ai_response("hello")
-
-    await simulate_work({"settings": Settings(job_time_scale=0.2, progress_interval=0.05)}, "generate", reports, text)
-
-    partials = [partial or "" for _, partial, _ in reports.made]
-    assert all(text.startswith(partial) for partial in partials)
-    assert [len(partial) for partial in partials] == [len(text) * percent // 100 for percent, _, _ in reports.made]
-    assert len(partials) == 8  # 0.8 s of work, a report every 0.05 + 0.05 s
-    assert len(set(partials)) == 8
+    assert worked == [("generate", text)]
+    assert returned == {"status": "completed", "result": text, "job_id": "generate_4"}
+    progress_event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
+    assert progress_event["event_data"] == {
+        "action": "job_progress",
+        "payload": {"job_id": "generate_4", "job_type": "generate", "progress": 50, "partial": "🤖 AI"},
+    }
+    result_event = await asyncio.wait_for(channel_layer.receive(channel), timeout=1)
+    assert result_event["event_data"]["action"] == "job_result"
 
 
-async def test_an_outcome_the_notifier_cannot_deliver_is_logged_with_its_job_and_status_and_not_raised(
-    caplog: pytest.LogCaptureFixture,
+# --- result texts for any content ------------------------------------------------------------------------------
+
+any_content = st.text()
+
+
+class Unheard:
+    """A notifier nobody listens to: the tests read the text a task returns."""
+
+    async def notify(self, outcome: Outcome, channel_name: str) -> None:
+        """Deliver nothing."""
+
+    async def progress(self, update: ProgressUpdate, channel_name: str) -> None:
+        """Deliver no progress."""
+
+
+#: A worker's ``ctx`` for tasks with no simulated work.
+CTX: dict[str, Any] = {"settings": Settings(job_time_scale=0.0), "notifier": Unheard()}
+
+
+async def result_text(job_type: str, content: str) -> str:
+    """The text the ``job_type`` task returns as its result for ``content``."""
+    reply: dict[str, Any] = await TASKS[job_type](CTX, f"{job_type}_1", content, "nobody")
+    return str(reply["result"])
+
+
+@given(any_content)
+async def test_analysis_counts_characters_words_and_vowels_of_any_text(content: str) -> None:
+    assert await result_text("analyze", content) == seed_analysis(content)
+
+
+@given(st.sampled_from(sorted(SEED_TRANSLATIONS)), st.data())
+async def test_translate_uses_the_seeds_table_whatever_the_case(phrase: str, data: st.DataObject) -> None:
+    flips = data.draw(st.lists(st.booleans(), min_size=len(phrase), max_size=len(phrase)))
+    content = "".join(c.upper() if up else c for c, up in zip(phrase, flips, strict=True))
+
+    assert await result_text("translate", content) == f"🌍 Translated: '{content}' → '{SEED_TRANSLATIONS[phrase]}'"
+
+
+@given(any_content)
+async def test_translate_marks_text_outside_the_seeds_table(content: str) -> None:
+    assume(content.lower() not in SEED_TRANSLATIONS)
+
+    assert await result_text("translate", content) == f"🌍 Translated: '{content}' → '[TRANSLATED: {content}]'"
+
+
+@given(any_content)
+async def test_default_upper_cases_the_content(content: str) -> None:
+    assert await result_text("default", content) == seed_processed(content)
+
+
+@given(any_content)
+async def test_generate_answers_any_content_with_the_seeds_canned_response(content: str) -> None:
+    assert await result_text("generate", content) == seed_ai_response(content)
+
+
+@given(st.sampled_from(JOB_TYPES), any_content)
+async def test_each_job_types_result_text_is_the_seeds_for_any_content(job_type: str, content: str) -> None:
+    """For any content, each job type's result text is the tutorial's, as ``tests.support.seed`` writes it out."""
+    assert await result_text(job_type, content) == seed_result_text(job_type, content)
+
+
+def test_the_worker_has_a_task_for_exactly_the_seeds_job_types() -> None:
+    assert sorted(TASKS) == sorted(JOB_TYPES)
+
+
+# --- the worker settings ---------------------------------------------------------------------------------------
+
+
+def test_worker_settings_are_built_from_the_settings_object() -> None:
+    settings = Settings(
+        queue_name="q:test",
+        worker_max_jobs=7,
+        worker_poll_delay=0.01,
+        job_timeout=9.0,
+        task_timeouts={"analyze": 2.0, "generate": 12.0},
+        keep_result=60,
+        max_tries=3,
+        fast_path=False,
+    )
+
+    worker = worker_settings(settings)
+
+    assert worker.functions == [TASKS["translate"], TASKS["analyze"], TASKS["generate"], TASKS["default"]]
+    assert (worker.on_startup, worker.on_shutdown) == (startup, shutdown)
+    # Each task times itself out; ARQ's timeout is a backstop a little above the longest of theirs.
+    assert (worker.job_timeout, worker.max_tries) == (12.0 + REPORT_GRACE, 3)
+    assert (worker.queue_name, worker.max_jobs, worker.poll_delay, worker.keep_result) == (
+        "q:test",
+        7,
+        0.01,
+        60,
+    )
+    assert worker.redis_pool is None  # ARQ makes its own, from redis_settings
+    assert worker.ctx["settings"] is settings
+    assert isinstance(worker.ctx["parts"], StockParts)
+    assert worker.job_completion_wait == settings.worker_shutdown_grace
+    assert (worker.redis_settings.host, worker.redis_settings.port) == (
+        settings.arq_redis.host,
+        settings.arq_redis.port,
+    )
+
+
+def test_without_the_fast_path_the_worker_polls_every_poll_delay_on_the_pool_arq_makes_itself() -> None:
+    worker = worker_settings(Settings(worker_poll_delay=0.25, fast_path=False))
+
+    assert (worker.poll_delay, worker.redis_pool) == (0.25, None)
+
+
+def test_the_worker_honours_arqs_abort_so_jobs_can_be_cancelled() -> None:
+    assert worker_settings(Settings()).allow_abort_jobs is True
+
+
+#: Imports the task module as ``arq src.tasks.WorkerSettings`` does, and says what its ``WorkerSettings`` holds.
+PROBE = (
+    "import src.tasks as t; w = t.WorkerSettings; "
+    "print(w.__name__, w.queue_name, type(w.ctx['parts']).__name__, w.redis_pool is not None)"
+)
+
+
+@pytest.mark.parametrize(
+    ("fast_path", "parts", "brings_a_pool"),
+    [("true", "FastPath", "True"), ("false", "StockParts", "False")],
+    ids=["FAST_PATH=true", "FAST_PATH=false"],
+)
+def test_the_worker_settings_the_arq_command_reads_are_built_from_the_environment(
+    fast_path: str, parts: str, brings_a_pool: str
 ) -> None:
-    async def layer_down(event: JobResult | JobProgress, channel_name: str) -> None:
-        raise ConnectionError("Redis is away")
+    env = {"PATH": "/usr/bin:/bin", "QUEUE_NAME": "q:from-env", "FAST_PATH": fast_path}
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
 
-    await ChannelLayerNotifier(layer_down).notify(error_outcome("generate_3", "generate", "boom"), "chan")
-
-    (record,) = caplog.records
-    assert record.levelname == "ERROR"
-    first_line = " ".join(record.getMessage().splitlines()[0].split())
-    assert first_line == "[error ] could not deliver job outcome job_id=generate_3 status=error"
-    assert record.exc_info is not None
-    assert isinstance(record.exc_info[1], ConnectionError)
-
-
-async def test_the_last_stretch_of_simulated_work_waits_only_for_what_is_left(fake_time: FakeTime) -> None:
-    """``default``'s 1 s of work, reporting every 0.7 + 0.05 s: reports at 0 and 0.75 s, then a wait of 0.25 s."""
-    reports = Reports(fake_time)
-    began = fake_time.now
-
-    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.7)}, "default", reports)
-
-    assert fake_time.now - began == 1.0
-    assert [(percent, at - began) for percent, _, at in reports.made] == [(0, 0.0), (75, 0.75)]
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == ["WorkerSettings", "q:from-env", parts, brings_a_pool]
 
 
-async def test_the_share_of_simulated_work_done_is_reported_in_whole_percent_rounded_down(fake_time: FakeTime) -> None:
-    """99.5 % of ``default``'s 1 s done is reported as 99."""
-    reports = Reports(fake_time)
+def test_arq_is_given_worker_health_check_interval_as_its_heartbeat() -> None:
+    """ARQ reads a settings class's own ``__dict__``: the interval must be there under ARQ's name for it."""
+    arq_settings = worker_settings(Settings(worker_health_check_interval=7.0, fast_path=False))
 
-    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.945)}, "default", reports)
+    kwargs: dict[str, Any] = get_kwargs(cast(type[WorkerSettingsBase], arq_settings))
+    assert kwargs["health_check_interval"] == 7.0
 
-    assert [percent for percent, _, _ in reports.made] == [0, 99]
+
+# --- the worker's start-up and shutdown ------------------------------------------------------------------------
 
 
-async def test_simulated_work_with_no_more_than_the_clocks_slack_left_is_over(
-    fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With a slack of 0.25 s, ``default``'s 1 s reporting every 0.75 s ends at 0.75 s: no report, no wait more."""
-    monkeypatch.setattr(src.worker_side.simulated_work, "CLOCK_SLACK", 0.25)
-    reports = Reports(fake_time)
-    began = fake_time.now
+async def test_worker_startup_puts_a_notifier_in_ctx_and_shutdown_removes_the_layer() -> None:
+    channel_layers.clear()
+    settings = Settings(redis_url="redis://127.0.0.1:1")
+    ctx: dict[str, object] = {"settings": settings, "parts": StockParts(settings)}
 
-    await simulate_work({"settings": Settings(job_time_scale=1.0, progress_interval=0.7)}, "default", reports)
+    await startup(ctx)
 
-    assert fake_time.now - began == 0.75
-    assert [percent for percent, _, _ in reports.made] == [0]
+    assert hasattr(ctx["notifier"], "notify")
+    assert channel_layers.list_aliases() == [JOBS_LAYER_ALIAS]
+    await shutdown(ctx)
+    assert channel_layers.list_aliases() == []
+
+
+@pytest.mark.usefixtures("recorded_layers")
+async def test_the_workers_layer_retries_redis_reconnect_attempts_times_and_arqs_job_lines_follow_the_setting() -> None:
+    arq_worker = logging.getLogger("arq.worker")
+    level = arq_worker.level
+    try:
+        for log_jobs, expected in ((True, logging.INFO), (False, logging.WARNING)):
+            settings = Settings(redis_reconnect_attempts=12, worker_log_jobs=log_jobs)
+            ctx: dict[str, Any] = {"settings": settings, "parts": StockParts(settings)}
+
+            await startup(ctx)
+
+            (host,) = registered_layer().kwargs["hosts"]
+            assert host["retry"]._retries == 12
+            assert arq_worker.level == expected
+            await shutdown(ctx)
+    finally:
+        arq_worker.setLevel(level)

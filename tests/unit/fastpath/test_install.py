@@ -1,5 +1,6 @@
-"""The fast path installs itself only on the arq, redis-py and fast-channels it was verified against; elsewhere
-it stays off, says so in one warning, and the system runs the stock path."""
+"""The fast path installs itself only on the arq, redis-py and fast-channels it was verified against; elsewhere, and
+through sentinels or when waiting for replicas, it stays off, says so in one warning, and the system runs the stock
+path."""
 
 import importlib.metadata
 import logging
@@ -9,6 +10,7 @@ import pytest
 from arq.worker import Worker
 
 import src.fastpath
+import src.layers
 from src.fastpath import VERIFIED_VERSIONS, FastPath, install
 from src.main import create_app
 from src.parts import StockParts, parts_for
@@ -83,10 +85,23 @@ def test_with_fast_path_off_the_fast_path_is_not_even_asked(monkeypatch: pytest.
 
 
 def test_on_another_arq_the_worker_is_arqs_own() -> None:
-    """``python -m src.worker`` runs the class its parts name (``tests/unit/test_worker_command.py``)."""
+    """``python -m src.worker`` runs the class its parts name (``tests/unit/test_worker.py``)."""
     installed = importlib.metadata.version
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(src.fastpath, "version", lambda name: "0.29.0" if name == "arq" else installed(name))
         parts = worker_settings(Settings()).ctx["parts"]
 
     assert parts.worker_class is Worker
+
+
+SENTINELS = "10.0.0.1:26379,10.0.0.2:26380,10.0.0.3"
+
+
+@pytest.mark.parametrize(
+    "settings", [Settings(redis_sentinels=SENTINELS), Settings(redis_min_replicas_ack=1)], ids=["sentinel", "wait"]
+)
+def test_the_fast_path_stays_off_through_sentinel_or_when_waiting_for_replicas(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert install(settings) is None
+    assert "fast path off" in caplog.text
