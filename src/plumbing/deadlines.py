@@ -28,15 +28,19 @@ _stats = threading.local()
 
 
 def busy_time() -> float:
-    """Seconds the calling thread has spent running or waiting to run (Linux's schedstat); elsewhere, its CPU
-    time alone."""
+    """Seconds the calling thread has spent running (its CPU time) or waiting to run (Linux's schedstat); elsewhere,
+    its CPU time alone.
+
+    The running part is ``thread_time()``, which the kernel brings up to date as it is read; schedstat's own
+    running figure can lag a scheduler tick behind while the thread runs on, and a deadline would end that early.
+    """
     try:
         if getattr(_stats, "path", None) != SCHEDSTAT:
             _stats.fd, _stats.path = os.open(SCHEDSTAT, os.O_RDONLY), SCHEDSTAT
-        running, waiting, _slices = os.pread(_stats.fd, 128, 0).split()
+        _running, waiting, _slices = os.pread(_stats.fd, 128, 0).split()
     except OSError:
         return time.thread_time()
-    return (int(running) + int(waiting)) / 1e9
+    return time.thread_time() + int(waiting) / 1e9
 
 
 async def answered_within(answer: "asyncio.Future[T]", seconds: float) -> bool:
