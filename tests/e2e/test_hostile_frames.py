@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.conftest import Stack
+from tests.support.frames import utf8_carries
 from tests.support.protocol import PROMPT, has_status, is_final, job, job_status
 from tests.support.ws_driver import JobSocket
 
@@ -36,19 +37,10 @@ FRAMES = st.one_of(
 #: Each frame as JSON text, its non-ASCII written as itself or as \u escapes (a lone surrogate only as an escape:
 #: on the wire, text is UTF-8), or text that is not JSON at all.
 WIRE_TEXT = st.tuples(FRAMES, st.booleans()).map(
-    lambda drawn: json.dumps(drawn[0], ensure_ascii=drawn[1] or not carried(drawn[0]))
+    lambda drawn: json.dumps(drawn[0], ensure_ascii=drawn[1] or not utf8_carries(drawn[0]))
 ) | st.text(max_size=24)
 #: Seconds a queued job of the scaled stack may take to end (generate: 0.2 s of work; off the fast path, a poll).
 JOB_END = 10.0
-
-
-def carried(value: Any) -> bool:
-    """Whether UTF-8 can carry the value's text (it holds no lone surrogate): the encoder is the judge."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def decoded(text: str) -> Any:
@@ -83,7 +75,7 @@ async def test_any_frame_gets_an_answer_the_worker_lives_and_another_socket_is_s
         other_final = (await other.receive_until(is_final(other_id), timeout=JOB_END))[-1]
 
     frame = decoded(text)
-    if not carried(frame):
+    if not utf8_carries(frame):
         event("refused: a lone surrogate")
         assert answer["action"] == "error"
         assert [detail["type"] for detail in answer["payload"]] == ["lone_surrogate"]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from src.apps.background_jobs.messages import JobOutcome, ProgressUpdate
 from src.apps.background_jobs.wire_text import carried_text, lone_surrogate
+from tests.support.frames import utf8_carries
 
 #: Any code point, surrogates included (hypothesis leaves them out of text unless asked).
 ANY_CHARACTER = st.characters(codec=None, exclude_categories=())
@@ -20,18 +21,9 @@ JSON_VALUES = st.recursive(
 )
 
 
-def utf8_can_carry(value: Any) -> bool:
-    """Whether the value's JSON, unescaped, encodes as UTF-8."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 @given(JSON_VALUES)
 def test_a_lone_surrogate_is_found_exactly_when_utf8_cannot_carry_the_value(value: Any) -> None:
-    assert (lone_surrogate(value) is None) == utf8_can_carry(value)
+    assert (lone_surrogate(value) is None) == utf8_carries(value)
 
 
 @given(ANY_TEXT)
