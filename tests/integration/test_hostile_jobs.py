@@ -15,6 +15,7 @@ from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.settings import Settings
 from tests.support.burst_worker import run_burst_worker
 from tests.support.communicator import receive_but_progress
+from tests.support.log_lines import log_lines
 from tests.support.protocol import job_status
 
 WORKER_CLASSES = {"arq": Worker, "fast path": BatchClaimWorker}
@@ -44,3 +45,21 @@ async def test_jobs_holding_lone_surrogates_finish_as_results_and_the_worker_run
     assert stored["generate_c2"]["result"].startswith("🤖 AI Response to '\ufffd':")
     assert stored["default_c3"]["result"] == "✅ Processed: OK"
     assert [await Job(job, pool).status() for job in stored] == [JobStatus.complete] * 3
+
+
+async def test_the_fast_paths_worker_logs_an_outcome_it_cannot_publish_in_its_finish_and_sends_it_the_usual_way(
+    ws: WebsocketCommunicator, settings: Settings, pool: ArqRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    await pool.enqueue_job("default", "default_c4", "ok", "asgi.specific.no\udbffbody", _job_id="default_c4")
+
+    worker = await run_burst_worker(settings.model_copy(update={"fast_path": True}), worker_class=BatchClaimWorker)
+
+    assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+    finish = [line for line in log_lines(caplog, "src.fastpath.batch_claim_worker") if "cannot be published" in line]
+    assert finish == [
+        "[error ] a job's outcome cannot be published in its finish "
+        "error=\"UnicodeEncodeError('utf-8', 'asgi.specific.no\\\\udbffbody', 16, 17, 'surrogates not allowed')\" "
+        "job_id=default_c4"
+    ]
+    delivered = [line for line in log_lines(caplog, "src.worker_side.notifier") if "could not deliver" in line]
+    assert delivered[0].startswith("[error ] could not deliver job outcome job_id=default_c4 status=result")

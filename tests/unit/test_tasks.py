@@ -69,6 +69,15 @@ async def test_task_returns_the_seeds_result_dict(
     assert returned == {"status": "completed", "result": SEED_RESULTS_FOR_HELLO[job_type], "job_id": "job-1"}
 
 
+async def test_analyze_counts_only_the_five_vowels(settings: Settings, channel_layer: InMemoryChannelLayer) -> None:
+    channel = await channel_layer.new_channel()
+
+    returned = await TASKS["analyze"](worker_ctx(settings), "analyze_x", "Xerxes' box", channel)
+
+    assert returned["result"] == seed_analysis("Xerxes' box")
+    assert returned["result"].endswith("• Vowels: 3")
+
+
 async def test_a_task_does_its_simulated_work_under_its_type_then_reports_its_text(
     settings: Settings, channel_layer: InMemoryChannelLayer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

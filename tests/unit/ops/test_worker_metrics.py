@@ -421,7 +421,7 @@ async def test_a_worker_with_a_metrics_port_serves_the_jobs_it_runs_and_the_queu
     finally:
         await shutdown(ctx)
 
-    assert begun  # the depth reader
+    assert {task.get_name() for task in begun} == {"read the queue's depth"}
     _, still_running = await asyncio.wait(begun, timeout=2)
     assert still_running == set()
     with pytest.raises(urllib.error.URLError):

@@ -188,8 +188,10 @@ async def test_a_handshake_from_an_allowed_origin_is_accepted(origin: bytes, app
 
 @pytest.mark.parametrize("origin", ["https://evilapps.example", "https://apps.example"])
 def test_a_subdomain_wildcard_vouches_for_no_host_that_merely_ends_with_the_domains_name(origin: str) -> None:
-    """``*.apps.example`` covers hosts under ``apps.example``, not ``evilapps.example`` nor the bare domain."""
-    assert not origin_allowed(handshake(origin, origin.removeprefix("https://")), [], ["*.apps.example"])
+    """``*.apps.example`` covers hosts under ``apps.example``, not ``evilapps.example`` nor the bare domain (over
+    ``wss``, where the origin's port is the one the request was addressed to: only the host decides)."""
+    assert not origin_allowed(handshake(origin, origin.removeprefix("https://"), "wss"), [], ["*.apps.example"])
+    assert origin_allowed(handshake("https://one.apps.example", "one.apps.example", "wss"), [], ["*.apps.example"])
 
 
 def test_a_scope_without_a_headers_list_names_no_origin_and_is_allowed() -> None:

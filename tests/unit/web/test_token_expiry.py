@@ -24,7 +24,7 @@ from src.layers import JOBS_LAYER_ALIAS
 from src.main import WS_PATH, create_app
 from src.parts import StockParts
 from src.settings import Settings
-from src.web import token_expiry
+from src.web import token_auth, token_expiry
 from tests.support.communicator import socket_on
 from tests.support.held_job_queue import HeldJobQueue
 from tests.support.log_lines import log_lines
@@ -99,6 +99,17 @@ async def test_a_socket_is_closed_with_4401_token_expired_when_its_token_expires
     assert closed == CLOSED_AS_EXPIRED
     assert closed_at >= exp
     await ws.disconnect(code=4401)
+
+
+def test_a_token_has_expired_from_the_instant_of_its_exp(monkeypatch: pytest.MonkeyPatch) -> None:
+    exp = 1_900_000_000.0
+    scope = {token_auth.EXPIRES: exp}
+
+    monkeypatch.setattr(token_expiry, "wall_clock", lambda: exp - 0.001)
+    before = token_expiry.expired(scope)
+    monkeypatch.setattr(token_expiry, "wall_clock", lambda: exp)
+
+    assert (before, token_expiry.expired(scope)) == (False, True)
 
 
 async def test_a_frame_that_arrives_after_the_tokens_exp_closes_the_socket_and_is_not_handled(

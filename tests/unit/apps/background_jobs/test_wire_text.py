@@ -72,3 +72,36 @@ def test_a_workers_outcome_and_progress_show_each_lone_surrogate_as_the_replacem
     assert update.partial == "\ufffd half"
     outcome.model_dump_json()
     update.model_dump_json()
+
+
+def messages(raw: str) -> list[tuple[str, tuple[str | int, ...], str]]:
+    """The error chanx's frame lists for the frame ``raw``: its type, its place and its message."""
+    found = lone_surrogate(json.loads(raw))
+    assert found is not None
+    return [(e["type"], e["loc"], e["msg"]) for e in found.validation_error().errors(include_url=False)]
+
+
+def test_the_message_names_the_field_the_character_and_its_index_in_a_string() -> None:
+    assert messages('{"payload": {"content": "ab\\ud800"}}') == [
+        (
+            "lone_surrogate",
+            ("payload", "content"),
+            "payload.content: the text holds a lone surrogate (U+D800) at index 2, which UTF-8 cannot carry; "
+            "send valid Unicode",
+        )
+    ]
+
+
+def test_the_message_says_when_the_lone_surrogate_is_in_a_key() -> None:
+    assert messages('{"payload": {"x\\udfff": 1}}') == [
+        (
+            "lone_surrogate",
+            ("payload", "x\\udfff"),
+            "payload.x\\udfff: the key holds a lone surrogate (U+DFFF) at index 1, which UTF-8 cannot carry; "
+            "send valid Unicode",
+        )
+    ]
+
+
+def test_a_bare_string_frame_is_named_the_frame() -> None:
+    assert messages('"\\udbff"')[0][2].startswith("the frame: the text holds a lone surrogate (U+DBFF) at index 0,")

@@ -4,6 +4,7 @@ that count while their job is queued or running (or, for a grace, while it is be
 import asyncio
 import logging
 import re
+from typing import Any
 
 import pytest
 from arq import ArqRedis
@@ -130,8 +131,22 @@ async def test_leases_are_renewed_in_several_script_calls_when_there_are_many(
     }
     await until_redis_clock_passes(pool, await redis_ms(pool))
 
+    calls: list[object] = []
+    script_of = limits._script
+
+    def counting(source: str) -> Any:
+        script = script_of(source)
+
+        async def called(**kwargs: Any) -> Any:
+            calls.append(kwargs["keys"])
+            return await script(**kwargs)
+
+        return called
+
+    monkeypatch.setattr(limits, "_script", counting)
     await limits.renew()
 
+    assert len(calls) == 5  # ten leases, two a call
     for user, expiries in before.items():
         renewed = await lease_expiries(pool, user_key(settings.queue_name, user, "sockets"))
         assert renewed.keys() == expiries.keys()
@@ -292,6 +307,22 @@ async def test_a_reservation_without_a_job_record_counts_for_the_grace_then_no_l
 
     await until(reserved)  # once Redis's clock passes the grace
     assert await redis_ms(pool) >= started + 200
+
+
+async def test_a_reservation_released_while_redis_is_away_is_logged_and_counts_for_the_grace(
+    settings: Settings, pool: ArqRedis, redis_server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    limits = limits_on(settings, pool)
+    await limits.reserve_job("alice", "default_0")
+    redis_server.connected = False
+
+    with caplog.at_level(logging.INFO):
+        await limits.release_job("alice", "default_0")
+
+    assert log_lines(caplog, "src.web.user_limits") == [
+        "[info ] a job that was not queued keeps its reservation for the grace "
+        "error='the job queue is unavailable' job_id=default_0"
+    ]
 
 
 async def test_a_released_reservation_no_longer_counts(settings: Settings, pool: ArqRedis) -> None:
