@@ -146,11 +146,14 @@ async def test_leases_are_renewed_in_several_script_calls_when_there_are_many(
     monkeypatch.setattr(limits, "_script", counting)
     await limits.renew()
 
+    after = await redis_ms(pool)
+
     assert len(calls) == 5  # ten leases, two a call
     for user, expiries in before.items():
         renewed = await lease_expiries(pool, user_key(settings.queue_name, user, "sockets"))
         assert renewed.keys() == expiries.keys()
         assert all(renewed[lease] > expiry for lease, expiry in expiries.items())
+        assert all(renewed[lease] <= after + 60_000 for lease in renewed)  # a renewal lasts the lease, 60 s
 
 
 async def test_a_lease_that_expired_is_not_taken_again_by_a_renewal(settings: Settings, pool: ArqRedis) -> None:
