@@ -103,5 +103,6 @@ class StockParts:
 def parts_for(settings: Settings) -> Parts:
     """The fast path's parts when ``FAST_PATH`` is on and it vouches for the libraries installed; else the stock
     ones."""
-    fast = fastpath.install(settings) if settings.fast_path else None
-    return fast if fast is not None else StockParts(settings)
+    if settings.fast_path and (fast := fastpath.install(settings)):
+        return fast
+    return StockParts(settings)
