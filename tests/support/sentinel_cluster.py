@@ -123,9 +123,14 @@ class SentinelCluster:
         return None if reply is None else (str(reply[0]), int(reply[1]))
 
     def revive_old_master(self, timeout: float = 30.0) -> None:
-        """Start the killed master again, empty: the sentinels make it a replica of the promoted one; wait until
-        it is in sync with it."""
-        self._redis("master", self.master_port)
+        """Start the killed master again, empty, as a replica of the promoted one, and wait until it is in sync.
+
+        It is started as the replica the sentinels would make it: left to them, a returning old master is
+        converted only after it has reported its role for a while, and not at all while a sentinel is in TILT
+        (30 s after its loop stalled, as a loaded 2-core machine can make it), which once took longer than this
+        timeout in CI.
+        """
+        self._redis("master", self.master_port, "--replicaof", "127.0.0.1", str(self.replica_port))
         deadline = time.monotonic() + timeout
         while not (self._replica_in_sync(self.replica_port) and self._replica_acknowledges(self.replica_port)):
             if time.monotonic() > deadline:
