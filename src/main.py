@@ -27,6 +27,7 @@ from src.web.admission import Admission
 from src.web.gate import SocketGate
 from src.web.host_allowlist import HostAllowlist
 from src.web.job_queue import JobQueue
+from src.web.job_watches import JobWatches
 from src.web.ownership import JobOwnership
 from src.web.token_auth import SHORT_SECRET
 from src.web.user_limits import UserLimits
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     job_queue = jobs or JobQueue(settings, parts_for(settings))
     parts = job_queue.parts
     user_limits = UserLimits(settings, job_queue) if settings.auth_enabled else None
+    watches = JobWatches(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,6 +97,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await watches.close()
             await job_queue.close()
             await teardown_layers()
             restore_runtime()
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None, jobs: JobQueue | None = None) -
     app.state.parts = parts
     app.state.ownership = JobOwnership(job_queue)
     app.state.user_limits = user_limits
+    app.state.watches = watches
     metrics = WebMetrics(sockets_open=lambda: admission.sockets)
     app.state.metrics = metrics
     readiness_log = ReadinessLog()

@@ -210,6 +210,12 @@ class Settings(BaseSettings):
         description="jobs one socket may have queued and not yet answered with their outcome; the excess is refused",
         json_schema_extra={"group": _WEB_SIDE},
     )
+    max_watches: int = Field(
+        default=100,
+        ge=0,
+        description="jobs one socket may watch at once (`job_watch`); one more gets an `error` frame",
+        json_schema_extra={"group": _WEB_SIDE},
+    )
     ws_max_size: int = Field(
         default=65_536,
         ge=1,

@@ -4,7 +4,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from arq import ArqRedis
-from arq.jobs import Job
+from arq.jobs import Job, JobResult
 from arq.jobs import JobStatus as ArqJobStatus
 from redis.exceptions import RedisError
 
@@ -55,3 +55,12 @@ async def look_up(pool: ArqRedis, queue_name: str, job_id: str) -> JobStatus:
             partial=None if progress is None else progress.partial,
         )
     return JobStatus(status="not_found", job_id=job_id, job_type=job_type, message=not_found_text(job_id))
+
+
+async def queued_on(pool: ArqRedis, job_id: str) -> str | None:
+    """The channel a job's frames are sent to (its ``channel_name`` argument, that of the socket that queued it) while
+    it is queued or running; None once it has finished, or if ARQ does not know it."""
+    info = await Job(job_id, pool).info()
+    if info is None or isinstance(info, JobResult) or len(info.args) < 3 or not isinstance(info.args[2], str):
+        return None
+    return info.args[2]

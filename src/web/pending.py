@@ -24,7 +24,8 @@ class PendingJob:
 
     job_type: str
     due: float  # loop time after which its outcome is overdue
-    received_at: float  # loop time its frame came in
+    received_at: float  # loop time its frame came in (its watch's, for a job this socket watches)
+    watched: bool = False  # queued elsewhere, watched here (``job_watch``)
 
 
 class PendingJobs:
@@ -73,6 +74,16 @@ class PendingJobs:
         self._waiting[job_id] = PendingJob(job_type, due, now if received_at is None else received_at)
         self._look_later()
 
+    def watched(self, job_id: str, job_type: str, progress: int | None) -> None:
+        """The client was told where a job queued elsewhere stands (``progress``, if it is running and has reported):
+        its further progress, never below that, and its outcome are now owed."""
+        now = asyncio.get_running_loop().time()
+        due = now + work_seconds(self._settings, job_type) + self._settings.result_recovery_grace
+        self._waiting[job_id] = PendingJob(job_type, due, now, watched=True)
+        if progress is not None:
+            self._progress[job_id] = progress
+        self._look_later()
+
     def release(self, job_id: str) -> None:
         """The job's ``queued`` (or ``error``) frame is out, or will never be: let its outcome through."""
         gate = self._gates.pop(job_id, None)
@@ -94,7 +105,8 @@ class PendingJobs:
 
     def restore(self, job_id: str, job: PendingJob) -> None:
         """Owe a withdrawn job's outcome again (its cancel could not be recorded)."""
-        self.queued(job_id, job.job_type, job.received_at)
+        self._waiting[job_id] = job
+        self._look_later()
 
     async def claim(self, job_id: str) -> PendingJob | None:
         """The job, if the socket should send its outcome now (once its ``queued`` frame is out); else None."""

@@ -62,6 +62,8 @@ async def test_asyncapi_json_documents_the_background_jobs_channel_and_its_messa
     assert set(spec["components"]["messages"]) == {
         "job_message",
         "job_lookup_message",
+        "job_watch_message",
+        "job_unwatch_message",
         "cancel_message",
         "job_status_message",
         "error_message",

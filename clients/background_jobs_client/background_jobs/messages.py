@@ -57,7 +57,7 @@ class JobLookupMessage(BaseModel):
 class JobStatus(BaseModel):
     """Status of one job; every frame about a job carries its id and the type that runs."""
 
-    status: Literal["queuing", "queued", "progress", "in_progress", "result", "error", "cancelled", "not_found"]
+    status: Literal["queuing", "queued", "progress", "in_progress", "result", "error", "cancelled", "not_found", "unwatched"]
     job_id: str
     job_type: str
     message: str
@@ -70,6 +70,20 @@ class JobStatusMessage(BaseModel):
 
     action: Literal["job_status"] = "job_status"
     payload: Annotated[ConnectedStatus | JobStatus, Field(discriminator="status")]
+
+
+class JobUnwatchMessage(BaseModel):
+    """Client → server: no more of this watched job's frames on this socket."""
+
+    action: Literal["job_unwatch"] = "job_unwatch"
+    payload: JobRef
+
+
+class JobWatchMessage(BaseModel):
+    """Client → server: where does this job stand, and from now on its progress and outcome, on this socket too."""
+
+    action: Literal["job_watch"] = "job_watch"
+    payload: JobRef
 
 
 class PingMessage(BaseModel):
@@ -86,4 +100,4 @@ class PongMessage(BaseModel):
     payload: None = None
 
 IncomingMessage = JobStatusMessage | PongMessage | ErrorMessage
-OutgoingMessage = CancelMessage | JobMessage | JobLookupMessage | PingMessage
+OutgoingMessage = CancelMessage | JobMessage | JobLookupMessage | JobUnwatchMessage | JobWatchMessage | PingMessage

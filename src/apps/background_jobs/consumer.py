@@ -2,7 +2,8 @@
 
 A job frame is queued on ARQ (``handle_job``); the worker sends its outcome, and its progress while it runs,
 through the channel layer to this socket's channel, and the event handlers relay them. A socket may also look
-any job up and cancel it. Whether a handshake may open a socket at all is decided before (``src/web/gate.py``).
+any job up, watch it (its frames brought here too, ``job_watches.py``) and cancel it. Whether a handshake may
+open a socket at all is decided before (``src/web/gate.py``).
 """
 
 import asyncio
@@ -19,6 +20,7 @@ from pydantic_core import InitErrorDetails
 from src.apps.background_jobs import texts
 from src.apps.background_jobs.job_types import job_type_of, resolve_job_type
 from src.apps.background_jobs.messages import (
+    FINAL_STATES,
     CancelMessage,
     ConnectedStatus,
     JobLookupMessage,
@@ -29,6 +31,8 @@ from src.apps.background_jobs.messages import (
     JobState,
     JobStatus,
     JobStatusMessage,
+    JobUnwatchMessage,
+    JobWatchMessage,
     job_status_frame,
     progress_frame,
 )
@@ -36,7 +40,8 @@ from src.apps.background_jobs.outcomes import cancelled_outcome, stored_outcome
 from src.base_consumer import BaseConsumer
 from src.layers import JOBS_LAYER_ALIAS
 from src.web.job_queue import JobQueue, QueueError, new_job_id
-from src.web.lookup import bounded, look_up
+from src.web.job_watches import JobWatches
+from src.web.lookup import bounded, look_up, queued_on
 from src.web.ownership import JobOwnership
 from src.web.pending import PendingJobs
 from src.web.token_auth import USER, JwtAuthenticator
@@ -67,6 +72,8 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending: PendingJobs | None = None
+        #: The jobs this socket watches (queued by other sockets), until each is final.
+        self._watching: set[str] = set()
 
     @property
     def jobs(self) -> JobQueue:
@@ -176,6 +183,66 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         return JobStatusMessage(payload=status)
 
     @ws_handler(
+        summary="Watch a job",
+        description=(
+            "Where a job queued by any socket stands, answered as job_lookup answers; then, until the job is final, "
+            "its progress frames and its outcome on this socket too, the outcome once. At most MAX_WATCHES at once."
+        ),
+        output_type=JobStatusMessage,
+    )
+    async def handle_job_watch(self, message: JobWatchMessage) -> None:
+        """Answer with the job's status and, while it is not final, bring its further frames to this socket."""
+        job_id = message.payload.job_id
+        try:
+            if not await self._ownership.owns(self.user, job_id):
+                await self.send_message(self._status("not_found", job_id, texts.not_found_text(job_id)))
+                return
+            await self.pending.queuing_done(job_id)
+            if job_id not in self.pending and job_id not in self._watching:
+                if len(self._watching) >= self.settings.max_watches:
+                    text = texts.too_many_watches_text(self.settings.max_watches)
+                    await self.send_message(self._status("error", job_id, text))
+                    return
+                self._watching.add(job_id)  # counted at once: watches arrive side by side
+                self.pending.queuing(job_id)  # frames heard from here on wait for the status
+                try:
+                    channel = await bounded(queued_on(self.jobs.pool, job_id), self._timeout)
+                    if channel is not None:
+                        await bounded(self._watches.watch(job_id, channel, self.channel_name), self._timeout)
+                    status = await bounded(look_up(self.jobs.pool, self.settings.queue_name, job_id), self._timeout)
+                    if status.status in FINAL_STATES or channel is None:
+                        await self._stop_watching(job_id)
+                    else:
+                        self.pending.watched(job_id, status.job_type, status.progress)
+                    await self.send_message(JobStatusMessage(payload=status))
+                except QueueError:
+                    await self._stop_watching(job_id)
+                    raise
+                finally:
+                    self.pending.release(job_id)
+                return
+            # This socket is owed the job's frames already (it queued the job, or watches it): its status is all.
+            await self.pending.queuing_done(job_id)
+            status = await bounded(look_up(self.jobs.pool, self.settings.queue_name, job_id), self._timeout)
+        except QueueError as exc:
+            await self.send_message(self._status("error", job_id, texts.watch_error_text(str(exc))))
+            return
+        await self.send_message(JobStatusMessage(payload=status))
+
+    @ws_handler(
+        summary="Stop watching a job",
+        description="No more of a watched job's frames on this socket: job_status unwatched (for any job id).",
+        output_type=JobStatusMessage,
+    )
+    async def handle_job_unwatch(self, message: JobUnwatchMessage) -> JobStatusMessage:
+        """Stop bringing the job's frames here, if this socket watches it."""
+        job_id = message.payload.job_id
+        if job_id in self._watching:
+            self.pending.withdraw(job_id)
+            await self._stop_watching(job_id)
+        return self._status("unwatched", job_id, texts.unwatched_text(job_id))
+
+    @ws_handler(
         summary="Cancel a job",
         description=(
             "Cancel a queued or running job (ARQ's abort): job_status cancelled, and no result frame for it "
@@ -209,7 +276,8 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
                 self.pending.restore(job_id, withdrawn)
             return self._status("error", job_id, texts.cancel_error_text(str(exc)))
         logger.info("job cancelled", job_id=job_id, was=status.status)
-        if withdrawn is not None:
+        await self._stop_watching(job_id)
+        if withdrawn is not None and not withdrawn.watched:
             self._count_outcome(status.job_type, "cancelled", withdrawn.received_at)
         return JobStatusMessage(payload=JobStatus(**cancelled_outcome(job_id, status.job_type).model_dump()))
 
@@ -220,7 +288,8 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         outcome = event.payload
         job = await self.pending.claim(outcome.job_id)
         if job is not None:
-            self._count_outcome(outcome.job_type, outcome.status, job.received_at)
+            if not job.watched:
+                self._count_outcome(outcome.job_type, outcome.status, job.received_at)
             await self._send_outcome(outcome)
 
     @event_handler(output_type=JobStatusMessage)
@@ -231,9 +300,11 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
             await self.send_frame(progress_frame(update))
 
     async def websocket_disconnect(self, message: Any) -> None:
-        """Stop recovering outcomes for a socket that is gone."""
+        """Stop recovering outcomes, and watching jobs, for a socket that is gone."""
         if self._pending is not None:
             self._pending.close()
+        for job_id in list(self._watching):
+            await self._stop_watching(job_id)
         await super().websocket_disconnect(message)
 
     async def _reserve(self, user: str, job_id: str, job_type: str) -> bool:
@@ -252,6 +323,16 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     @property
     def _ownership(self) -> JobOwnership:
         return cast(JobOwnership, self.scope["app"].state.ownership)
+
+    @property
+    def _watches(self) -> JobWatches:
+        return cast(JobWatches, self.scope["app"].state.watches)
+
+    async def _stop_watching(self, job_id: str) -> None:
+        """No more of ``job_id``'s frames for this socket's watch of it (if it has one)."""
+        if job_id in self._watching:
+            self._watching.discard(job_id)
+            await self._watches.unwatch(job_id, self.channel_name)
 
     @property
     def _user_limits(self) -> UserLimits:
@@ -279,7 +360,8 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
         self.metrics.outcome_latency.labels(job_type).observe(asyncio.get_running_loop().time() - received_at)
 
     async def _send_outcome(self, outcome: JobOutcome) -> None:
-        """Send an outcome (relayed or recovered) as the job's last frame."""
+        """Send an outcome (relayed or recovered) as the job's last frame; a watch of the job ends with it."""
+        await self._stop_watching(outcome.job_id)
         await self._send_job_status(outcome.status, outcome.job_id, outcome.job_type, outcome.message)
 
     async def _send_job_status(self, status: JobState, job_id: str, job_type: str, text: str) -> bool:

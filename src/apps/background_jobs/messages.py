@@ -46,6 +46,20 @@ class CancelMessage(BaseMessage):
     payload: JobRef
 
 
+class JobWatchMessage(BaseMessage):
+    """Client → server: where does this job stand, and from now on its progress and outcome, on this socket too."""
+
+    action: Literal["job_watch"] = "job_watch"
+    payload: JobRef
+
+
+class JobUnwatchMessage(BaseMessage):
+    """Client → server: no more of this watched job's frames on this socket."""
+
+    action: Literal["job_unwatch"] = "job_unwatch"
+    payload: JobRef
+
+
 class ConnectedStatus(BaseModel):
     """Status sent once, when the socket is accepted."""
 
@@ -53,7 +67,11 @@ class ConnectedStatus(BaseModel):
     message: str = CONNECTED_TEXT
 
 
-JobState = Literal["queuing", "queued", "progress", "in_progress", "result", "error", "cancelled", "not_found"]
+JobState = Literal[
+    "queuing", "queued", "progress", "in_progress", "result", "error", "cancelled", "not_found", "unwatched"
+]
+#: The states after which a job gets no more frames.
+FINAL_STATES: frozenset[JobState] = frozenset({"result", "error", "cancelled", "not_found"})
 
 #: A running job's progress, in whole percent.
 Percent = Annotated[int, Field(ge=0, le=100)]

@@ -76,3 +76,18 @@ def lookup_error_text(reason: str) -> str:
 def cancel_error_text(reason: str) -> str:
     """A cancel that Redis could not record."""
     return f"❌ Error cancelling job: {reason}"
+
+
+def too_many_watches_text(limit: int) -> str:
+    """A watch over the socket's ``MAX_WATCHES``."""
+    return f"❌ Too many jobs watched on this socket ({limit}); unwatch one first"
+
+
+def unwatched_text(job_id: str) -> str:
+    """A job this socket no longer watches."""
+    return f"👋 No longer watching job {job_id}"
+
+
+def watch_error_text(reason: str) -> str:
+    """A watch that Redis could not set up."""
+    return f"❌ Error watching job: {reason}"

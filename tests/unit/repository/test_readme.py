@@ -64,12 +64,12 @@ def test_every_file_the_readme_links_exists() -> None:
     assert broken_links(README) == []
 
 
-def test_read_the_code_names_at_most_8_files_of_at_most_900_lines_in_all() -> None:
+def test_read_the_code_names_at_most_8_files_of_at_most_1000_lines_in_all() -> None:
     files = read_the_code()
 
     assert 0 < len(files) <= 8
     assert [name for name in files if not (PROJECT_ROOT / name).is_file()] == []
-    assert sum(len((PROJECT_ROOT / name).read_text(encoding="utf-8").splitlines()) for name in files) <= 900
+    assert sum(len((PROJECT_ROOT / name).read_text(encoding="utf-8").splitlines()) for name in files) <= 1000
 
 
 def test_read_the_code_opens_with_the_messages_module() -> None:
