@@ -1,0 +1,129 @@
+"""The watch hub (``JobWatches``) on a real Redis: what is published on a queuing socket's channel for a watched job
+reaches each watching channel, from the moment ``watch`` returns; nothing else does; and the hub hears again after
+its Redis restarts."""
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, cast
+
+import pytest
+import pytest_asyncio
+from fast_channels.layers import channel_layers, get_channel_layer
+from fast_channels.layers.redis import RedisPubSubChannelLayer
+
+from src.apps.background_jobs.messages import JobOutcome, JobProgress, JobResult, ProgressUpdate
+from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
+from src.settings import Settings
+from src.web.job_watches import JobWatches
+from tests.support.redis_provider import RedisServerProcess, redis_server_process
+
+pytestmark = pytest.mark.processes
+
+
+@pytest.fixture
+def redis_process() -> Iterator[RedisServerProcess]:
+    with redis_server_process() as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def layer(redis_process: RedisServerProcess) -> AsyncIterator[RedisPubSubChannelLayer]:
+    channel_layers.clear()
+    setup_layers(Settings(redis_url=redis_process.url))
+    yield cast(RedisPubSubChannelLayer, get_channel_layer(JOBS_LAYER_ALIAS))
+    await teardown_layers()
+
+
+@pytest_asyncio.fixture
+async def hub(redis_process: RedisServerProcess, layer: RedisPubSubChannelLayer) -> AsyncIterator[JobWatches]:
+    watches = JobWatches(Settings(redis_url=redis_process.url))
+    yield watches
+    await watches.close()
+
+
+def event(job_id: str, percent: int = 10) -> dict[str, Any]:
+    """What chanx's ``send_event`` sends a consumer: a job's progress."""
+    update = ProgressUpdate(job_id=job_id, job_type="generate", progress=percent)
+    return {"type": "handle_channel_event", "event_data": JobProgress(payload=update).model_dump(mode="json")}
+
+
+def outcome(job_id: str) -> dict[str, Any]:
+    result = JobOutcome(status="result", job_id=job_id, job_type="generate", message="done")
+    return {"type": "handle_channel_event", "event_data": JobResult(payload=result).model_dump(mode="json")}
+
+
+async def test_a_watched_jobs_events_reach_every_watcher_and_no_other_jobs_do(
+    hub: JobWatches, layer: RedisPubSubChannelLayer
+) -> None:
+    queuing = await layer.new_channel()  # the socket that queued the jobs
+    watchers = [await layer.new_channel() for _ in range(2)]
+    for watcher in watchers:
+        await hub.watch("generate_a", queuing, watcher)
+
+    await layer.send(queuing, event("generate_other"))
+    await layer.send(queuing, event("generate_a", 20))
+    await layer.send(queuing, outcome("generate_a"))
+
+    for watcher in watchers:
+        assert await asyncio.wait_for(layer.receive(watcher), 2) == event("generate_a", 20)
+        assert await asyncio.wait_for(layer.receive(watcher), 2) == outcome("generate_a")
+    assert await asyncio.wait_for(layer.receive(queuing), 2) == event("generate_other")  # its own are still its own
+    assert hub.channels == 1
+
+
+async def test_an_event_published_the_moment_watch_returns_is_brought(
+    hub: JobWatches, layer: RedisPubSubChannelLayer
+) -> None:
+    """Fifty jobs on fifty channels: each event is published at once after its watch returns, and each arrives."""
+    watcher = await layer.new_channel()
+    for n in range(50):
+        queuing = f"{layer.prefix}specific.queuing{n}"
+        await hub.watch(f"generate_{n}", queuing, watcher)
+        await layer.send(queuing, event(f"generate_{n}", n))
+    received = [await asyncio.wait_for(layer.receive(watcher), 2) for _ in range(50)]
+
+    assert received == [event(f"generate_{n}", n) for n in range(50)]
+
+
+async def test_after_the_last_unwatch_nothing_is_brought_and_the_channel_is_let_go(
+    hub: JobWatches, layer: RedisPubSubChannelLayer
+) -> None:
+    queuing, watcher, other = [await layer.new_channel() for _ in range(3)]
+    await hub.watch("generate_a", queuing, watcher)
+    await hub.watch("generate_a", queuing, other)
+
+    await hub.unwatch("generate_a", watcher)
+    await layer.send(queuing, event("generate_a", 30))
+    to_other = await asyncio.wait_for(layer.receive(other), 2)
+    await hub.unwatch("generate_a", other)
+    await hub.unwatch("generate_a", other)  # twice is once
+    channels_after = hub.channels
+    await layer.send(queuing, event("generate_a", 40))
+    await hub.watch("generate_b", queuing, other)  # a later watch on the same channel: its subscription is new
+    await layer.send(queuing, event("generate_b", 50))
+
+    assert to_other == event("generate_a", 30)
+    assert channels_after == 0
+    assert await asyncio.wait_for(layer.receive(other), 2) == event("generate_b", 50)  # not generate_a's 40
+    watcher_inbox = cast(Any, layer)._get_layer().channels[watcher]
+    assert watcher_inbox.qsize() == 0  # the first watcher got nothing after its unwatch
+
+
+async def test_the_hub_hears_again_after_its_redis_restarts(
+    hub: JobWatches, layer: RedisPubSubChannelLayer, redis_process: RedisServerProcess
+) -> None:
+    queuing, watcher = [await layer.new_channel() for _ in range(2)]
+    await hub.watch("generate_a", queuing, watcher)
+
+    redis_process.stop()
+    redis_process.start()
+
+    # Until the hub has subscribed again a publish reaches nobody, and no event tells the test when it has: publish
+    # every 0.2 s until one is brought (one receive throughout: a cancelled receive gives its channel up).
+    brought = asyncio.create_task(layer.receive(watcher))
+    async with asyncio.timeout(15):
+        while not brought.done():
+            await layer.send(queuing, event("generate_a", 60))
+            await asyncio.wait({brought}, timeout=0.2)
+
+    assert brought.result() == event("generate_a", 60)
