@@ -15,6 +15,8 @@ from clients.background_jobs_client.background_jobs import (
     JobRef,
     JobStatus,
     JobStatusMessage,
+    JobUnwatchMessage,
+    JobWatchMessage,
     PingMessage,
     PongMessage,
 )
@@ -130,6 +132,30 @@ async def test_typed_client_looks_up_a_finished_job_from_a_new_connection(scaled
         await client.send_message(JobLookupMessage(payload=JobRef(job_id=result.payload.job_id)))
 
         assert await client.receive(PROMPT) == result
+
+
+async def test_typed_client_watches_a_job_from_a_second_connection_and_unwatches_it(real_time_stack: Stack) -> None:
+    """``job_watch`` from a second connection answers where the job stands and brings its one result, the very frame
+    the first connection gets; ``job_unwatch`` answers ``unwatched``."""
+    async with typed_client(real_time_stack) as owner, typed_client(real_time_stack) as watcher:
+        await owner.send_message(JobMessage(payload=JobPayload(type="translate", content="hello")))
+        queuing = await owner.receive(PROMPT)
+        assert isinstance(queuing, JobStatusMessage)
+        assert isinstance(queuing.payload, JobStatus)
+        job_id = queuing.payload.job_id
+        assert await owner.receive(PROMPT) == status(
+            "queued", job_id, "translate", f"📋 Job {job_id} queued successfully!"
+        )
+        await watcher.send_message(JobWatchMessage(payload=JobRef(job_id=job_id)))
+        watched = await watcher.receive_job(PROMPT + 2 + real_time_stack.pickup_delay)
+        owned = await owner.receive_job(PROMPT)
+        await watcher.send_message(JobUnwatchMessage(payload=JobRef(job_id=job_id)))
+        unwatched = await watcher.receive(PROMPT)
+
+    assert watched[0].payload.status in ("queued", "in_progress")
+    assert watched[-1] == owned[-1]
+    assert watched[-1] == status("result", job_id, "translate", SEED_RESULTS_FOR_HELLO["translate"])
+    assert unwatched == status("unwatched", job_id, "translate", f"👋 No longer watching job {job_id}")
 
 
 async def test_typed_client_gets_pong_for_ping(scaled_stack: Stack) -> None:
