@@ -29,7 +29,10 @@ FRAMES = st.one_of(
         optional={"extra": JSON_VALUES},
     ),
     st.fixed_dictionaries(
-        {"action": st.sampled_from(["job_lookup", "cancel"]), "payload": st.fixed_dictionaries({"job_id": ANY_TEXT})}
+        {
+            "action": st.sampled_from(["job_lookup", "job_watch", "job_unwatch", "cancel"]),
+            "payload": st.fixed_dictionaries({"job_id": ANY_TEXT}),
+        }
     ),
     st.fixed_dictionaries({"action": ANY_TEXT | st.just("ping"), "payload": JSON_VALUES}),
     st.dictionaries(ANY_TEXT, JSON_VALUES, max_size=3),

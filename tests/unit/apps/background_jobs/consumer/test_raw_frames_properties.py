@@ -39,7 +39,10 @@ json_values = st.recursive(
 keys = st.sampled_from(["action", "payload", "type", "content", "job_id", "topic", "ref", "version"]) | st.text(
     max_size=6
 )
-actions = st.sampled_from(["job", "ping", "job_lookup", "cancel", "job_status", "pong", "error"]) | json_values
+actions = (
+    st.sampled_from(["job", "ping", "job_lookup", "job_watch", "job_unwatch", "cancel", "job_status", "pong", "error"])
+    | json_values
+)
 payloads = st.dictionaries(keys, st.text(max_size=MAX_CONTENT_LENGTH + 2) | json_values, max_size=3) | json_values
 envelopes = st.fixed_dictionaries(
     {},
@@ -51,7 +54,7 @@ envelopes = st.fixed_dictionaries(
 )
 #: Frames close to the protocol's own: each field present or not, well- or ill-typed.
 near_valid = st.fixed_dictionaries(
-    {"action": st.sampled_from(["job", "job_lookup", "cancel", "ping"])},
+    {"action": st.sampled_from(["job", "job_lookup", "job_watch", "job_unwatch", "cancel", "ping"])},
     optional={
         "payload": st.fixed_dictionaries(
             {},
