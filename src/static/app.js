@@ -3,7 +3,23 @@
 // every job_status frame of that job in arrival order, but for "progress" frames: those move the
 // card's progress bar (and show a streaming job's text so far) instead. Each card has a Cancel button
 // ({"action":"cancel"}), disabled once its job is final; a second form sends {"action":"job_lookup"},
-// whose answer lands on that job's card (made if this page has none, e.g. after a reload).
+// whose answer lands on that job's card (made if this page has none).
+//
+// The page resumes by itself. It keeps its cards for the tab in sessionStorage (id, type, status, the
+// lines shown with their times, progress and text so far, final or not), so a reload redraws them. It
+// keeps the newest MAX_KEPT_JOBS (100, the server's MAX_WATCHES by default) cards: past that, the oldest
+// finished card goes, from the page and from storage (a storage that is full gets fewer, the oldest
+// finished first; one that is off keeps nothing, and the page works as before). Each time its socket
+// opens, the page sends {"action":"job_watch"} for every card whose job it last knew queued or running:
+// the answer lands on the card as a lookup's does, and the job's progress and outcome follow on the new
+// socket (the server sends each outcome once). A watch answered "not_found" ends its card.
+//
+// Reconnecting: a socket the server closes with 1012 (Service Restart: uvicorn on SIGTERM) is no failure,
+// and the page reconnects after a delay drawn uniformly in [50 ms, 450 ms): 250 ms on average, spread over
+// 400 ms so that 10,000 pages make some 25 handshakes a millisecond instead of 10,000 at once. Any other
+// loss (or a handshake that fails) waits the backoff: 500 ms, doubling to 10 s, each delay drawn uniformly
+// between half and all of it ([250 ms, 500 ms) the first time, 375 ms on average, so a restart's first
+// reconnect comes sooner on average); it starts again at 500 ms once a socket opens.
 //
 // With token authentication on, the socket carries a JWT: one given in the page's address as
 // "/#token=<JWT>" (kept for this tab in sessionStorage, and taken out of the address bar), passed as the
@@ -12,19 +28,32 @@
 // so does a socket the server closes because its token has expired (4401): the page asks for a fresh token
 // instead of reconnecting with the expired one.
 //
-// Safety rule for this file: text that comes from the server (or the user) is only
+// Safety rule for this file: text that comes from the server (or the user, or storage) is only
 // ever put in the page with textContent / createTextNode, never as HTML.
 (function () {
   "use strict";
 
   var WS_URL = (location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws/background_jobs";
   var TOKEN_KEY = "background-jobs-token";
+  var JOBS_KEY = "background-jobs-jobs";
+  // After a failure: 500 ms, doubling to 10 s; each delay drawn uniformly between half and all of it.
   var BACKOFF_START_MS = 500;
   var BACKOFF_MAX_MS = 10000;
+  // After the server restarts (1012): a delay drawn uniformly in [50 ms, 450 ms).
+  var RESTART_DELAY_MIN_MS = 50;
+  var RESTART_DELAY_MAX_MS = 450;
   // The close code of a socket whose token has expired.
   var TOKEN_EXPIRED = 4401;
+  // The close code of a server restarting (uvicorn's, on SIGTERM).
+  var SERVICE_RESTART = 1012;
+  // Cards the page keeps (and watches at most, after a reconnect): the server's MAX_WATCHES by default.
+  var MAX_KEPT_JOBS = 100;
+  // Lines of one card kept in storage (the newest).
+  var MAX_KEPT_LINES = 50;
   // A job with one of these statuses will get no more frames about it: nothing left to cancel.
   var FINAL_STATUSES = ["result", "error", "cancelled"];
+  // A card with one of these statuses (and not final) is a job last known queued or running: watched anew.
+  var LIVE_STATUSES = ["queuing", "queued", "progress", "in_progress"];
 
   var el = {
     status: document.getElementById("connection-status"),
@@ -46,7 +75,7 @@
   var socket = null;
   var backoffMs = BACKOFF_START_MS;
   var reconnectTimer = null;
-  var cards = new Map(); // job id -> {card, type, status, events, cancel, final, cancelling}
+  var cards = new Map(); // job id -> {card, type, status, events, cancel, final, cancelling, watching, ...}; oldest first
 
   // ---- small DOM helpers (text only) -------------------------------------------
 
@@ -183,6 +212,7 @@
       backoffMs = BACKOFF_START_MS;
       delete el.status.dataset.auth;
       setState("connected", "connected");
+      watchUnfinished();
     });
 
     ws.addEventListener("message", function (event) {
@@ -202,7 +232,7 @@
       socket = null;
       var expired = event.code === TOKEN_EXPIRED;
       if (opened && !expired) {
-        scheduleReconnect();
+        scheduleReconnect(event.code === SERVICE_RESTART);
         return;
       }
       explainRefusal(expired).then(function (needsToken) {
@@ -212,12 +242,31 @@
     // An "error" event is always followed by "close"; reconnecting happens there.
   }
 
-  function scheduleReconnect() {
+  // The next attempt: soon and spread out after a restart; after a failure, the backoff's next delay (jittered).
+  function scheduleReconnect(restarting) {
     if (reconnectTimer !== null) return;
-    var delay = backoffMs;
-    backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
-    setState("disconnected", "disconnected — reconnecting in " + Math.ceil(delay / 1000) + " s");
+    var delay;
+    if (restarting) {
+      delay = RESTART_DELAY_MIN_MS + Math.random() * (RESTART_DELAY_MAX_MS - RESTART_DELAY_MIN_MS);
+    } else {
+      delay = backoffMs / 2 + Math.random() * (backoffMs / 2);
+      backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
+    }
+    var why = restarting ? "the server is restarting" : "disconnected";
+    setState("disconnected", why + " — reconnecting in " + Math.ceil(delay / 1000) + " s");
     reconnectTimer = setTimeout(connect, delay);
+  }
+
+  // After a reconnect or a reload: bring every job last known queued or running back to this socket.
+  function watchUnfinished() {
+    var live = [];
+    cards.forEach(function (entry, jobId) {
+      entry.watching = false;
+      if (!entry.final && LIVE_STATUSES.indexOf(entry.card.dataset.status) !== -1) live.push(jobId);
+    });
+    live.slice(-MAX_KEPT_JOBS).forEach(function (jobId) {
+      cards.get(jobId).watching = send("job_watch", { job_id: jobId });
+    });
   }
 
   // ---- incoming frames ---------------------------------------------------------
@@ -283,18 +332,23 @@
     entry = {
       card: card,
       type: type,
+      typeName: jobType || "",
       status: status,
       meter: meter,
       bar: bar,
       percent: percent,
       partial: partial,
+      partialText: null,
       progress: -1,
       events: events,
+      lines: [], // what the events list shows, as {status, message, time}: what storage keeps
       cancel: cancel,
       final: false,
       cancelling: false,
+      watching: false, // a job_watch sent on this socket, its answer not yet here
     };
     cards.set(jobId, entry);
+    dropOldFinishedCards();
 
     cancel.addEventListener("click", function () {
       if (entry.final || entry.cancelling) return;
@@ -320,6 +374,7 @@
     entry.percent.textContent = entry.progress + "%";
     entry.meter.hidden = false;
     if (typeof payload.partial === "string") {
+      entry.partialText = payload.partial;
       entry.partial.textContent = payload.partial;
       entry.partial.hidden = false;
     }
@@ -345,32 +400,148 @@
       entry.card.dataset.status = status;
       entry.status.textContent = "running";
       showProgress(entry, payload);
+      saveJobs();
       return;
     }
+    // The answer to this socket's job_watch (a watch's further frames come after it).
+    var answersWatch = entry.watching;
+    entry.watching = false;
+    var ends = FINAL_STATUSES.indexOf(status) !== -1;
+    if (answersWatch && entry.final && ends) return; // ended here meanwhile (by a cancel's answer): said once
     if (payload.progress !== undefined) showProgress(entry, payload); // an in_progress lookup
 
     if (payload.job_type !== undefined) {
-      entry.type.textContent = asText(payload.job_type);
-      entry.card.dataset.jobType = asText(payload.job_type);
+      entry.typeName = asText(payload.job_type);
+      entry.type.textContent = entry.typeName;
+      entry.card.dataset.jobType = entry.typeName;
     }
     entry.card.dataset.status = status;
     entry.status.textContent = status;
-    // Final once, final for good (a cancel's answer is always final: cancelled, or error saying why).
-    if (FINAL_STATUSES.indexOf(status) !== -1) {
+    // Final once, final for good (a cancel's answer is always final: cancelled, or error saying why). A job this
+    // page thought queued or running that its watch does not find any more is over too, whatever its end was.
+    if (ends || (answersWatch && status === "not_found")) {
       entry.final = true;
       showEnd(entry, status);
     }
     updateCancel(entry);
 
+    addLine(entry, status, payload.message === undefined ? "" : asText(payload.message), timeNow());
+    entry.events.lastChild.scrollIntoView({ block: "nearest" });
+    saveJobs();
+  }
+
+  function addLine(entry, status, message, time) {
     var line = make("li", "job-event");
     line.dataset.status = status;
     line.append(
-      make("time", "job-event-time", timeNow()),
+      make("time", "job-event-time", time),
       make("span", "job-event-status", status),
-      make("span", "job-event-message", payload.message === undefined ? "" : asText(payload.message))
+      make("span", "job-event-message", message)
     );
     entry.events.append(line);
-    line.scrollIntoView({ block: "nearest" });
+    entry.lines.push({ status: status, message: message, time: time });
+  }
+
+  // ---- the jobs kept for this tab (sessionStorage) ---------------------------------------
+
+  // Past MAX_KEPT_JOBS cards, the oldest finished ones go (unfinished ones stay: their frames are still coming).
+  function dropOldFinishedCards() {
+    var excess = cards.size - MAX_KEPT_JOBS;
+    if (excess <= 0) return;
+    var gone = [];
+    cards.forEach(function (entry, jobId) {
+      if (gone.length < excess && entry.final) gone.push(jobId);
+    });
+    gone.forEach(function (jobId) {
+      cards.get(jobId).card.remove();
+      cards.delete(jobId);
+    });
+  }
+
+  function recordOf(jobId, entry) {
+    return {
+      id: jobId,
+      type: entry.typeName,
+      status: entry.card.dataset.status || "",
+      progress: entry.progress,
+      partial: entry.partialText,
+      final: entry.final,
+      lines: entry.lines.slice(-MAX_KEPT_LINES),
+    };
+  }
+
+  // ``records`` but ``count`` of them: the oldest finished first, then the oldest unfinished.
+  function withoutOldest(records, count) {
+    var gone = new Set();
+    records.forEach(function (record) {
+      if (gone.size < count && record.final) gone.add(record);
+    });
+    records.forEach(function (record) {
+      if (gone.size < count) gone.add(record);
+    });
+    return records.filter(function (record) {
+      return !gone.has(record);
+    });
+  }
+
+  function saveJobs() {
+    var records = [];
+    cards.forEach(function (entry, jobId) {
+      records.push(recordOf(jobId, entry));
+    });
+    if (records.length > MAX_KEPT_JOBS) records = withoutOldest(records, records.length - MAX_KEPT_JOBS);
+    for (;;) {
+      try {
+        if (records.length === 0) {
+          sessionStorage.removeItem(JOBS_KEY);
+        } else {
+          sessionStorage.setItem(JOBS_KEY, JSON.stringify(records));
+        }
+        return;
+      } catch (_err) {
+        // storage full (keep fewer: a quarter fewer each time) or off (nothing kept: the page works as before)
+        if (records.length === 0) return;
+        records = withoutOldest(records, Math.ceil(records.length / 4));
+      }
+    }
+  }
+
+  function loadJobs() {
+    var records;
+    try {
+      records = JSON.parse(sessionStorage.getItem(JOBS_KEY) || "[]");
+    } catch (_err) {
+      return []; // storage off, or not ours
+    }
+    return Array.isArray(records) ? records.slice(-MAX_KEPT_JOBS) : [];
+  }
+
+  function textOf(value) {
+    return typeof value === "string" ? value : "";
+  }
+
+  // A kept card drawn again as it was (storage is read as untrusted as the server: text only).
+  function redraw(record) {
+    if (!record || typeof record !== "object" || typeof record.id !== "string" || !record.id) return;
+    if (cards.has(record.id)) return;
+    var entry = jobCard(record.id, textOf(record.type));
+    if (entry.typeName) entry.card.dataset.jobType = entry.typeName;
+    var status = textOf(record.status);
+    if (status) {
+      entry.card.dataset.status = status;
+      entry.status.textContent = status === "progress" ? "running" : status;
+    }
+    if (typeof record.progress === "number" && record.progress >= 0) {
+      showProgress(entry, { progress: record.progress, partial: record.partial });
+    }
+    (Array.isArray(record.lines) ? record.lines : []).forEach(function (line) {
+      if (line && typeof line === "object") addLine(entry, textOf(line.status), textOf(line.message), textOf(line.time));
+    });
+    if (record.final === true) {
+      entry.final = true;
+      showEnd(entry, status);
+    }
+    updateCancel(entry);
   }
 
   function addErrors(payload) {
@@ -425,5 +596,6 @@
     send("job_lookup", { job_id: jobId });
   });
 
-  connect();
+  loadJobs().forEach(redraw);
+  connect(); // once open, it watches the jobs redrawn that were not over
 })();

@@ -113,6 +113,8 @@ async def test_a_finished_job_looked_up_after_a_reload_shows_its_result_on_a_new
     await expect(result.locator(".job-event-message")).to_have_text("✅ Processed: HELLO")
     await expect(card.locator(".job-cancel")).to_be_disabled()
 
+    # The page redraws the cards its tab kept (test_page_resumes.py): taken out, it reloads with none.
+    await page.evaluate("sessionStorage.clear()")
     await page.reload()
     await expect_connected(page)
     await expect(page.locator("#jobs > .job")).to_have_count(0)
