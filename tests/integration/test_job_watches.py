@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 from fast_channels.layers import channel_layers, get_channel_layer
 from fast_channels.layers.redis import RedisPubSubChannelLayer
+from fast_channels.layers.redis.utils import consistent_hash
 
 from src.apps.background_jobs.messages import JobOutcome, JobProgress, JobResult, ProgressUpdate
 from src.layers import JOBS_LAYER_ALIAS, setup_layers, teardown_layers
@@ -127,3 +128,30 @@ async def test_the_hub_hears_again_after_its_redis_restarts(
             await asyncio.wait({brought}, timeout=0.2)
 
     assert brought.result() == event("generate_a", 60)
+
+
+async def test_with_a_sharded_channel_layer_each_channel_is_heard_on_its_own_redis() -> None:
+    """With ``CHANNEL_LAYER_URLS`` naming two Redis hosts, channels on either are heard (the hub picks a channel's
+    host as the layer does)."""
+    with redis_server_process() as first, redis_server_process() as second:
+        settings = Settings(redis_url=first.url, channel_layer_urls=[first.url, second.url])
+        channel_layers.clear()
+        setup_layers(settings)
+        layer = cast(RedisPubSubChannelLayer, get_channel_layer(JOBS_LAYER_ALIAS))
+        hub = JobWatches(settings)
+        try:
+            watcher = await layer.new_channel()
+            names = [f"{layer.prefix}specific.queuing{n}" for n in range(100)]
+            on_first = [name for name in names if consistent_hash(name, 2) == 0][:4]
+            on_second = [name for name in names if consistent_hash(name, 2) == 1][:4]
+            queuing = on_first + on_second
+            for n, channel in enumerate(queuing):
+                await hub.watch(f"generate_{n}", channel, watcher)
+                await layer.send(channel, event(f"generate_{n}", n))
+            received = [await asyncio.wait_for(layer.receive(watcher), 2) for _ in queuing]
+        finally:
+            await hub.close()
+            await teardown_layers()
+
+    assert len(on_first) == len(on_second) == 4
+    assert received == [event(f"generate_{n}", n) for n in range(8)]
