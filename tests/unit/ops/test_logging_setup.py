@@ -3,11 +3,13 @@ and tokens stay out of uvicorn's log lines: ``RedactTokens``, one of which ``con
 uvicorn's loggers however often it runs, writes a handshake's ``?token=…`` (and ``access_token=…``) as
 ``[redacted]``."""
 
+import asyncio
 import logging
 import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import structlog
@@ -247,3 +249,42 @@ def test_a_filter_of_another_kind_on_a_uvicorn_logger_is_kept_beside_the_redacti
     first, second = logging.getLogger("uvicorn.access").filters
     assert first is theirs
     assert isinstance(second, RedactTokens)
+
+
+@pytest.mark.usefixtures("logging_state")
+@pytest.mark.parametrize(("log_level", "chanx_level"), [("INFO", logging.WARNING), ("DEBUG", logging.DEBUG)])
+def test_chanx_logs_its_per_socket_info_lines_only_at_debug(log_level: str, chanx_level: int) -> None:
+    with root_handlers():
+        configure_logging(Settings(log_level=log_level))
+
+    assert logging.getLogger("chanx").level == chanx_level
+    assert logging.getLogger("src").level == logging.getLevelNamesMapping()[log_level]
+
+
+@pytest.mark.usefixtures("logging_state")
+async def test_an_async_line_at_a_level_not_logged_is_dropped_without_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``await logger.ainfo(...)`` where INFO is off hands nothing to the thread pool; where it is on, it logs."""
+    with root_handlers():
+        configure_logging(Settings(log_level="INFO"))
+    handed: list[object] = []
+    loop = asyncio.get_running_loop()
+    run_in_executor = loop.run_in_executor
+
+    def recorded(executor: object, func: Any, *args: object) -> Any:
+        handed.append(func)
+        return run_in_executor(None, func, *args)
+
+    monkeypatch.setattr(loop, "run_in_executor", recorded)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
+    logging.getLogger("chanx").addHandler(handler)
+    logging.getLogger("src").addHandler(handler)
+
+    await structlog.stdlib.get_logger("chanx.core.websocket").ainfo("Disconnecting websocket")
+    dropped = len(handed)
+    await structlog.stdlib.get_logger("src.anything").ainfo("kept")
+
+    assert dropped == 0
+    assert len(handed) == 1
+    assert [record.getMessage() for record in records] == ["[info     ] kept"]
