@@ -1,15 +1,17 @@
-"""``python -m bench``: the performance benchmark of issues 5 and 12 on a private stack.
+"""``python -m bench``: the performance benchmark of issues 5 and 12 (and the reconnect storm) on a private stack.
 
 Starts its own Redis, worker and uvicorn server for each configuration (``tuned``: the app's
 defaults; ``stock``: the same with ``FAST_PATH=false``; ``seed``: the tutorial's settings; ``peer``:
 the same protocol on SAQ, from ``../shared/peers/saq``), runs the scenarios with one client (which
 offers permessage-deflate, as browsers do, unless ``--no-compression``), prints a table, writes the
 figures as JSON, the latency distribution and the scaling curves as PNG, and stops everything it started.
+The reconnect storm (``bench/storm.py``) restarts its stack's server mid-run, on a stack of its own; the peer has no
+``job_watch``, so it does not run the storm.
 
 Exit status: 0 when every job got its outcome; 1 when a result was lost, a frame reached the wrong
-socket, or a scenario crashed. A job the server refused (an ``error`` frame) in the load scenarios is
-counted, not a failure; time figures never fail a run: they are benchmarks, not tests. A peer that is
-not there is skipped.
+socket, a storm's page saw its job's outcome twice, a handshake failed, or a scenario crashed. A job the
+server refused (an ``error`` frame) in the load scenarios is counted, not a failure; time figures never
+fail a run: they are benchmarks, not tests. A peer that is not there is skipped.
 """
 
 import argparse
@@ -26,11 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report, scenarios
+from bench import report, scenarios, storm
 from bench.client import DEFAULT_COMPRESSION, compression_name
 from bench.peer import DEFAULT_PEER_DIR, PEER, Peer, PeerStack, PeerUnavailable, find_peer
 from bench.report import ConfigResult
-from bench.scenarios import LatencyResult, Sizes
+from bench.scenarios import HandshakeResult, LatencyResult, Sizes, ThroughputResult
 from bench.stack import CONFIGS, Stack, raise_open_files_limit
 
 logger = logging.getLogger("bench")
@@ -70,6 +72,7 @@ DEFAULT_SIZES = {
         stall_timeout=30.0,
         flood_sockets=500,
         scaling_jobs=10,
+        storm_sockets=500,
     ),
     "seed": Sizes(
         latency_jobs=40,
@@ -82,6 +85,7 @@ DEFAULT_SIZES = {
         stall_timeout=30.0,
         flood_sockets=500,
         scaling_jobs=10,
+        storm_sockets=500,
     ),
 }
 DEFAULT_SIZES[PEER] = DEFAULT_SIZES["tuned"]
@@ -98,14 +102,40 @@ SMOKE_SIZES = {
     "overload_jobs_per_socket": 20,
     "scaling_sockets": (1, 5, 10),
     "scaling_jobs": 10,
+    "handshake_sockets": 100,
+    "storm_sockets": 50,
 }
-#: In the order they run: idle last, after a settling pause; progress after them all, on a stack of its own
-#: (its jobs have simulated work: ``PROGRESS_TIME_SCALE``). The peer has no progress frames to measure.
-SCENARIOS = ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "scaling", "idle", "progress")
-#: Scenarios that run on a stack of their own, with these settings over the configuration's.
-OWN_STACK = {"progress": {"job_time_scale": scenarios.PROGRESS_TIME_SCALE}}
+#: In the order they run: idle last, after a settling pause; progress and the reconnect storm after them all, each on
+#: a stack of its own (their jobs have simulated work: ``PROGRESS_TIME_SCALE``, ``Sizes.storm_time_scale``; the storm
+#: restarts its server). The peer has no progress frames to measure and no ``job_watch``: it runs neither.
+SCENARIOS = (
+    "latency",
+    "burst",
+    "closed_loop",
+    "sockets",
+    "flood",
+    "overload",
+    "scaling",
+    "handshakes",
+    "idle",
+    "progress",
+    "reconnect_storm",
+)
+#: Scenarios that run on a stack of their own (only the project's configurations), with settings over the
+#: configuration's: each scenario's, for given sizes.
+OWN_STACK: dict[str, Callable[[Sizes], dict[str, str]]] = {
+    "progress": lambda sizes: {"job_time_scale": scenarios.PROGRESS_TIME_SCALE},
+    "reconnect_storm": lambda sizes: storm.storm_settings(sizes.storm_sockets, sizes.storm_time_scale),
+}
+#: Why the peer does not run a scenario of ``OWN_STACK``.
+NOT_ON_PEER = {
+    "progress": "the peer sends no progress frames",
+    "reconnect_storm": "the peer has no job_watch (and its page no reconnect)",
+}
 #: Scenarios run ``Sizes.rounds`` times (short ones, whose figures a busy machine moves most).
-REPEATED = ("latency", "burst", "closed_loop")
+REPEATED = ("latency", "burst", "closed_loop", "handshakes")
+#: Scenarios whose rounds alternate between the configurations, every stack up at once, when several run.
+INTERLEAVED = ("latency", "handshakes")
 #: Seconds of quiet before the idle measurement, so the last scenario's stragglers are done.
 IDLE_SETTLE = 2.0
 
@@ -233,11 +263,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scaling-min-jobs-per-socket", type=positive_int, help="scaling: at least this many jobs per socket (5)"
     )
+    parser.add_argument(
+        "--handshake-sockets", type=positive_int, help="handshakes: sockets opened, --socket-batch in flight (5000)"
+    )
+    parser.add_argument(
+        "--storm-sockets",
+        type=positive_int,
+        help="reconnect storm: sockets, one long job each, through a server restart (tuned 5000, stock and seed 500)",
+    )
+    parser.add_argument(
+        "--storm-time-scale",
+        type=positive_float,
+        help=f"reconnect storm: JOB_TIME_SCALE of its stack ({scenarios.STORM_TIME_SCALE:g}: each "
+        f"{storm.STORM_JOB_TYPE} job works {storm.work_seconds():g} s)",
+    )
     parser.add_argument("--idle-seconds", type=positive_float, help="window of the idle-CPU measurement (10)")
     parser.add_argument(
         "--rounds",
         type=positive_int,
-        help="rounds of the latency (samples pooled), burst and closed-loop (median round) scenarios (tuned 5, seed 1)",
+        help="rounds of the latency (samples pooled), burst, closed-loop and handshakes (median round) scenarios "
+        "(tuned 5, seed 1)",
     )
     parser.add_argument(
         "--stall-timeout", type=positive_float, help="seconds without any result before pending jobs count as lost (30)"
@@ -280,6 +325,17 @@ def scenario_runs(
         "idle": lambda: scenarios.idle(stack.worker_pid, stack.server_pid, sizes.idle_seconds),
         "progress": lambda: scenarios.progress(
             url, sizes.progress_sockets, sizes.progress_jobs_per_socket, batch, stall, compression
+        ),
+        "handshakes": lambda: scenarios.handshakes(url, sizes.handshake_sockets, batch, compression),
+        "reconnect_storm": lambda: storm.reconnect_storm(
+            url,
+            sizes.storm_sockets,
+            batch,
+            lambda: asyncio.to_thread(stack.restart_server),
+            stall,
+            compression,
+            cpu=stack.cpu_seconds,
+            time_scale=sizes.storm_time_scale,
         ),
     }
     return {name: runs[name] for name in SCENARIOS}
@@ -351,12 +407,17 @@ async def run_round(
 
 
 def pooled_or_median(rounds: list[Any]) -> Any:
-    """Latency over every round's samples; for throughput, the median round by jobs/s (of an even count, the lower
-    middle)."""
+    """Latency over every round's samples; for throughput, the median round by jobs/s (handshakes: by handshakes/s;
+    of an even count, the lower middle)."""
     if all(isinstance(run, LatencyResult) for run in rounds):
         return scenarios.pooled_latency(rounds)
-    ordered = sorted(rounds, key=lambda run: -run.jobs_per_s)
+    ordered = sorted(rounds, key=lambda run: -round_rate(run))
     return ordered[(len(ordered) - 1) // 2]
+
+
+def round_rate(run: ThroughputResult | HandshakeResult) -> float:
+    """What orders the rounds of a throughput scenario: jobs/s, or handshakes/s."""
+    return run.handshakes_per_s if isinstance(run, HandshakeResult) else run.jobs_per_s
 
 
 def new_runner() -> asyncio.Runner:
@@ -381,12 +442,11 @@ def config_stack(name: str, log_dir: Path, peer: Peer | None) -> Stack:
     return PeerStack(peer, log_dir) if name == PEER and peer is not None else Stack(name, CONFIGS[name], log_dir)
 
 
-def interleaved_latency(
-    sizes: dict[str, Sizes], out_dir: Path, compression: str | None, peer: Peer | None
+def interleaved(
+    scenario: str, sizes: dict[str, Sizes], out_dir: Path, compression: str | None, peer: Peer | None
 ) -> dict[str, ConfigResult]:
-    """The latency scenario on every configuration of ``sizes``, every stack up at once and the rounds alternating
-    between them (round 1 of each, then round 2 of each, ...): a machine whose speed drifts weighs on each alike."""
-    scenario = "latency"
+    """``scenario`` on every configuration of ``sizes``, every stack up at once and the rounds alternating between
+    them (round 1 of each, then round 2 of each, ...): a machine whose speed drifts weighs on each alike."""
     results = {
         name: ConfigResult(name=name, settings=CONFIGS.get(name, {}), sizes=size, scenarios=[scenario])
         for name, size in sizes.items()
@@ -416,7 +476,7 @@ def interleaved_latency(
             result.crashes.setdefault(scenario, f"{type(exc).__name__}: {exc}")
     for name, result in results.items():
         if result.rounds.get(scenario):
-            result.latency = pooled_or_median(result.rounds[scenario])
+            setattr(result, scenario, pooled_or_median(result.rounds[scenario]))
         if name in stacks:
             result.logs = {f"{process} ({scenario})": log for process, log in stacks[name].logs.items()}
     return results
@@ -460,8 +520,11 @@ def run_config(
                 with new_runner() as runner:
                     runner.run(run_scenarios(stack, result, on_main, compression))
         for scenario, overrides in OWN_STACK.items():
-            if scenario in selected and name in CONFIGS:
-                own = Stack(name, {**CONFIGS[name], **overrides}, log_dir / scenario)
+            if scenario in selected and name not in CONFIGS:
+                result.skipped[scenario] = NOT_ON_PEER[scenario]
+                logger.info("[%s] %s: skipped: %s", name, scenario, NOT_ON_PEER[scenario])
+            elif scenario in selected:
+                own = Stack(name, {**CONFIGS[name], **overrides(sizes)}, log_dir / scenario)
                 with own:
                     redis_version = redis_version or own.redis_version()
                     with new_runner() as runner:
@@ -522,16 +585,18 @@ def main(argv: list[str] | None = None) -> int:
     results: list[ConfigResult] = []
     redis_version: str | None = None
     all_sizes = {name: sizes_for(name, args) for name in names}
-    # With several configurations, their latency rounds alternate, on stacks of their own, before the rest.
-    interleave = "latency" in selected and len(names) > 1
+    # With several configurations, their latency and handshakes rounds alternate, on stacks of their own, before the
+    # rest.
+    interleave = [scenario for scenario in INTERLEAVED if scenario in selected] if len(names) > 1 else []
     try:
-        latencies = interleaved_latency(all_sizes, out_dir, compression, peer) if interleave else {}
+        phases = {scenario: interleaved(scenario, all_sizes, out_dir, compression, peer) for scenario in interleave}
         for name in names:
             logger.info("[%s] sizes: %s", name, all_sizes[name])
-            rest = [scenario for scenario in selected if not (interleave and scenario == "latency")]
+            rest = [scenario for scenario in selected if scenario not in interleave]
             result, version = run_config(name, all_sizes[name], rest, out_dir, compression, peer)
-            if name in latencies:
-                merge_interleaved(result, latencies[name], "latency")
+            for scenario, phase in phases.items():
+                if name in phase:
+                    merge_interleaved(result, phase[name], scenario)
             redis_version = redis_version or version
             results.append(result)
     except KeyboardInterrupt:
@@ -562,10 +627,13 @@ def main(argv: list[str] | None = None) -> int:
     failed = [result for result in results if result.failed]
     for result in failed:
         logger.error(
-            "[%s] FAILED: %d results lost, %d frames on the wrong socket, crashes: %s",
+            "[%s] FAILED: %d results lost, %d frames on the wrong socket, %d outcomes duplicated, %d handshakes "
+            "failed, crashes: %s",
             result.name,
             result.lost,
             result.unmatched_frames,
+            result.duplicated_outcomes,
+            result.failed_handshakes,
             result.crashes or "none",
         )
     return 1 if failed else 0

@@ -16,6 +16,7 @@ from typing import Any
 from bench.scenarios import (
     PROGRESS_JOB_TYPE,
     PROGRESS_TIME_SCALE,
+    HandshakeResult,
     IdleResult,
     JobCounts,
     LatencyResult,
@@ -26,6 +27,7 @@ from bench.scenarios import (
     ThroughputResult,
 )
 from bench.stack import LogSummary
+from bench.storm import CPU_SAMPLE, OUTCOME_BOUND, PAGE_BACKOFF, STORM_JOB_TYPE, StormResult
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +44,16 @@ TARGET_P99_MS = 5.0
 #: The configurations ``tuned`` is compared with (ratio rows, the JSON's ratios) when they ran beside it.
 COMPARED = ("seed", "peer")
 #: The scenarios whose jobs are counted, each run (or round) with its own ``counts``.
-COUNTED = ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "scaling", "progress")
+COUNTED = ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "scaling", "progress", "reconnect_storm")
 #: The load scenarios: a refused job is an outcome there, counted apart from the lost ones.
 LOAD_SCENARIOS = ("flood", "overload", "scaling")
 
 #: A run whose jobs count.
-Counted = LatencyResult | ThroughputResult | SocketsResult | LoadResult
+Counted = LatencyResult | ThroughputResult | SocketsResult | LoadResult | StormResult
+
+#: The issue's targets for the reconnect storm: seconds from the SIGTERM until every socket is connected again and
+#: every outcome has arrived.
+TARGET_STORM_SECONDS = 10.0
 
 
 @dataclass
@@ -68,6 +74,10 @@ class ConfigResult:
     scaling: ScalingResult | None = None
     #: The closed loop with simulated work, on a stack of its own at ``PROGRESS_TIME_SCALE``.
     progress: ThroughputResult | None = None
+    #: Sockets opened as fast as ``socket_batch`` handshakes in flight allow.
+    handshakes: HandshakeResult | None = None
+    #: Long jobs through a restart of the server, on a stack of its own (``bench/storm.py``).
+    reconnect_storm: StormResult | None = None
     idle: IdleResult | None = None
     #: What the client offered: "permessage-deflate" or "none".
     compression: str = "permessage-deflate"
@@ -80,16 +90,24 @@ class ConfigResult:
     #: ("client": this process, "server", "worker"): where the machine's two cores went.
     timings: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = math.nan
-    #: Scenario → every round run of it (``latency``, ``burst`` and ``closed_loop``); the scenario's
+    #: Scenario → every round run of it (``latency``, ``burst``, ``closed_loop`` and ``handshakes``); the scenario's
     #: own field holds the median round.
-    rounds: dict[str, list[LatencyResult | ThroughputResult]] = field(default_factory=dict)
+    rounds: dict[str, list[LatencyResult | ThroughputResult | HandshakeResult]] = field(default_factory=dict)
+    #: Scenario → why this configuration did not run it (the peer: no progress frames, no ``job_watch``).
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def runs_of(self, scenario: str) -> list[Counted]:
         """The runs of ``scenario`` whose jobs count: each round, each scaling point, or the one run."""
         part = getattr(self, scenario)
         if isinstance(part, ScalingResult):
             return list(part.points)
-        return list(self.rounds.get(scenario) or ([part] if part is not None else []))
+        runs = self.rounds.get(scenario) or ([part] if part is not None else [])
+        return [run for run in runs if not isinstance(run, HandshakeResult)]
+
+    def handshake_runs(self) -> list[HandshakeResult]:
+        """Every round of the handshakes scenario."""
+        runs = self.rounds.get("handshakes") or ([self.handshakes] if self.handshakes is not None else [])
+        return [run for run in runs if isinstance(run, HandshakeResult)]
 
     def _counted(self) -> list[Counted]:
         """Every run whose jobs count, across the scenarios."""
@@ -106,9 +124,26 @@ class ConfigResult:
         return sum(part.counts.unmatched_frames for part in self._counted())
 
     @property
+    def duplicated_outcomes(self) -> int:
+        """Jobs of the reconnect storm whose page saw more than one outcome."""
+        return self.reconnect_storm.duplicated if self.reconnect_storm is not None else 0
+
+    @property
+    def failed_handshakes(self) -> int:
+        """Sockets of the handshakes scenario that did not open, over its rounds."""
+        return sum(run.failed_connects for run in self.handshake_runs())
+
+    @property
     def failed(self) -> bool:
-        """Whether the benchmark itself failed for this configuration: a lost result, a misrouted frame, a crash."""
-        return bool(self.crashes) or self.lost > 0 or self.unmatched_frames > 0
+        """Whether the benchmark itself failed for this configuration: a lost result, a misrouted or duplicated
+        frame, a failed handshake, a crash."""
+        return (
+            bool(self.crashes)
+            or self.lost > 0
+            or self.unmatched_frames > 0
+            or self.duplicated_outcomes > 0
+            or self.failed_handshakes > 0
+        )
 
 
 def _read(path: str) -> str:
@@ -213,6 +248,10 @@ def _rate(part: ThroughputResult | None) -> float | None:
     return part.jobs_per_s if part else None
 
 
+def _handshake_rate(result: ConfigResult) -> float | None:
+    return result.handshakes.handshakes_per_s if result.handshakes else None
+
+
 def _load_seconds(part: LoadResult | None) -> float | None:
     return part.seconds if part else None
 
@@ -256,6 +295,7 @@ def ratios(tuned: ConfigResult, other: ConfigResult) -> dict[str, Any]:
     }
     figures[f"burst_tuned_over_{name}"] = _divide(_rate(tuned.burst), _rate(other.burst))
     figures[f"closed_loop_tuned_over_{name}"] = _divide(_rate(tuned.closed_loop), _rate(other.closed_loop))
+    figures[f"handshakes_tuned_over_{name}"] = _divide(_handshake_rate(tuned), _handshake_rate(other))
     if name != "peer":
         return figures
     for scenario in ("flood", "overload"):
@@ -287,21 +327,25 @@ def _sizes_line(result: ConfigResult) -> str:
         "scaling": "scaling closed loop at "
         + "/".join(f"{count}x{sizes.scaling_jobs_per_socket(count)}" for count in sizes.scaling_sockets)
         + " sockets x jobs",
+        "handshakes": f"handshakes {sizes.handshake_sockets:,} sockets, {sizes.socket_batch} in flight",
         "idle": f"{sizes.idle_seconds:g} s idle",
+        "reconnect_storm": f"reconnect storm {sizes.storm_sockets:,} sockets x 1 {STORM_JOB_TYPE} job "
+        f"(JOB_TIME_SCALE={sizes.storm_time_scale:g}) through a server restart",
     }
-    ran = ", ".join(text for name, text in parts.items() if name in result.scenarios)
+    ran = ", ".join(text for name, text in parts.items() if name in result.scenarios and name not in result.skipped)
     return f"  {result.name}: {ran}; took {result.seconds:.0f} s"
 
 
 def _rounds_line(result: ConfigResult) -> str | None:
     """The spread over the rounds of the repeated scenarios, whose median rounds the table shows."""
     spreads = []
-    for name, label in (("latency", "p50"), ("burst", "burst"), ("closed_loop", "closed-loop")):
+    labels = (("latency", "p50"), ("burst", "burst"), ("closed_loop", "closed-loop"), ("handshakes", "handshakes"))
+    for name, label in labels:
         runs = result.rounds.get(name, [])
         if len(runs) < 2:
             continue
-        figures = sorted(run.p50_ms if isinstance(run, LatencyResult) else run.jobs_per_s for run in runs)
-        unit = "ms" if name == "latency" else "jobs/s"
+        figures = sorted(_round_figure(run) for run in runs)
+        unit = {"latency": "ms", "handshakes": "handshakes/s"}.get(name, "jobs/s")
         digits = 2 if name == "latency" else 0
         spreads.append(f"{label} {_fmt(figures[0], digits)}–{_fmt(figures[-1], digits)} {unit}")
     if not spreads:
@@ -311,6 +355,15 @@ def _rounds_line(result: ConfigResult) -> str | None:
         f"  {result.name}: {count} rounds each (latency: every round's samples pooled; throughput: the median round); "
         "over the rounds " + ", ".join(spreads)
     )
+
+
+def _round_figure(run: LatencyResult | ThroughputResult | HandshakeResult) -> float:
+    """What a round's spread is given in: p50 ms, jobs/s or handshakes/s."""
+    if isinstance(run, LatencyResult):
+        return run.p50_ms
+    if isinstance(run, HandshakeResult):
+        return run.handshakes_per_s
+    return run.jobs_per_s
 
 
 def server_cpu_ms_per_job(result: ConfigResult, scenario: str) -> float | None:
@@ -435,6 +488,133 @@ def scaling_table(results: list[ConfigResult]) -> list[str]:
     return ["", "Scaling: the closed loop (each socket waits for its result) by sockets", *_render(rows)]
 
 
+def handshakes_table(results: list[ConfigResult]) -> list[str]:
+    """Handshakes/s and each socket's time to its ``connected`` frame, per configuration; beside tuned, tuned/other."""
+    ran = [result for result in results if result.handshakes is not None]
+    if not ran:
+        return []
+    rows = [["config", "handshakes/s", "p50 ms", "p99 ms", "opened", "failed"]]
+    for result in ran:
+        part = result.handshakes
+        assert part is not None
+        rows.append(
+            [
+                result.name,
+                _fmt(part.handshakes_per_s, 0),
+                _fmt(part.p50_ms, 1),
+                _fmt(part.p99_ms, 1),
+                f"{part.opened:,}",
+                str(result.failed_handshakes),
+            ]
+        )
+    for tuned, other in _compared(ran):
+        rows.append(
+            [f"tuned vs {other.name} (tuned/{other.name})", _ratio(_handshake_rate(tuned), _handshake_rate(other))]
+            + [""] * 4
+        )
+    sizes = ran[0].handshakes
+    assert sizes is not None
+    heading = (
+        f"Handshakes: {sizes.sockets:,} sockets opened, {sizes.in_flight} in flight, each until its connected frame "
+        "(the median round by handshakes/s; failed: over every round)"
+    )
+    return ["", heading, *_render(rows)]
+
+
+STORM_COLUMNS = (
+    "config",
+    "sockets",
+    "server exit s",
+    "server answers s",
+    "all connected s",
+    "all outcomes s",
+    "outcomes",
+    "lost",
+    "duplicated",
+    "handshakes/s",
+)
+
+
+def storm_table(results: list[ConfigResult]) -> list[str]:
+    """The reconnect storm: seconds from the SIGTERM to the restarted server, to every socket connected again, to
+    every outcome; outcomes lost and duplicated; then where the time went."""
+    ran = [result for result in results if result.reconnect_storm is not None]
+    if not ran:
+        return []
+    rows = [list(STORM_COLUMNS)]
+    notes = []
+    for result in ran:
+        part = result.reconnect_storm
+        assert part is not None
+        rows.append(
+            [
+                result.name,
+                f"{part.sockets:,}",
+                _fmt(part.server_exit_s, 2),
+                _fmt(part.server_ready_s, 2),
+                _fmt(part.all_connected_s, 2),
+                _fmt(part.all_outcomes_s, 2),
+                f"{part.outcomes:,}/{part.sockets:,}",
+                f"{part.lost:,}",
+                f"{part.duplicated:,}",
+                _fmt(part.handshakes_per_s, 0),
+            ]
+        )
+        notes += _storm_notes(result.name, part)
+    work = ran[0].reconnect_storm.work_seconds if ran[0].reconnect_storm is not None else math.nan
+    heading = (
+        f"Reconnect storm: one {STORM_JOB_TYPE} job a socket ({work:g} s of work), the server restarted once all were "
+        f"queued; seconds from its SIGTERM (target: all connected and all outcomes within {TARGET_STORM_SECONDS:g} s, "
+        f"none lost or duplicated; lost: no outcome within {OUTCOME_BOUND:g} s)"
+    )
+    return ["", heading, *_render(rows), *notes]
+
+
+def _storm_notes(name: str, part: StormResult) -> list[str]:
+    """Where the storm's time went, for one configuration."""
+    codes = ", ".join(f"{code} x{count:,}" for code, count in sorted(part.close_codes.items()))
+    answers = ", ".join(f"{status} {count:,}" for status, count in sorted(part.watch_answers.items()))
+    failures = ", ".join(f"{error} {count:,}" for error, count in sorted(part.attempt_errors.items()))
+    backoff = PAGE_BACKOFF
+    return [
+        f"  {name}: {part.opened:,} sockets opened, jobs queued in {_fmt(part.queue_seconds, 2)} s; the old sockets "
+        f"closed with {codes or '—'}; the new server started in {_fmt(part.server_startup_s, 2)} s",
+        f"  {name}: connected again from {_fmt(part.first_connected_s, 2)} s (median {_fmt(part.connected_p50_s, 2)} "
+        f"s) to {_fmt(part.all_connected_s, 2)} s: {part.reconnected:,} sockets in {part.attempts:,} attempts "
+        f"({part.failed_attempts:,} failed: {failures or 'none'}); the successful attempts began from "
+        f"{_fmt(part.attempts_began_first_s, 2)} s (median {_fmt(part.attempts_began_p50_s, 2)} s) to "
+        f"{_fmt(part.attempts_began_last_s, 2)} s and took {_fmt(part.handshake_p50_ms, 1)} ms median, "
+        f"{_fmt(part.handshake_p99_ms, 1)} p99, {_fmt(part.handshake_max_ms, 1)} max (the HTTP upgrade "
+        f"{_fmt(part.upgrade_p50_ms, 1)} ms median, {_fmt(part.upgrade_p99_ms, 1)} p99; the rest until the connected "
+        f"frame); the page's delays: {backoff.restart_min:g}–{backoff.restart_max:g} s after 1012, then "
+        f"{backoff.failure_first:g} s doubling to {backoff.failure_max:g} s, half to all of it",
+        f"  {name}: {part.watches:,} watches answered ({answers or 'none'}) in {_fmt(part.watch_p50_ms, 1)} ms median, "
+        f"{_fmt(part.watch_p99_ms, 1)} p99, {_fmt(part.watch_max_ms, 1)} max; outcomes: "
+        f"{part.outcomes_before_restart:,} before the restart, {part.outcomes_in_answer:,} in the watch's answer, "
+        f"{part.outcomes_pushed:,} pushed, median at {_fmt(part.outcome_p50_s, 2)} s; past each job's send + work: "
+        f"{_fmt(part.late_p50_s, 2)} s median, {_fmt(part.late_p99_s, 2)} p99, {_fmt(part.late_max_s, 2)} max; "
+        f"{part.progress_frames:,} progress frames",
+        f"  {name}: CPU seconds over the {_fmt(part.window_seconds, 1)} s from the SIGTERM until every page was done: "
+        + ", ".join(f"{process} {seconds:.1f}" for process, seconds in part.cpu_seconds.items())
+        + f" (the old server's shutdown {_fmt(part.shutdown_cpu_seconds, 1)} of it)",
+        *_timeline_lines(name, part),
+        *([f"  {name}: e.g. {part.page_errors}"] if part.page_errors else []),
+    ]
+
+
+def _timeline_lines(name: str, part: StormResult) -> list[str]:
+    """The processes' %CPU over each sample from the SIGTERM (a sample's end, in s: server/client/worker)."""
+    if not part.cpu_timeline:
+        return []
+    samples = " ".join(
+        f"{sample['t']:.1f}:{sample.get('server', 0):.0f}/{sample.get('client', 0):.0f}/{sample.get('worker', 0):.0f}"
+        for sample in part.cpu_timeline
+    )
+    return [
+        f"  {name}: %CPU (server/client/worker) over each ~{CPU_SAMPLE:g} s from the SIGTERM, by its end: {samples}"
+    ]
+
+
 def _client_line(results: list[ConfigResult], run: Mapping[str, Any]) -> str:
     """What the client was and offered, and what each server settled on."""
     offered = run.get("compression") or "/".join(sorted({result.compression for result in results})) or "—"
@@ -471,8 +651,8 @@ def _outcome_lines(result: ConfigResult) -> list[str]:
                 f"  {result.name}: {scenario}: {lost} of {counts.jobs} jobs got no result "
                 f"({counts.errors} error outcomes, e.g. {samples[:1]})"
             )
-    for scenario in ("sockets", "flood", "overload"):
-        part: SocketsResult | LoadResult | None = getattr(result, scenario)
+    for scenario in ("sockets", "flood", "overload", "reconnect_storm", "handshakes"):
+        part: SocketsResult | LoadResult | StormResult | HandshakeResult | None = getattr(result, scenario)
         if part is not None and part.failed_connects:
             out.append(
                 f"  {result.name}: {scenario}: {part.failed_connects} of {part.sockets} sockets failed to "
@@ -492,12 +672,16 @@ def format_table(results: list[ConfigResult], machine: dict[str, Any], run: Mapp
     out = _render(rows)
     out += load_table(results)
     out += scaling_table(results)
+    out += handshakes_table(results)
+    out += storm_table(results)
     out.append("")
     out.append("Zero-work jobs (JOB_TIME_SCALE=0), one server, one worker, Redis and the client on one machine:")
     out += [_sizes_line(result) for result in results]
     out += [line for line in map(_rounds_line, results) if line is not None]
     out += [f"  {name}: skipped: {reason}" for name, reason in run.get("skipped", {}).items()]
     for result in results:
+        for scenario, reason in result.skipped.items():
+            out.append(f"  {result.name}: {scenario} skipped: {reason}")
         for scenario, error in result.crashes.items():
             out.append(f"  {result.name}: {scenario} CRASHED: {error}")
         out += _outcome_lines(result)
@@ -540,7 +724,9 @@ def to_json(results: list[ConfigResult], machine: dict[str, Any], run: dict[str,
         figures["lost"] = result.lost
         figures["unmatched_frames"] = result.unmatched_frames
         figures["failed"] = result.failed
-        for part in ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "progress"):
+        figures["duplicated_outcomes"] = result.duplicated_outcomes
+        figures["failed_handshakes"] = result.failed_handshakes
+        for part in ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "progress", "reconnect_storm"):
             if figures[part] is not None:
                 _add_outcomes(figures[part]["counts"], getattr(result, part).counts)
         if result.progress is not None:

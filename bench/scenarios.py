@@ -2,7 +2,8 @@
 
 Issue 5's: latency, burst, closed-loop, sockets, idle worker. Under load (issue 12's): flood (many
 sockets, one job each, all sent at once), overload (many jobs at once over a few sockets) and scaling
-(the closed loop at growing socket counts). Every scenario's client offers permessage-deflate unless
+(the closed loop at growing socket counts). Handshakes: sockets opened as fast as a bounded number in flight
+allows. (The reconnect storm is in ``bench/storm.py``.) Every scenario's client offers permessage-deflate unless
 ``compression=None``.
 """
 
@@ -20,6 +21,10 @@ logger = logging.getLogger(__name__)
 
 #: How many connect errors a sockets run keeps as examples.
 ERROR_SAMPLES = 5
+
+
+#: The reconnect storm's ``JOB_TIME_SCALE`` by default (``bench/storm.py``): ``generate``'s 4 s take 6 s.
+STORM_TIME_SCALE = 1.5
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,12 @@ class Sizes:
     #: Progress: the closed loop of ``PROGRESS_JOB_TYPE`` jobs, on a stack at ``PROGRESS_TIME_SCALE``.
     progress_sockets: int = 50
     progress_jobs_per_socket: int = 10
+    #: Handshakes: sockets opened (``socket_batch`` in flight), each until its ``connected`` frame.
+    handshake_sockets: int = 5000
+    #: Reconnect storm: sockets, one long job each, through a restart of the server (``bench/storm.py``), and the
+    #: ``JOB_TIME_SCALE`` of its stack (1.5: ``generate``'s 4 s of work take 6 s).
+    storm_sockets: int = 5000
+    storm_time_scale: float = STORM_TIME_SCALE
 
     def scaling_jobs_per_socket(self, sockets: int) -> int:
         """Jobs each socket sends at the scaling point of ``sockets`` sockets."""
@@ -187,6 +198,24 @@ class LoadResult:
     rss_after_kb: int = 0
     #: (the server's RSS with every socket open and answered − before) / sockets opened.
     kb_per_socket: float = math.nan
+
+
+@dataclass
+class HandshakeResult:
+    """Sockets opened as fast as ``in_flight`` handshakes at a time allow, each until its ``connected`` frame."""
+
+    sockets: int
+    in_flight: int
+    opened: int = 0
+    failed_connects: int = 0
+    connect_errors: list[str] = field(default_factory=list)
+    #: Seconds from the first connect to the last ``connected`` frame.
+    seconds: float = math.nan
+    #: Sockets opened per second over ``seconds``.
+    handshakes_per_s: float = math.nan
+    #: Milliseconds from one socket's connect to its ``connected`` frame (with ``in_flight`` others under way).
+    p50_ms: float = math.nan
+    p99_ms: float = math.nan
 
 
 @dataclass
@@ -472,6 +501,54 @@ async def many_sockets(
     if opened:
         result.kb_per_socket = round((result.rss_after_kb - result.rss_before_kb) / len(opened), 2)
         result.kb_per_idle_socket = round((result.rss_open_kb - result.rss_before_kb) / len(opened), 2)
+    return result
+
+
+async def handshakes(
+    url: str, sockets: int, in_flight: int, compression: str | None = DEFAULT_COMPRESSION
+) -> HandshakeResult:
+    """Open ``sockets`` sockets, ``in_flight`` at a time (a new one as soon as one is open), each until its
+    ``connected`` frame; then close them all (not timed)."""
+    tracker = Tracker()
+    result = HandshakeResult(sockets=sockets, in_flight=in_flight)
+    slots = asyncio.Semaphore(in_flight)
+    opened: list[JobSocket] = []
+    took: list[float] = []
+
+    async def open_one() -> None:
+        async with slots:
+            began = time.perf_counter()
+            try:
+                sock = await JobSocket.open(url, tracker, compression=compression)
+            except Exception as exc:
+                result.failed_connects += 1
+                text = f"{type(exc).__name__}: {exc}"
+                if len(result.connect_errors) < ERROR_SAMPLES and text not in result.connect_errors:
+                    result.connect_errors.append(text)
+                return
+            took.append(time.perf_counter() - began)
+            opened.append(sock)
+
+    began = time.perf_counter()
+    try:
+        await asyncio.gather(*(open_one() for _ in range(sockets)))
+        seconds = time.perf_counter() - began
+    finally:
+        await _close_many(opened, in_flight)
+    result.opened = len(opened)
+    result.seconds = round(seconds, 3)
+    result.handshakes_per_s = round(len(opened) / seconds, 1) if seconds > 0 else math.nan
+    took.sort()
+    result.p50_ms, result.p99_ms = _ms(percentile(took, 50)), _ms(percentile(took, 99))
+    logger.info(
+        "handshakes: %d sockets open in %.2f s: %.0f/s, p50 %.1f ms, p99 %.1f ms (%d failed)",
+        result.opened,
+        result.seconds,
+        result.handshakes_per_s,
+        result.p50_ms,
+        result.p99_ms,
+        result.failed_connects,
+    )
     return result
 
 

@@ -1,10 +1,14 @@
 """A private stack for one configuration: Redis, one worker, one uvicorn server; and /proc readings."""
 
 import logging
+import math
 import os
 import re
 import resource
 import shutil
+import signal
+import socket
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -48,6 +52,10 @@ _SAMPLE_LINES = 5
 #: Seconds a worker or server gets to exit on SIGTERM before SIGKILL; after Ctrl+C, less.
 STOP_TIMEOUT = 15.0
 INTERRUPTED_STOP_TIMEOUT = 3.0
+#: Seconds between two looks at whether a restarted server has exited, and at whether the new one answers (the
+#: times are known to this much).
+EXIT_POLL = 0.005
+READY_POLL = 0.01
 
 
 class StackProcess(Protocol):
@@ -83,6 +91,40 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def answers_get(port: int) -> bool:
+    """Whether the server on ``port`` answers ``GET /`` with 200: one plain socket, not an HTTP client (httpx spends
+    ~30 ms of CPU a call here, making a client each time: beside the storm's client, every 20 ms, too much)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+            return sock.recv(16).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def process_state(pid: int) -> str:
+    """The state letter of ``pid`` (``Z`` once it has exited and is not yet reaped); ``""`` once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat[stat.rindex(")") + 2 :].split()[0]
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A server restart, as ``time.perf_counter()`` readings: the SIGTERM, the old server's exit, the new one's start
+    (right after) and the moment it answered ``GET /``."""
+
+    sigterm_at: float
+    exited_at: float
+    started_at: float
+    ready_at: float
+    exit_code: int
+    #: CPU seconds the old server used from its SIGTERM to its exit.
+    shutdown_cpu: float = math.nan
 
 
 def cpu_seconds(pid: int) -> float:
@@ -143,6 +185,12 @@ class Stack:
         self._server: StackProcess | None = None
         self._ws_url: str | None = None
         self._stop_timeout = STOP_TIMEOUT
+        #: CPU seconds used by servers that have been restarted away (``restart_server``); the lock keeps a reading
+        #: of ``cpu_seconds`` from counting a server twice (or not at all) while it is retired.
+        self._retired_server_cpu = 0.0
+        #: Servers restarted away; their logs are collected with the others' (``server-before-restart``).
+        self._retired_servers: list[StackProcess] = []
+        self._server_lock = threading.Lock()
 
     def __enter__(self) -> Self:
         try:
@@ -184,6 +232,64 @@ class Stack:
         server = ServerProcess(redis_url, app=SERVER_APPS.get(self.config, "src.main:app"), **env)
         return worker_class(redis_url, **env), server, server.ws_url
 
+    def restart_server(self) -> Restart:
+        """SIGTERM the server, wait for it to exit, start a new one on the same port; return once it answers.
+
+        Blocking (run it in a thread beside the client's loop). The old server's log is collected at the end, as
+        ``server-before-restart``; its CPU seconds stay counted in ``cpu_seconds``.
+        """
+        old = self._server
+        if not isinstance(old, ServerProcess):
+            raise NotImplementedError(f"the {self.config} stack cannot restart its server")
+        pid = old.pid
+        cpu_at_sigterm = cpu_seconds(pid)
+        sigterm_at = time.perf_counter()
+        old.signal(signal.SIGTERM)
+        deadline = sigterm_at + STOP_TIMEOUT
+        # Exited but not reaped: its CPU time can still be read.
+        while process_state(pid) not in ("Z", "") and time.perf_counter() < deadline:
+            time.sleep(EXIT_POLL)
+        exited_at = time.perf_counter()
+        shutdown_cpu = math.nan
+        if process_state(pid) != "Z":
+            logger.error("[%s] the server did not exit within %.0f s of SIGTERM: killed", self.config, STOP_TIMEOUT)
+            old.kill()
+        with self._server_lock:
+            try:
+                used = cpu_seconds(pid)  # of the zombie
+            except OSError:
+                used = math.nan
+            else:
+                shutdown_cpu = used - cpu_at_sigterm
+                self._retired_server_cpu += used
+            self._server = None
+        exit_code = old.wait_exit(timeout=STOP_TIMEOUT)
+        self._retired_servers.append(old)
+        new = ServerProcess(
+            old.redis_url, port=old.port, app=SERVER_APPS.get(self.config, "src.main:app"), **old.settings
+        )
+        started_at = time.perf_counter()
+        new.start()
+        with self._server_lock:
+            self._server = new
+        self._exit.callback(self._stop_process, new)
+        while not answers_get(new.port):
+            if not new.is_running():
+                raise RuntimeError(f"the restarted server exited during start-up:\n{new.log()[-2000:]}")
+            if time.perf_counter() - started_at > READY_TIMEOUT:
+                raise TimeoutError(f"the restarted server did not answer within {READY_TIMEOUT:.0f} s")
+            time.sleep(READY_POLL)
+        ready_at = time.perf_counter()
+        logger.info(
+            "[%s] server restarted: exited %.2f s after SIGTERM (code %d), the new one (pid %d) answered %.2f s later",
+            self.config,
+            exited_at - sigterm_at,
+            exit_code,
+            new.pid,
+            ready_at - started_at,
+        )
+        return Restart(sigterm_at, exited_at, started_at, ready_at, exit_code, shutdown_cpu)
+
     def _stop_process(self, process: StackProcess) -> None:
         process.stop(timeout=self._stop_timeout)
 
@@ -197,6 +303,8 @@ class Stack:
         for process in (self._worker, self._server):
             if process is not None:
                 self._collect(process.name, process)
+        for number, retired in enumerate(self._retired_servers, start=1):
+            self._collect("server-before-restart" + (f"-{number}" if number > 1 else ""), retired)
 
     def _collect_redis_log(self) -> None:
         if self._redis is not None and self._redis.log_path.exists():
@@ -236,11 +344,17 @@ class Stack:
         """CPU seconds used so far by this process (the client), the server and the worker (0 once exited)."""
 
         def used(process: StackProcess | None) -> float:
-            if process is None or not process.is_running():
+            # Read from /proc, not through ``is_running`` (whose poll would reap a server being restarted).
+            if process is None:
                 return 0.0
-            return cpu_seconds(process.pid)
+            try:
+                return cpu_seconds(process.pid)
+            except OSError:  # exited and reaped
+                return 0.0
 
-        return {"client": time.process_time(), "server": used(self._server), "worker": used(self._worker)}
+        with self._server_lock:
+            server = used(self._server) + self._retired_server_cpu
+        return {"client": time.process_time(), "server": server, "worker": used(self._worker)}
 
     def alive(self) -> dict[str, bool]:
         """Whether the worker and the server are still running."""

@@ -19,7 +19,9 @@
 // 400 ms so that 10,000 pages make some 25 handshakes a millisecond instead of 10,000 at once. Any other
 // loss (or a handshake that fails) waits the backoff: 500 ms, doubling to 10 s, each delay drawn uniformly
 // between half and all of it ([250 ms, 500 ms) the first time, 375 ms on average, so a restart's first
-// reconnect comes sooner on average); it starts again at 500 ms once a socket opens.
+// reconnect comes sooner on average); it starts again at 500 ms once a socket opens. After a 1012, until a
+// socket opens, that backoff stops at 2 s (RESTART_BACKOFF_MAX_MS): a restarting server is back in seconds, and
+// a page should not sleep 8 s past it.
 //
 // With token authentication on, the socket carries a JWT: one given in the page's address as
 // "/#token=<JWT>" (kept for this tab in sessionStorage, and taken out of the address bar), passed as the
@@ -42,6 +44,8 @@
   // After the server restarts (1012): a delay drawn uniformly in [50 ms, 450 ms).
   var RESTART_DELAY_MIN_MS = 50;
   var RESTART_DELAY_MAX_MS = 450;
+  // After a 1012, until a socket opens again, the failure backoff goes no higher than this: a restart is short.
+  var RESTART_BACKOFF_MAX_MS = 2000;
   // The close code of a socket whose token has expired.
   var TOKEN_EXPIRED = 4401;
   // The close code of a server restarting (uvicorn's, on SIGTERM).
@@ -74,6 +78,7 @@
 
   var socket = null;
   var backoffMs = BACKOFF_START_MS;
+  var serverRestarting = false; // a 1012 came, and no socket has opened since
   var reconnectTimer = null;
   var cards = new Map(); // job id -> {card, type, status, events, cancel, final, cancelling, watching, ...}; oldest first
 
@@ -210,6 +215,7 @@
       if (socket !== ws) return;
       opened = true;
       backoffMs = BACKOFF_START_MS;
+      serverRestarting = false;
       delete el.status.dataset.auth;
       setState("connected", "connected");
       watchUnfinished();
@@ -247,12 +253,13 @@
     if (reconnectTimer !== null) return;
     var delay;
     if (restarting) {
+      serverRestarting = true;
       delay = RESTART_DELAY_MIN_MS + Math.random() * (RESTART_DELAY_MAX_MS - RESTART_DELAY_MIN_MS);
     } else {
       delay = backoffMs / 2 + Math.random() * (backoffMs / 2);
-      backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
+      backoffMs = Math.min(backoffMs * 2, serverRestarting ? RESTART_BACKOFF_MAX_MS : BACKOFF_MAX_MS);
     }
-    var why = restarting ? "the server is restarting" : "disconnected";
+    var why = restarting || serverRestarting ? "the server is restarting" : "disconnected";
     setState("disconnected", why + " — reconnecting in " + Math.ceil(delay / 1000) + " s");
     reconnectTimer = setTimeout(connect, delay);
   }
