@@ -587,7 +587,8 @@ def _storm_notes(name: str, part: StormResult) -> list[str]:
         f"{_fmt(part.handshake_p99_ms, 1)} p99, {_fmt(part.handshake_max_ms, 1)} max (the HTTP upgrade "
         f"{_fmt(part.upgrade_p50_ms, 1)} ms median, {_fmt(part.upgrade_p99_ms, 1)} p99; the rest until the connected "
         f"frame); the page's delays: {backoff.restart_min:g}–{backoff.restart_max:g} s after 1012, then "
-        f"{backoff.failure_first:g} s doubling to {backoff.failure_max:g} s, half to all of it",
+        f"{backoff.failure_first:g} s doubling to {backoff.failure_max:g} s "
+        f"({backoff.restart_failure_max:g} s until a socket opens after a 1012), half to all of it",
         f"  {name}: {part.watches:,} watches answered ({answers or 'none'}) in {_fmt(part.watch_p50_ms, 1)} ms median, "
         f"{_fmt(part.watch_p99_ms, 1)} p99, {_fmt(part.watch_max_ms, 1)} max; outcomes: "
         f"{part.outcomes_before_restart:,} before the restart, {part.outcomes_in_answer:,} in the watch's answer, "

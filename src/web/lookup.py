@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from src.apps.background_jobs.job_types import job_type_of
 from src.apps.background_jobs.messages import JobStatus
-from src.apps.background_jobs.outcomes import stored_outcome
+from src.apps.background_jobs.outcomes import outcome_of, stored_outcome
 from src.apps.background_jobs.progress import stored_progress
 from src.apps.background_jobs.texts import in_progress_text, lookup_queued_text, not_found_text
 from src.plumbing.deadlines import within
@@ -57,10 +57,13 @@ async def look_up(pool: ArqRedis, queue_name: str, job_id: str) -> JobStatus:
     return JobStatus(status="not_found", job_id=job_id, job_type=job_type, message=not_found_text(job_id))
 
 
-async def queued_on(pool: ArqRedis, job_id: str) -> str | None:
-    """The channel a job's frames are sent to (its ``channel_name`` argument, that of the socket that queued it) while
-    it is queued or running; None once it has finished, or if ARQ does not know it."""
+async def watched_channel(pool: ArqRedis, job_id: str) -> str | JobStatus | None:
+    """The channel a queued or running job's frames are sent to (its ``channel_name`` argument, that of the socket
+    that queued it); for a job that has finished, its status, which is all a watch of it gets; None if ARQ does not
+    know the job now (it may have finished in between: look it up)."""
     info = await Job(job_id, pool).info()
-    if info is None or isinstance(info, JobResult) or len(info.args) < 3 or not isinstance(info.args[2], str):
+    if isinstance(info, JobResult):
+        return JobStatus(**outcome_of(info, job_id, job_type_of(job_id)).model_dump())
+    if info is None or len(info.args) < 3 or not isinstance(info.args[2], str):
         return None
     return info.args[2]

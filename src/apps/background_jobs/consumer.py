@@ -41,7 +41,7 @@ from src.base_consumer import BaseConsumer
 from src.layers import JOBS_LAYER_ALIAS
 from src.web.job_queue import JobQueue, QueueError, new_job_id
 from src.web.job_watches import JobWatches
-from src.web.lookup import bounded, look_up, queued_on
+from src.web.lookup import bounded, look_up, watched_channel
 from src.web.ownership import JobOwnership
 from src.web.pending import PendingJobs
 from src.web.token_auth import USER, JwtAuthenticator
@@ -206,11 +206,15 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
                 self._watching.add(job_id)  # counted at once: watches arrive side by side
                 self.pending.queuing(job_id)  # frames heard from here on wait for the status
                 try:
-                    channel = await bounded(queued_on(self.jobs.pool, job_id), self._timeout)
-                    if channel is not None:
+                    channel = await bounded(watched_channel(self.jobs.pool, job_id), self._timeout)
+                    if isinstance(channel, str):
                         await bounded(self._watches.watch(job_id, channel, self.channel_name), self._timeout)
-                    status = await bounded(look_up(self.jobs.pool, self.settings.queue_name, job_id), self._timeout)
-                    if status.status in FINAL_STATES or channel is None:
+                    status = (
+                        channel
+                        if isinstance(channel, JobStatus)
+                        else await bounded(look_up(self.jobs.pool, self.settings.queue_name, job_id), self._timeout)
+                    )
+                    if status.status in FINAL_STATES or not isinstance(channel, str):
                         await self._stop_watching(job_id)
                     else:
                         self.pending.watched(job_id, status.job_type, status.progress)

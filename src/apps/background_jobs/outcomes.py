@@ -4,7 +4,7 @@ import asyncio
 from typing import Any
 
 from arq import ArqRedis
-from arq.jobs import Job
+from arq.jobs import Job, JobResult
 
 from src.apps.background_jobs.messages import JobOutcome
 
@@ -48,8 +48,11 @@ def cancelled_outcome(job_id: str, job_type: str) -> JobOutcome:
 async def stored_outcome(pool: ArqRedis, job_id: str, job_type: str) -> JobOutcome | None:
     """The outcome ARQ kept for a finished job (for ``keep_result`` seconds); None while there is none."""
     stored = await Job(job_id, pool).result_info()
-    if stored is None:
-        return None
+    return None if stored is None else outcome_of(stored, job_id, job_type)
+
+
+def outcome_of(stored: JobResult, job_id: str, job_type: str) -> JobOutcome:
+    """The outcome of a job from what ARQ stored when it finished."""
     if stored.success:
         result: dict[str, Any] = stored.result
         return result_outcome(job_id, job_type, str(result["result"]))
