@@ -241,6 +241,7 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     async def handle_job_unwatch(self, message: JobUnwatchMessage) -> JobStatusMessage:
         """Stop bringing the job's frames here, if this socket watches it."""
         job_id = message.payload.job_id
+        await self.pending.queuing_done(job_id)  # a watch being set up is set up first, then ended here
         if job_id in self._watching:
             self.pending.withdraw(job_id)
             await self._stop_watching(job_id)

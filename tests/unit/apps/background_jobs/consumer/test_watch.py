@@ -2,6 +2,7 @@
 here, which relays what a worker sends to the queuing socket's channel), once, never going down; the limit, another
 socket's own job, a finished job, a hub Redis fails, and the watch's end with its job, its socket or an unwatch."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,10 +31,17 @@ class FakeWatches:
         self.watchers: dict[str, set[str]] = {}
         self.channels: dict[str, str] = {}
         self.fail: Exception | None = None
+        #: While set, ``watch`` waits for it (a subscription Redis has not confirmed yet).
+        self.hold: asyncio.Event | None = None
+        #: The channel of the socket that asked for a watch last.
+        self.asked_by = ""
 
     async def watch(self, job_id: str, channel: str, watcher: str) -> None:
+        self.asked_by = watcher
         if self.fail is not None:
             raise self.fail
+        if self.hold is not None:
+            await self.hold.wait()
         self.watchers.setdefault(job_id, set()).add(watcher)
         self.channels[job_id] = channel
 
@@ -249,3 +257,23 @@ async def test_a_sockets_watches_end_when_it_closes(
     await leaving.disconnect()
 
     assert watches.watchers == {}
+
+
+async def test_an_unwatch_sent_while_the_watch_is_set_up_ends_it_once_it_is(
+    ws: WebsocketCommunicator, watcher: WebsocketCommunicator, pool: ArqRedis, watches: FakeWatches
+) -> None:
+    """The watch is answered first, then the unwatch; the job's result is not brought afterwards."""
+    job_id, _ = await queue_job(ws, pool)
+    watches.hold = asyncio.Event()
+    await watcher.send_json_to(watch(job_id))
+    await watcher.send_json_to(unwatch(job_id))
+    assert await watcher.receive_nothing()  # both wait on the subscription
+    watches.hold.set()
+
+    answers = [await watcher.receive_json_from(timeout=1) for _ in range(2)]
+    await watches.relay(result(job_id))
+    await BackgroundJobConsumer.send_event(result(job_id), watches.asked_by)
+
+    assert [answer["payload"]["status"] for answer in answers] == ["queued", "unwatched"]
+    assert watches.watchers == {}
+    assert await watcher.receive_nothing()  # not owed any more: not even a result sent straight to its channel
