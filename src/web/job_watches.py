@@ -22,12 +22,15 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from src.apps.background_jobs.messages import JobResult
 from src.layers import JOBS_LAYER_ALIAS
 from src.plumbing.sentinel import master_pool
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 
 logger = structlog.stdlib.get_logger(__name__)
 
+#: The action of an event that carries a job's outcome (``JobResult``'s); the others carry progress.
+OUTCOME_ACTION: str = JobResult.model_fields["action"].default
 #: Seconds the reader waits after Redis failed it, before it reads again (redis-py reconnects and subscribes again).
 READ_AGAIN_AFTER = 0.2
 
@@ -56,11 +59,19 @@ class JobWatches:
         self._jobs_on: dict[str, set[str]] = {}
         #: Channel listened to → resolved once Redis has confirmed the subscription.
         self._subscribed: dict[str, asyncio.Future[None]] = {}
+        #: Watched job id → its latest event not yet sent on, in the order the jobs' events came (``_hold``).
+        self._held: dict[str, Any] = {}
+        self._sender: asyncio.Task[None] | None = None
 
     @property
     def channels(self) -> int:
         """How many queuing sockets' channels this server listens to."""
         return len(self._jobs_on)
+
+    @property
+    def backlog(self) -> int:
+        """How many watched jobs have an event heard and not yet sent on."""
+        return len(self._held)
 
     async def watch(self, job_id: str, channel: str, watcher: str) -> None:
         """Send ``job_id``'s events published on ``channel`` to ``watcher`` too, from the moment this returns.
@@ -111,7 +122,11 @@ class JobWatches:
             logger.info("could not unsubscribe from a watched channel", error=str(exc))
 
     async def close(self) -> None:
-        """Stop reading, and close the connections."""
+        """Stop reading and sending, and close the connections."""
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
         for shard in self._shards:
             if shard.reader is not None:
                 shard.reader.cancel()
@@ -158,21 +173,40 @@ class JobWatches:
                 if subscribed is not None and not subscribed.done():
                     subscribed.set_result(None)
             elif message["type"] == "message" and channel in self._jobs_on:
-                await self._pass_on(message["data"])
+                self._hold(message["data"])
 
-    async def _pass_on(self, data: bytes) -> None:
-        """Send an event to the sockets watching its job (an event of no watched job is dropped)."""
+    def _hold(self, data: bytes) -> None:
+        """Keep an event of a watched job for the sender (an event of no watched job is dropped).
+
+        The reader never waits on a send, so a subscription's confirmation is never held up behind events. A job's
+        progress held and not yet sent is replaced by its next one (as the worker coalesces it), and its outcome
+        replaces any progress and is replaced by nothing: the sender brings the latest word on each job.
+        """
         layer = cast(RedisPubSubChannelLayer, get_channel_layer(JOBS_LAYER_ALIAS))
         try:
             event: Any = layer.deserialize(data)
-            job_id = event["event_data"]["payload"]["job_id"]
+            job_id, action = event["event_data"]["payload"]["job_id"], event["event_data"]["action"]
         except (ValueError, TypeError, KeyError) as exc:
-            job_id = exc
+            job_id = action = exc
         if not isinstance(job_id, str):
             logger.info("not a job's event, on a watched channel", error=str(job_id))
             return
-        for watcher in list(self._watchers.get(job_id, ())):
-            try:
-                await layer.send(watcher, event)
-            except (RedisError, OSError) as exc:  # as a lost publish: the watcher's recovery looks the outcome up
-                logger.info("could not pass a watched job's event on", job_id=job_id, error=str(exc))
+        if job_id not in self._watchers:
+            return
+        held = self._held.get(job_id)
+        if held is not None and held["event_data"]["action"] == OUTCOME_ACTION and action != OUTCOME_ACTION:
+            return
+        self._held[job_id] = event
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_held(layer), name="bring watched jobs' events")
+
+    async def _send_held(self, layer: RedisPubSubChannelLayer) -> None:
+        """Send each held event to the sockets watching its job, oldest job first, until none is held."""
+        while self._held:
+            job_id = next(iter(self._held))
+            event = self._held.pop(job_id)
+            for watcher in list(self._watchers.get(job_id, ())):
+                try:
+                    await layer.send(watcher, event)
+                except (RedisError, OSError) as exc:  # as a lost publish: the watcher's recovery looks the outcome up
+                    logger.info("could not pass a watched job's event on", job_id=job_id, error=str(exc))

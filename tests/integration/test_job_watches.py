@@ -8,8 +8,10 @@ from typing import Any, cast
 
 import pytest
 import pytest_asyncio
+import redis.asyncio
 from fast_channels.layers import channel_layers, get_channel_layer
 from fast_channels.layers.redis import RedisPubSubChannelLayer
+from fast_channels.layers.redis.pubsub import RedisPubSubLoopLayer
 from fast_channels.layers.redis.utils import consistent_hash
 
 from src.apps.background_jobs.messages import JobOutcome, JobProgress, JobResult, ProgressUpdate
@@ -155,3 +157,48 @@ async def test_with_a_sharded_channel_layer_each_channel_is_heard_on_its_own_red
 
     assert len(on_first) == len(on_second) == 4
     assert received == [event(f"generate_{n}", n) for n in range(8)]
+
+
+async def test_events_heard_while_a_send_waits_are_coalesced_to_the_latest_and_nothing_follows_an_outcome(
+    hub: JobWatches, layer: RedisPubSubChannelLayer, redis_process: RedisServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the first event's send waits, the job's later progress is replaced by its outcome, and a progress after
+    the outcome by nothing: the watcher gets the first event, then the outcome; another job's event comes after."""
+    queuing, watcher, other = [await layer.new_channel() for _ in range(3)]
+    await hub.watch("generate_a", queuing, watcher)
+    await hub.watch("generate_b", queuing, other)
+    release, send = asyncio.Event(), RedisPubSubLoopLayer.send
+
+    async def first_send_waits(self: RedisPubSubLoopLayer, channel: str, message: Any) -> None:
+        if not release.is_set() and message == event("generate_a", 10):
+            await release.wait()
+        await send(self, channel, message)
+
+    # The layer hands ``send`` to its per-loop layer: the wait goes there.
+    monkeypatch.setattr(RedisPubSubLoopLayer, "send", first_send_waits)
+    publisher = redis.asyncio.Redis.from_url(redis_process.url)
+    try:
+        for message in (
+            event("generate_a", 10),
+            event("generate_a", 20),
+            event("generate_a", 30),
+            outcome("generate_a"),
+            event("generate_a", 40),
+            event("generate_b", 50),
+        ):
+            await publisher.publish(queuing, layer.serialize(message))
+    finally:
+        await publisher.aclose()
+    # generate_b's event is read after all of generate_a's (one connection, in order): once both jobs are held, the
+    # reader has heard everything.
+    async with asyncio.timeout(5):
+        while hub.backlog < 2:  # noqa: ASYNC110  # nothing to wait on but the hub's count
+            await asyncio.sleep(0.01)
+    release.set()
+
+    to_watcher = [await asyncio.wait_for(layer.receive(watcher), 2) for _ in range(2)]
+    to_other = await asyncio.wait_for(layer.receive(other), 2)
+
+    assert to_watcher == [event("generate_a", 10), outcome("generate_a")]
+    assert to_other == event("generate_b", 50)
+    assert hub.backlog == 0
