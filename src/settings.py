@@ -326,7 +326,8 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(
         default="INFO",
-        description="level of the project's, chanx's and fast-channels' loggers",
+        description="level of the project's and fast-channels' loggers, and of chanx's at WARNING or above (its"
+        " one INFO line, per socket closed, shows at DEBUG)",
         json_schema_extra={"group": _SERVING},
     )
 
