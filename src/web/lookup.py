@@ -4,7 +4,8 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from arq import ArqRedis
-from arq.jobs import Job, JobResult
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import Job, deserialize_job, deserialize_result
 from arq.jobs import JobStatus as ArqJobStatus
 from redis.exceptions import RedisError
 
@@ -60,10 +61,18 @@ async def look_up(pool: ArqRedis, queue_name: str, job_id: str) -> JobStatus:
 async def watched_channel(pool: ArqRedis, job_id: str) -> str | JobStatus | None:
     """The channel a queued or running job's frames are sent to (its ``channel_name`` argument, that of the socket
     that queued it); for a job that has finished, its status, which is all a watch of it gets; None if ARQ does not
-    know the job now (it may have finished in between: look it up)."""
-    info = await Job(job_id, pool).info()
-    if isinstance(info, JobResult):
-        return JobStatus(**outcome_of(info, job_id, job_type_of(job_id)).model_dump())
-    if info is None or len(info.args) < 3 or not isinstance(info.args[2], str):
+    know the job now (it may have finished in between: look it up).
+
+    ARQ's result and job definition, read in one transaction: what ``Job.info`` reads in two or three round trips.
+    """
+    async with pool.pipeline(transaction=True) as pipe:
+        pipe.get(result_key_prefix + job_id)
+        pipe.get(job_key_prefix + job_id)
+        stored, queued = await pipe.execute()
+    if stored is not None:
+        result = deserialize_result(stored, deserializer=pool.job_deserializer)
+        return JobStatus(**outcome_of(result, job_id, job_type_of(job_id)).model_dump())
+    if queued is None:
         return None
-    return info.args[2]
+    args = deserialize_job(queued, deserializer=pool.job_deserializer).args
+    return args[2] if len(args) >= 3 and isinstance(args[2], str) else None
