@@ -206,18 +206,11 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
                 self._watching.add(job_id)  # counted at once: watches arrive side by side
                 self.pending.queuing(job_id)  # frames heard from here on wait for the status
                 try:
-                    channel = await bounded(watched_channel(self.jobs.pool, job_id), self._timeout)
-                    if isinstance(channel, str):
-                        await bounded(self._watches.watch(job_id, channel, self.channel_name), self._timeout)
-                    status = (
-                        channel
-                        if isinstance(channel, JobStatus)
-                        else await bounded(look_up(self.jobs.pool, self.settings.queue_name, job_id), self._timeout)
-                    )
-                    if status.status in FINAL_STATES or not isinstance(channel, str):
-                        await self._stop_watching(job_id)
-                    else:
+                    status, subscribed = await bounded(self._subscribe_then_look_up(job_id), self._timeout)
+                    if subscribed and status.status not in FINAL_STATES:
                         self.pending.watched(job_id, status.job_type, status.progress)
+                    else:
+                        await self._stop_watching(job_id)
                     await self.send_message(JobStatusMessage(payload=status))
                 except QueueError:
                     await self._stop_watching(job_id)
@@ -332,6 +325,17 @@ class BackgroundJobConsumer(BaseConsumer[JobResult | JobProgress]):
     @property
     def _watches(self) -> JobWatches:
         return cast(JobWatches, self.scope["app"].state.watches)
+
+    async def _subscribe_then_look_up(self, job_id: str) -> tuple[JobStatus, bool]:
+        """Have this server hear the channel a queued or running job's frames go to, then read where the job stands;
+        that status, and whether it subscribed (a finished or unknown job's status is read, nothing is heard)."""
+        pool = self.jobs.pool
+        channel = await watched_channel(pool, job_id)
+        if isinstance(channel, JobStatus):
+            return channel, False
+        if channel is not None:
+            await self._watches.watch(job_id, channel, self.channel_name)
+        return await look_up(pool, self.settings.queue_name, job_id), channel is not None
 
     async def _stop_watching(self, job_id: str) -> None:
         """No more of ``job_id``'s frames for this socket's watch of it (if it has one)."""
