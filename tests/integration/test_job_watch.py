@@ -35,6 +35,22 @@ def final_of(job_id: str) -> Any:
     return lambda frame: frame["payload"].get("job_id") == job_id and frame["payload"]["status"] in FINAL
 
 
+async def until_final(ws: JobSocket, job_ids: list[str], timeout: float) -> None:
+    """Until each of ``job_ids`` has had the frame that ends it on ``ws``, in whatever order (frames received before
+    count)."""
+    remaining = set(job_ids) - {
+        frame["payload"].get("job_id") for frame in ws.data if frame.get("payload", {}).get("status") in FINAL
+    }
+
+    def ends_the_last(frame: JSONFrame) -> bool:
+        if frame["payload"].get("status") in FINAL:
+            remaining.discard(frame["payload"].get("job_id"))
+        return not remaining
+
+    if remaining:
+        await ws.receive_until(ends_the_last, timeout=timeout)
+
+
 def frames_of(job_id: str, frames: list[JSONFrame]) -> list[dict[str, Any]]:
     return [frame["payload"] for frame in frames if frame.get("payload", {}).get("job_id") == job_id]
 
@@ -124,8 +140,7 @@ async def test_watches_racing_their_jobs_outcomes_get_exactly_one_outcome_each(
                 await asyncio.sleep(delay)  # where the watch lands against the job's end
                 await watcher.send(watch(job_id))
                 job_ids.append(job_id)
-            for job_id in job_ids:
-                await watcher.receive_until(final_of(job_id), timeout=PROMPT)
+            await until_final(watcher, job_ids, timeout=PROMPT)
             await watcher.receive_nothing(0.5)
             frames = watcher.data
 
@@ -177,14 +192,15 @@ async def test_max_watches_refuses_one_more_and_unwatch_ends_a_watch(
             job_ids = [await queue(owner, "generate", f"job {n}") for n in range(4)]
             for job_id in job_ids[:3]:
                 await watcher.send(watch(job_id))
-            answers = [(await watcher.receive(timeout=PROMPT))["payload"] for _ in range(3)]
-            third = next(p for p in answers if p["job_id"] == job_ids[2])
+            about_third = await watcher.receive_until(
+                lambda f: f["payload"].get("job_id") == job_ids[2], timeout=PROMPT
+            )
+            third = about_third[-1]["payload"]
             await watcher.send(unwatch(job_ids[0]))
             unwatched = await watcher.receive_until(has_status("unwatched"), timeout=PROMPT)
             await watcher.send(watch(job_ids[3]))
-            await watcher.receive_until(final_of(job_ids[1]), timeout=PROMPT)
-            await watcher.receive_until(final_of(job_ids[3]), timeout=PROMPT)
-            await owner.receive_until(final_of(job_ids[0]), timeout=PROMPT)
+            await until_final(watcher, [job_ids[1], job_ids[3]], timeout=PROMPT)
+            await until_final(owner, [job_ids[0]], timeout=PROMPT)
             await watcher.receive_nothing(0.3)
             frames = watcher.data
 
