@@ -24,6 +24,13 @@ pytestmark = pytest.mark.processes
 TIME_SCALE = 0.5  # generate runs 2 s: long enough to be running while Redis is away
 PROMPT = 5.0
 HEAL = 20.0
+#: The tasks' timeout here: ARQ's in-progress lock on a job lasts it + 1 s grace + 10 s.
+JOB_TIMEOUT = 5
+#: How long the job queued before the outage may take to reach its socket. Redis is stopped the moment the job is
+#: queued, while the worker may be claiming it: with ARQ's own worker (arq-cli) a claim whose EXEC Redis applied but
+#: whose reply the stop cut off is taken as lost, and the job's in-progress lock keeps it from running until the lock
+#: expires (then it runs: at least once, later). So: the lock, the job's 2 s, and HEAL's margin for the rest.
+PENDING_HEAL = JOB_TIMEOUT + 1 + 10 + 2 + HEAL / 2
 #: The server's ``ENQUEUE_TIMEOUT`` (its default, set here so the bound below reads it).
 ENQUEUE_TIMEOUT = 1.0
 #: How much later than ``ENQUEUE_TIMEOUT`` the error frame may come: the frame's trip over loopback both ways and the
@@ -66,7 +73,7 @@ async def stage(redis_server: RedisServerProcess, server: ServerProcess, worker:
             seen.refused_close_code = await refused.receive_close(timeout=PROMPT)
 
         redis_server.start()
-        seen.pending_final = (await before.receive_until(is_final(seen.pending_job_id), timeout=HEAL))[-1]
+        seen.pending_final = (await before.receive_until(is_final(seen.pending_job_id), timeout=PENDING_HEAL))[-1]
         await before.send(job("translate", "hello"))
         queuing = await before.receive(timeout=HEAL)
         seen.old_socket_final = (await before.receive_until(is_final(queuing["payload"]["job_id"]), HEAL))[-1]
@@ -85,8 +92,9 @@ def outage(worker_class: type[WorkerProcess]) -> Iterator[Outage]:
     """Stage the outage once per worker command, with its own Redis, server and worker, all stopped afterwards."""
     redis_server = RedisServerProcess(persistent=True)
     redis_server.start()
-    worker = worker_class(redis_server.url, job_time_scale=str(TIME_SCALE))
-    server = ServerProcess(redis_server.url, job_time_scale=str(TIME_SCALE), enqueue_timeout=str(ENQUEUE_TIMEOUT))
+    settings = {"job_time_scale": str(TIME_SCALE), "job_timeout": str(JOB_TIMEOUT)}
+    worker = worker_class(redis_server.url, **settings)
+    server = ServerProcess(redis_server.url, port=None, enqueue_timeout=str(ENQUEUE_TIMEOUT), **settings)
     try:
         with running(worker, server):
             seen = asyncio.run(stage(redis_server, server, worker))
