@@ -1,5 +1,7 @@
 """Channel layers: register exactly the one the consumer uses, and take it down again."""
 
+from typing import Any
+
 from fast_channels.layers import get_channel_layer, register_channel_layer, unregister_channel_layer
 from fast_channels.layers.redis import RedisPubSubChannelLayer
 
@@ -8,6 +10,22 @@ from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 
 #: The alias the consumer routes results through (the tutorial's ``chat`` layer).
 JOBS_LAYER_ALIAS = "chat"
+
+
+def layer_through_sentinel(settings: Settings) -> bool:
+    """Whether the channel layer's one Redis is the master the sentinels name (``REDIS_SENTINELS`` without
+    ``CHANNEL_LAYER_URLS``)."""
+    return bool(settings.redis_sentinels) and not settings.channel_layer_urls
+
+
+def layer_connection(settings: Settings, reconnect_attempts: int = -1) -> dict[str, Any]:
+    """How a connection to the channel layer's Redis is made: retried with backoff, ``-1`` times meaning for as long
+    as Redis is away."""
+    return {
+        "retry": reconnecting_retry(reconnect_attempts, through_sentinel=layer_through_sentinel(settings)),
+        "retry_on_error": list(RECONNECT_ERRORS),
+        "socket_connect_timeout": 1.0,
+    }
 
 
 def setup_layers(
@@ -22,13 +40,8 @@ def setup_layers(
     Its connections ride out a Redis restart (``-1``: for as long as it takes), so the
     layer's subscriptions come back by themselves and nothing is logged per retry.
     """
-    through_sentinel = bool(settings.redis_sentinels) and not settings.channel_layer_urls
-    connection = {
-        "retry": reconnecting_retry(reconnect_attempts, through_sentinel=through_sentinel),
-        "retry_on_error": list(RECONNECT_ERRORS),
-        "socket_connect_timeout": 1.0,
-    }
-    if through_sentinel:
+    connection = layer_connection(settings, reconnect_attempts)
+    if layer_through_sentinel(settings):
         hosts = [layer_host(settings, **connection)]
     else:
         hosts = [{"address": url, **connection} for url in settings.layer_urls]

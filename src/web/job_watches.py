@@ -23,9 +23,9 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from src.apps.background_jobs.messages import JobResult
-from src.layers import JOBS_LAYER_ALIAS
+from src.layers import JOBS_LAYER_ALIAS, layer_connection, layer_through_sentinel
 from src.plumbing.sentinel import master_pool
-from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
+from src.settings import Settings
 
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -143,18 +143,12 @@ class JobWatches:
         return self._shards[consistent_hash(channel, len(self._shards))]
 
     def _clients(self) -> list[Redis]:
-        """A client for each of the channel layer's Redis hosts, riding out a restart as the layer's connections do."""
+        """A client for each of the channel layer's Redis hosts, connecting as the layer's own connections do."""
         settings = self._settings
-        if settings.redis_sentinels and not settings.channel_layer_urls:
-            retry = reconnecting_retry(-1, through_sentinel=True)
-            errors = list(RECONNECT_ERRORS)
-            return [master_pool(settings, retry=retry, retry_on_error=errors, socket_connect_timeout=1.0)]
-        return [
-            Redis.from_url(
-                url, retry=reconnecting_retry(-1), retry_on_error=list(RECONNECT_ERRORS), socket_connect_timeout=1.0
-            )
-            for url in settings.layer_urls
-        ]
+        connection = layer_connection(settings)
+        if layer_through_sentinel(settings):
+            return [master_pool(settings, **connection)]
+        return [Redis.from_url(url, **connection) for url in settings.layer_urls]
 
     async def _read(self, shard: Shard) -> None:
         """Hear the watched channels of ``shard``: confirm their subscriptions, and pass their jobs' events on."""

@@ -69,19 +69,20 @@ class PendingJobs:
     def queued(self, job_id: str, job_type: str, received_at: float | None = None) -> None:
         """The client was told the job is queued (its frame came in at loop time ``received_at``, by default
         now): its outcome is now owed."""
-        now = asyncio.get_running_loop().time()
-        due = now + work_seconds(self._settings, job_type) + self._settings.result_recovery_grace
-        self._waiting[job_id] = PendingJob(job_type, due, now if received_at is None else received_at)
-        self._look_later()
+        self._owe(job_id, job_type, received_at, watched=False)
 
     def watched(self, job_id: str, job_type: str, progress: int | None) -> None:
         """The client was told where a job queued elsewhere stands (``progress``, if it is running and has reported):
         its further progress, never below that, and its outcome are now owed."""
-        now = asyncio.get_running_loop().time()
-        due = now + work_seconds(self._settings, job_type) + self._settings.result_recovery_grace
-        self._waiting[job_id] = PendingJob(job_type, due, now, watched=True)
+        self._owe(job_id, job_type, None, watched=True)
         if progress is not None:
             self._progress[job_id] = progress
+
+    def _owe(self, job_id: str, job_type: str, received_at: float | None, watched: bool) -> None:
+        """Owe the job's outcome, overdue once the type's work and ``result_recovery_grace`` have passed from now."""
+        now = asyncio.get_running_loop().time()
+        due = now + work_seconds(self._settings, job_type) + self._settings.result_recovery_grace
+        self._waiting[job_id] = PendingJob(job_type, due, now if received_at is None else received_at, watched)
         self._look_later()
 
     def release(self, job_id: str) -> None:
