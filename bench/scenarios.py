@@ -23,6 +23,12 @@ logger = logging.getLogger(__name__)
 ERROR_SAMPLES = 5
 
 
+def sample(samples: list[str], text: str) -> None:
+    """Keep ``text`` among ``samples`` if it is new and fewer than ``ERROR_SAMPLES`` are kept."""
+    if len(samples) < ERROR_SAMPLES and text not in samples:
+        samples.append(text)
+
+
 #: The reconnect storm's ``JOB_TIME_SCALE`` by default (``bench/storm.py``): ``generate``'s 4 s take 6 s.
 STORM_TIME_SCALE = 1.5
 
@@ -113,9 +119,7 @@ class JobCounts:
                 self.errors += 1
                 if job.status == "error":
                     self.refused += 1
-                text = f"{job.status}: {job.error}"
-                if len(self.error_samples) < ERROR_SAMPLES and text not in self.error_samples:
-                    self.error_samples.append(text)
+                sample(self.error_samples, f"{job.status}: {job.error}")
 
 
 @dataclass
@@ -314,9 +318,7 @@ async def _open_many(
                 sockets.append(outcome)
             elif isinstance(outcome, Exception):
                 failed += 1
-                text = f"{type(outcome).__name__}: {outcome}"
-                if len(errors) < ERROR_SAMPLES and text not in errors:
-                    errors.append(text)
+                sample(errors, f"{type(outcome).__name__}: {outcome}")
             else:
                 raise outcome
     return sockets, errors, failed
@@ -522,9 +524,7 @@ async def handshakes(
                 sock = await JobSocket.open(url, tracker, compression=compression)
             except Exception as exc:
                 result.failed_connects += 1
-                text = f"{type(exc).__name__}: {exc}"
-                if len(result.connect_errors) < ERROR_SAMPLES and text not in result.connect_errors:
-                    result.connect_errors.append(text)
+                sample(result.connect_errors, f"{type(exc).__name__}: {exc}")
                 return
             took.append(time.perf_counter() - began)
             opened.append(sock)

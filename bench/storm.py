@@ -27,7 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.client import CLOSE_TIMEOUT, CONNECT_TIMEOUT, DEFAULT_COMPRESSION, JOB_FRAMES
-from bench.scenarios import ERROR_SAMPLES, STORM_TIME_SCALE, JobCounts, percentile
+from bench.scenarios import STORM_TIME_SCALE, JobCounts, percentile, sample
 from bench.stack import Restart
 from src.apps.background_jobs.job_types import JOB_DURATIONS
 
@@ -351,8 +351,7 @@ class Page:
     def _on_frame(self, frame: dict[str, Any], how: str, now: float) -> None:
         payload = frame.get("payload")
         if frame.get("action") != "job_status" or not isinstance(payload, dict):
-            if len(self.errors) < ERROR_SAMPLES:
-                self.errors.append(f"frame: {json.dumps(frame)[:200]}")
+            sample(self.errors, f"frame: {json.dumps(frame)[:200]}")
             return
         status, job_id = payload.get("status"), payload.get("job_id")
         if status == "queuing" and self.job_id is None:
@@ -385,9 +384,7 @@ async def _open_pages(pages: Sequence[Page], batch: int) -> list[str]:
             try:
                 await page.open()
             except Exception as exc:
-                text = f"{type(exc).__name__}: {exc}"
-                if len(errors) < ERROR_SAMPLES and text not in errors:
-                    errors.append(text)
+                sample(errors, f"{type(exc).__name__}: {exc}")
 
     await asyncio.gather(*(open_one(page) for page in pages))
     return errors
@@ -565,8 +562,7 @@ def _fill(result: StormResult, pages: Sequence[Page], restart: Restart) -> None:
         counts.unmatched_frames += page.stray_frames
         result.progress_frames += page.progress_frames
         for text in page.errors:
-            if len(result.page_errors) < ERROR_SAMPLES and text not in result.page_errors:
-                result.page_errors.append(text)
+            sample(result.page_errors, text)
         if not finals:
             continue
         status, at, how = finals[0]
@@ -586,9 +582,7 @@ def _fill(result: StormResult, pages: Sequence[Page], restart: Restart) -> None:
             counts.results += 1
         else:
             counts.errors += 1
-            text = f"{status} ({how})"
-            if len(counts.error_samples) < ERROR_SAMPLES and text not in counts.error_samples:
-                counts.error_samples.append(text)
+            sample(counts.error_samples, f"{status} ({how})")
     if outcome_at:
         outcome_at.sort()
         result.outcome_p50_s = _seconds(outcome_at, 50)

@@ -6,21 +6,18 @@ import re
 import httpx
 
 from tests.e2e.conftest import LOG_TIMEOUT, Stack
+from tests.support.metric_samples import samples
 from tests.support.processes import wait_for_output
 from tests.support.protocol import CONNECTED, PROMPT, has_status, job, seed_job_frames, without_progress
 from tests.support.ws_driver import JobSocket
 
 #: What a log must not contain: a traceback, or a record at error level (uvicorn's or structlog's style).
 TROUBLE = re.compile(r"Traceback|ERROR|\[error|CRITICAL|\[critical")
-#: The server's gauge of the sockets it holds open: one less once it has handled a socket's disconnect.
-SOCKETS_OPEN = re.compile(r"^background_jobs_sockets_open (\S+)$", re.MULTILINE)
 
 
 async def sockets_open(stack: Stack, http: httpx.AsyncClient) -> float:
-    """How many sockets the server says it holds open (``/metrics``)."""
-    found = SOCKETS_OPEN.search((await http.get(stack.http_url + "/metrics")).text)
-    assert found is not None
-    return float(found.group(1))
+    """How many sockets the server says it holds open (``/metrics``): one less once it has handled a disconnect."""
+    return samples((await http.get(stack.http_url + "/metrics")).text)[("background_jobs_sockets_open", ())]
 
 
 async def disconnect_handled(stack: Stack, http: httpx.AsyncClient, open_before: float) -> None:

@@ -11,7 +11,6 @@ import itertools
 import json
 import signal
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -20,9 +19,19 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.conftest import RUNNING, Stack, running_stack
 from tests.support.processes import AppWorkerProcess, WorkerProcess
-from tests.support.protocol import PROMPT, SEED_DURATIONS, SEED_RESULTS_FOR_HELLO, has_status, is_progress, job
+from tests.support.protocol import (
+    PROMPT,
+    SEED_DURATIONS,
+    SEED_RESULTS_FOR_HELLO,
+    ends,
+    has_status,
+    is_progress,
+    job,
+    payloads_of,
+    watch,
+)
 from tests.support.redis_provider import ProvidedRedis
-from tests.support.ws_driver import JobSocket, JSONFrame
+from tests.support.ws_driver import JobSocket
 
 TIME_SCALE = 0.5
 #: Redis DBs of this module's own stacks.
@@ -31,7 +40,6 @@ DBS = {"src.worker": 13, "arq-cli": 14}
 SERVICE_RESTART = 1012
 #: How much later than the socket that queued it a watching socket may get the job's result.
 WATCHER_LATE_BY_AT_MOST = 0.25
-FINAL = {"result", "error", "cancelled", "not_found"}
 
 
 @pytest.fixture(scope="module", params=list(DBS))
@@ -45,19 +53,6 @@ def stack(request: pytest.FixtureRequest, redis_service: ProvidedRedis) -> Itera
             yield own
         finally:
             del RUNNING["stack"]
-
-
-def watch(job_id: str) -> JSONFrame:
-    return {"action": "job_watch", "payload": {"job_id": job_id}}
-
-
-def final_of(job_id: str) -> Any:
-    """Matches the frame that ends ``job_id`` for a socket."""
-    return lambda frame: frame["payload"].get("job_id") == job_id and frame["payload"]["status"] in FINAL
-
-
-def payloads_of(job_id: str, frames: list[JSONFrame]) -> list[dict[str, Any]]:
-    return [frame["payload"] for frame in frames if frame.get("payload", {}).get("job_id") == job_id]
 
 
 async def closing(ws: ClientConnection) -> ConnectionClosed:
@@ -82,8 +77,8 @@ async def test_a_second_socket_watching_a_job_sees_it_move_and_end_once_as_the_f
         await owner.receive_until(lambda f: is_progress(f) and f["payload"]["progress"] > 0, timeout=PROMPT)
         await watcher.send(watch(job_id))
         duration = SEED_DURATIONS["generate"] * TIME_SCALE
-        watcher_done = asyncio.create_task(watcher.receive_until(final_of(job_id), timeout=duration + PROMPT))
-        owned = await owner.receive_until(final_of(job_id), timeout=duration + PROMPT)
+        watcher_done = asyncio.create_task(watcher.receive_until(ends(job_id), timeout=duration + PROMPT))
+        owned = await owner.receive_until(ends(job_id), timeout=duration + PROMPT)
         owner_at = asyncio.get_running_loop().time()
         watched = await watcher_done
         watcher_late_by = asyncio.get_running_loop().time() - owner_at
@@ -140,7 +135,7 @@ async def test_a_restarted_server_closes_its_sockets_with_1012_and_a_socket_on_t
     async with JobSocket(http, server.ws_url) as ws:
         await ws.receive(timeout=PROMPT)
         await ws.send(watch(job_id))
-        watched = await ws.receive_until(final_of(job_id), timeout=SEED_DURATIONS["generate"] + PROMPT)
+        watched = await ws.receive_until(ends(job_id), timeout=SEED_DURATIONS["generate"] + PROMPT)
         quiet = await ws.receive_nothing(0.3)
 
     assert closed.rcvd is not None

@@ -5,8 +5,8 @@ import asyncio
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.metric_samples import samples
 from tests.support.processes import WORKER_COMMANDS, ServerProcess, WorkerProcess, running
 from tests.support.protocol import has_status, job
 from tests.support.redis_provider import free_port, redis_server_process
@@ -17,15 +17,6 @@ pytestmark = pytest.mark.processes
 PROMPT = 5.0
 #: Quick heartbeats, so that readiness follows a restarted Redis within a test's patience.
 HEARTBEAT = "1"
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of a Prometheus exposition: (name, sorted labels) → value."""
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 @pytest.mark.parametrize("worker_class", WORKER_COMMANDS.values(), ids=WORKER_COMMANDS)

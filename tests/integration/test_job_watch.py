@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from tests.support.processes import ServerProcess, WorkerProcess, running, wait_for_output
-from tests.support.protocol import has_status, is_progress, job
+from tests.support.protocol import ENDING_STATUSES, ends, has_status, is_progress, job, payloads_of, unwatch, watch
 from tests.support.ws_driver import JobSocket, JSONFrame
 
 pytestmark = pytest.mark.processes
@@ -19,31 +19,17 @@ pytestmark = pytest.mark.processes
 PROMPT = 5.0
 #: generate works 4 s at scale 1: 2 s here, reporting every 0.25 s.
 SETTINGS = {"job_time_scale": "0.5"}
-FINAL = {"result", "error", "cancelled", "not_found"}
-
-
-def watch(job_id: str) -> JSONFrame:
-    return {"action": "job_watch", "payload": {"job_id": job_id}}
-
-
-def unwatch(job_id: str) -> JSONFrame:
-    return {"action": "job_unwatch", "payload": {"job_id": job_id}}
-
-
-def final_of(job_id: str) -> Any:
-    """Matches a frame that ends ``job_id`` for this socket."""
-    return lambda frame: frame["payload"].get("job_id") == job_id and frame["payload"]["status"] in FINAL
 
 
 async def until_final(ws: JobSocket, job_ids: list[str], timeout: float) -> None:
     """Until each of ``job_ids`` has had the frame that ends it on ``ws``, in whatever order (frames received before
     count)."""
     remaining = set(job_ids) - {
-        frame["payload"].get("job_id") for frame in ws.data if frame.get("payload", {}).get("status") in FINAL
+        frame["payload"].get("job_id") for frame in ws.data if frame.get("payload", {}).get("status") in ENDING_STATUSES
     }
 
     def ends_the_last(frame: JSONFrame) -> bool:
-        if frame["payload"].get("status") in FINAL:
+        if frame["payload"].get("status") in ENDING_STATUSES:
             remaining.discard(frame["payload"].get("job_id"))
         return not remaining
 
@@ -51,14 +37,10 @@ async def until_final(ws: JobSocket, job_ids: list[str], timeout: float) -> None
         await ws.receive_until(ends_the_last, timeout=timeout)
 
 
-def frames_of(job_id: str, frames: list[JSONFrame]) -> list[dict[str, Any]]:
-    return [frame["payload"] for frame in frames if frame.get("payload", {}).get("job_id") == job_id]
-
-
 def assert_watched_in_order(payloads: list[dict[str, Any]]) -> None:
     """A watch's frames: its status first, then progress never going down, then one outcome, the last frame."""
     assert payloads[0]["status"] in {"queued", "in_progress", "result"}, payloads[0]
-    finals = [p for p in payloads if p["status"] in FINAL]
+    finals = [p for p in payloads if p["status"] in ENDING_STATUSES]
     assert len(finals) == 1, payloads
     assert payloads[-1] is finals[0]
     percents = [p["progress"] for p in payloads if "progress" in p]
@@ -84,11 +66,11 @@ async def test_a_socket_on_another_server_watches_a_job_while_its_own_socket_get
             job_id = await queue(owner, "generate", "two tabs")
             seen = await owner.receive_until(lambda f: is_progress(f) and f["payload"]["progress"] > 0, timeout=PROMPT)
             await watcher.send(watch(job_id))
-            watched = await watcher.receive_until(final_of(job_id), timeout=PROMPT)
-            owned = await owner.receive_until(final_of(job_id), timeout=PROMPT)
+            watched = await watcher.receive_until(ends(job_id), timeout=PROMPT)
+            owned = await owner.receive_until(ends(job_id), timeout=PROMPT)
             nothing_more = await watcher.receive_nothing(0.5)
 
-    payloads = frames_of(job_id, watched)
+    payloads = payloads_of(job_id, watched)
     assert_watched_in_order(payloads)
     assert payloads[0]["status"] == "in_progress"
     assert payloads[0]["progress"] >= seen[-1]["payload"]["progress"]
@@ -110,9 +92,9 @@ async def test_a_watch_after_the_queuing_socket_has_gone_gets_the_outcome(
         async with JobSocket(http, servers[1].ws_url) as watcher:
             await watcher.receive(timeout=PROMPT)
             await watcher.send(watch(job_id))
-            watched = await watcher.receive_until(final_of(job_id), timeout=PROMPT)
+            watched = await watcher.receive_until(ends(job_id), timeout=PROMPT)
 
-    payloads = frames_of(job_id, watched)
+    payloads = payloads_of(job_id, watched)
     assert_watched_in_order(payloads)
     assert payloads[0]["status"] in {"queued", "in_progress"}
     assert payloads[-1] == {
@@ -145,7 +127,7 @@ async def test_watches_racing_their_jobs_outcomes_get_exactly_one_outcome_each(
             frames = watcher.data
 
     for job_id in job_ids:
-        payloads = frames_of(job_id, frames)
+        payloads = payloads_of(job_id, frames)
         assert_watched_in_order(payloads)
         assert payloads[-1]["status"] == "result"
 
@@ -168,11 +150,11 @@ async def test_a_watch_goes_on_across_a_worker_crash_and_the_re_run(
             await watcher.receive_until(lambda f: is_progress(f) and f["payload"]["progress"] >= 25, timeout=PROMPT)
             first.kill()
             with running(second):
-                watched = await watcher.receive_until(final_of(job_id), timeout=45)
+                watched = await watcher.receive_until(ends(job_id), timeout=45)
                 await watcher.receive_nothing(0.5)
                 frames = watcher.data
 
-    payloads = frames_of(job_id, frames)
+    payloads = payloads_of(job_id, frames)
     assert_watched_in_order(payloads)
     assert payloads[-1]["status"] == "result"
     assert watched[-1]["payload"]["message"].startswith("🤖 AI Response to 'survive'")
@@ -217,10 +199,10 @@ async def test_max_watches_refuses_one_more_and_unwatch_ends_a_watch(
         "message": f"👋 No longer watching job {job_ids[0]}",
     }
     after_unwatch = frames[frames.index(unwatched[-1]) + 1 :]
-    assert frames_of(job_ids[0], after_unwatch) == []
-    assert [p["status"] for p in frames_of(job_ids[2], frames)] == ["error"]  # refused: nothing pushed
-    assert_watched_in_order(frames_of(job_ids[1], frames))
-    assert_watched_in_order(frames_of(job_ids[3], frames))
+    assert payloads_of(job_ids[0], after_unwatch) == []
+    assert [p["status"] for p in payloads_of(job_ids[2], frames)] == ["error"]  # refused: nothing pushed
+    assert_watched_in_order(payloads_of(job_ids[1], frames))
+    assert_watched_in_order(payloads_of(job_ids[3], frames))
 
 
 async def test_another_users_job_answers_as_an_unknown_one_and_pushes_nothing(
@@ -246,7 +228,7 @@ async def test_another_users_job_answers_as_an_unknown_one_and_pushes_nothing(
             theirs = (await bob.receive(timeout=PROMPT))["payload"]
             await bob.send(watch(never_was))
             unknown = (await bob.receive(timeout=PROMPT))["payload"]
-            await alice.receive_until(final_of(job_id), timeout=PROMPT)
+            await alice.receive_until(ends(job_id), timeout=PROMPT)
             quiet = await bob.receive_nothing(0.3)
 
     assert theirs == {**unknown, "job_id": job_id, "message": unknown["message"].replace(never_was, job_id)}

@@ -1,5 +1,5 @@
-"""In-process sockets (chanx's ``WebsocketCommunicator``): opening one as a local client does, queuing a job over one,
-reading past running jobs' progress frames, waiting for the handlers the consumer started."""
+"""In-process sockets (chanx's ``WebsocketCommunicator``): opening one as a local client does, asking over one,
+queuing a job over one, reading past running jobs' progress frames, waiting for the handlers the consumer started."""
 
 import asyncio
 from collections.abc import Sequence
@@ -9,7 +9,7 @@ from chanx.fast_channels.testing import WebsocketCommunicator
 from chanx.utils.asyncio import global_background_tasks
 
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
-from tests.support.protocol import is_progress
+from tests.support.protocol import CONNECTED, is_progress
 
 
 async def receive_but_progress(ws: WebsocketCommunicator, timeout: float = 2.0) -> Any:
@@ -29,6 +29,21 @@ def socket_on(
     """An in-process socket on the app, opened as a client on this machine opens it: its Host header names
     127.0.0.1, then ``headers``. (Call ``connect()`` on it.)"""
     return WebsocketCommunicator(app, path, headers=[LOCAL_HOST, *headers], consumer=BackgroundJobConsumer)
+
+
+async def connected(app: Any) -> WebsocketCommunicator:
+    """A socket opened on the app (``socket_on``), its ``connected`` frame read and checked."""
+    communicator = socket_on(app)
+    accepted, _ = await communicator.connect()
+    assert accepted
+    assert await communicator.receive_json_from() == CONNECTED
+    return communicator
+
+
+async def ask(ws: WebsocketCommunicator, frame: dict[str, Any]) -> Any:
+    """Send ``frame`` and return the one reply."""
+    await ws.send_json_to(frame)
+    return await ws.receive_json_from(timeout=1)
 
 
 async def queue_job(ws: WebsocketCommunicator, job_type: str = "translate", content: str = "hello") -> str:

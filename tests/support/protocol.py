@@ -137,3 +137,27 @@ def is_final(job_id: str) -> FramePredicate:
         and frame["payload"].get("job_id") == job_id
         and frame["payload"]["status"] in {"result", "error"}
     )
+
+
+#: The statuses after which a socket gets no more frames about a job (a watch's answer may be the last two too).
+ENDING_STATUSES = frozenset({"result", "error", "cancelled", "not_found"})
+
+
+def watch(job_id: Any) -> JSONFrame:
+    """The frame that watches a job."""
+    return {"action": "job_watch", "payload": {"job_id": job_id}}
+
+
+def unwatch(job_id: Any) -> JSONFrame:
+    """The frame that stops watching a job."""
+    return {"action": "job_unwatch", "payload": {"job_id": job_id}}
+
+
+def ends(job_id: str) -> FramePredicate:
+    """Matches the frame after which a socket gets nothing more about ``job_id`` (``ENDING_STATUSES``)."""
+    return lambda frame: frame["payload"].get("job_id") == job_id and frame["payload"]["status"] in ENDING_STATUSES
+
+
+def payloads_of(job_id: str, frames: Iterable[JSONFrame]) -> list[dict[str, Any]]:
+    """The payloads of ``job_id``'s ``job_status`` frames among ``frames``, in arrival order."""
+    return [frame["payload"] for frame in by_job_id(frames).get(job_id, [])]

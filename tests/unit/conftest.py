@@ -18,9 +18,8 @@ from src.main import create_app
 from src.parts import parts_for
 from src.settings import Settings
 from src.web.job_queue import JobQueue
-from tests.support.communicator import socket_on
+from tests.support.communicator import connected
 from tests.support.fake_arq import fake_arq_pool
-from tests.support.protocol import CONNECTED
 from tests.support.recording_layer import RecordingLayer
 
 
@@ -69,10 +68,7 @@ def app(settings: Settings, jobs: JobQueue) -> FastAPI:
 @pytest_asyncio.fixture
 async def ws(app: FastAPI) -> AsyncIterator[WebsocketCommunicator]:
     """A socket on ``/ws/background_jobs``, its connected frame already read and checked."""
-    communicator = socket_on(app)
-    connected, _ = await communicator.connect()
-    assert connected
-    assert await communicator.receive_json_from() == CONNECTED
+    communicator = await connected(app)
     yield communicator
     await communicator.disconnect()
 

@@ -20,7 +20,7 @@ from src.ops.metrics import WebMetrics
 from src.settings import Settings
 from tests.support.communicator import socket_on
 from tests.support.held_job_queue import HeldJobQueue
-from tests.support.metric_samples import metric_samples
+from tests.support.metric_samples import metric_samples, samples
 from tests.support.protocol import CONNECTED
 
 
@@ -113,15 +113,6 @@ def test_each_counted_sample_carries_its_labels_and_the_latencies_fall_in_their_
 
 
 # --- what the server counts ------------------------------------------------------------------------------------
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of a Prometheus exposition: (name, sorted labels) → value."""
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 async def test_metrics_count_sockets_frames_jobs_refusals_and_outcomes(

@@ -20,7 +20,7 @@ from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.apps.background_jobs.messages import JobOutcome, JobResult
 from src.main import create_app
 from src.settings import Settings
-from tests.support.communicator import queue_job, socket_on
+from tests.support.communicator import ask, queue_job, socket_on
 from tests.support.fake_arq import start_running, store_result
 from tests.support.held_job_queue import HeldJobQueue
 from tests.support.log_lines import log_lines
@@ -36,12 +36,6 @@ def lookup(job_id: Any) -> dict[str, Any]:
 def cancel(job_id: Any) -> dict[str, Any]:
     """The frame that cancels a job."""
     return {"action": "cancel", "payload": {"job_id": job_id}}
-
-
-async def ask(ws: WebsocketCommunicator, frame: dict[str, Any]) -> Any:
-    """Send ``frame`` and return the one reply."""
-    await ws.send_json_to(frame)
-    return await ws.receive_json_from(timeout=1)
 
 
 async def test_lookup_of_a_queued_job_says_it_is_queued(ws: WebsocketCommunicator) -> None:

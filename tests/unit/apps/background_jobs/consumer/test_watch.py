@@ -19,9 +19,9 @@ from src.apps.background_jobs.progress import store_progress
 from src.main import create_app
 from src.settings import Settings
 from src.web.job_queue import JobQueue
-from tests.support.communicator import socket_on
+from tests.support.communicator import ask, connected
 from tests.support.fake_arq import start_running, store_result
-from tests.support.protocol import CONNECTED, job_status
+from tests.support.protocol import job_status, unwatch, watch
 
 
 class FakeWatches:
@@ -78,25 +78,9 @@ def app(settings: Settings, jobs: JobQueue, watches: FakeWatches) -> FastAPI:
 @pytest_asyncio.fixture
 async def watcher(app: FastAPI) -> AsyncIterator[WebsocketCommunicator]:
     """A second socket, the one that watches."""
-    communicator = socket_on(app)
-    connected, _ = await communicator.connect()
-    assert connected
-    assert await communicator.receive_json_from() == CONNECTED
+    communicator = await connected(app)
     yield communicator
     await communicator.disconnect()
-
-
-def watch(job_id: Any) -> dict[str, Any]:
-    return {"action": "job_watch", "payload": {"job_id": job_id}}
-
-
-def unwatch(job_id: Any) -> dict[str, Any]:
-    return {"action": "job_unwatch", "payload": {"job_id": job_id}}
-
-
-async def ask(ws: WebsocketCommunicator, frame: dict[str, Any]) -> Any:
-    await ws.send_json_to(frame)
-    return await ws.receive_json_from(timeout=1)
 
 
 async def queue_job(ws: WebsocketCommunicator, pool: ArqRedis, job_type: str = "generate") -> tuple[str, str]:
@@ -248,9 +232,7 @@ async def test_a_sockets_watches_end_when_it_closes(
     ws: WebsocketCommunicator, app: FastAPI, pool: ArqRedis, watches: FakeWatches
 ) -> None:
     job_id, _ = await queue_job(ws, pool)
-    leaving = socket_on(app)
-    assert (await leaving.connect())[0]
-    await leaving.receive_json_from(timeout=1)
+    leaving = await connected(app)
     await ask(leaving, watch(job_id))
     assert job_id in watches.watchers
 
