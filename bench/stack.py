@@ -18,6 +18,7 @@ from typing import Any, Protocol, Self
 
 import redis
 
+from src.start_dev import SERVER_OPTIONS
 from tests.support.processes import READY_TIMEOUT, AppWorkerProcess, ServerProcess, WorkerProcess
 from tests.support.redis_provider import RedisServerProcess
 
@@ -25,6 +26,11 @@ logger = logging.getLogger(__name__)
 
 #: Every configuration runs zero-work jobs: the benchmark measures the machinery, not the simulated work.
 COMMON_SETTINGS = {"job_time_scale": "0"}
+
+#: uvicorn's flags for every server the benchmark starts, ours and the peer's alike: permessage-deflate declined
+#: (``SERVER_OPTIONS``, as every server of ours runs; the clients offer it, as browsers do) and uvicorn logging
+#: warnings only (the peer's ``run_bench.sh`` runs it so; at ``info`` uvicorn writes three lines per socket).
+SERVER_FLAGS = (*SERVER_OPTIONS, "--log-level", "warning")
 
 #: The settings (as environment, lower-case names) of each configuration the benchmark knows.
 CONFIGS: dict[str, dict[str, str]] = {
@@ -229,7 +235,7 @@ class Stack:
         """The worker and the server (not started yet) on ``redis_url``, and the server's socket URL."""
         env: dict[str, Any] = dict(self.settings)
         worker_class = AppWorkerProcess if self.config in UVLOOP_WORKER else WorkerProcess
-        server = ServerProcess(redis_url, app=SERVER_APPS.get(self.config, "src.main:app"), **env)
+        server = ServerProcess(redis_url, app=SERVER_APPS.get(self.config, "src.main:app"), options=SERVER_FLAGS, **env)
         return worker_class(redis_url, **env), server, server.ws_url
 
     def restart_server(self) -> Restart:
@@ -266,7 +272,11 @@ class Stack:
         exit_code = old.wait_exit(timeout=STOP_TIMEOUT)
         self._retired_servers.append(old)
         new = ServerProcess(
-            old.redis_url, port=old.port, app=SERVER_APPS.get(self.config, "src.main:app"), **old.settings
+            old.redis_url,
+            port=old.port,
+            app=SERVER_APPS.get(self.config, "src.main:app"),
+            options=old.options,
+            **old.settings,
         )
         started_at = time.perf_counter()
         new.start()

@@ -180,3 +180,26 @@ async def test_the_lean_loop_serves_a_consumer_as_fast_channels_own_call_does(
         assert by_source(seen, "socket") == ["frame 0", "frame 1", "frame 2"]
         assert by_source(seen, "layer") == [0, 1, 2]
         assert (known, subscribed) == (False, 0)
+
+
+async def test_a_lean_channel_hears_what_fast_channels_own_layer_sends_it_and_the_other_way_round(
+    settings: Settings, client: Redis
+) -> None:
+    """The web and the worker may run either layer (``FAST_PATH`` apart, or a rolling upgrade): a channel named
+    under the lean layer's pattern hears a stock ``send``, a stock channel hears a lean ``send``, and the lean channel
+    costs Redis no subscription of its own."""
+    prefix = settings.channel_layer_prefix
+    stock = RedisPubSubChannelLayer(hosts=[settings.redis_url], prefix=prefix)
+    lean = LeanChannelLayer(hosts=[settings.redis_url], prefix=prefix)
+    try:
+        lean_channel, stock_channel = await lean.new_channel(), await stock.new_channel()
+        await stock.send(lean_channel, {"type": "from.stock"})
+        await lean.send(stock_channel, {"type": "from.lean"})
+
+        assert await asyncio.wait_for(lean.receive(lean_channel), 2.0) == {"type": "from.stock"}
+        assert await asyncio.wait_for(stock.receive(stock_channel), 2.0) == {"type": "from.lean"}
+        assert stock.require_valid_channel_name(lean_channel)  # a name as fast-channels' own rules have it
+        assert (await subscribers(client, lean_channel), await subscribers(client, stock_channel)) == (0, 1)
+    finally:
+        await lean.flush()
+        await stock.flush()

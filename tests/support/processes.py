@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -155,9 +155,19 @@ WORKER_COMMANDS: dict[str, type[WorkerProcess]] = {"arq-cli": WorkerProcess, "sr
 class ServerProcess(ManagedProcess):
     """``uvicorn src.main:app`` (or another ``app``) on a free port, as a separate process."""
 
-    def __init__(self, redis_url: str, *, port: int | None = None, app: str = "src.main:app", **settings: str) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        port: int | None = None,
+        app: str = "src.main:app",
+        options: Sequence[str] = SERVER_OPTIONS,
+        **settings: str,
+    ) -> None:
         self.port = port or free_port()
         self.redis_url = redis_url
+        #: uvicorn's options beside the address (``SERVER_OPTIONS``, as every server of ours runs).
+        self.options = tuple(options)
         #: The settings it was started with (lower-case names): another server on them is ``ServerProcess(
         #: redis_url, port=None, **settings)``.
         self.settings = settings
@@ -172,7 +182,7 @@ class ServerProcess(ManagedProcess):
                 "127.0.0.1",
                 "--port",
                 str(self.port),
-                *SERVER_OPTIONS,
+                *self.options,
             ],
             app_env(redis_url, **settings),
         )

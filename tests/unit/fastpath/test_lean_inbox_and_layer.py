@@ -6,8 +6,9 @@ import logging
 
 import pytest
 from fast_channels.layers.redis.pubsub import RedisSingleShardConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from src.fastpath.lean_channel_layer import ChannelInbox, LeanChannelLayer
+from src.fastpath.lean_channel_layer import ChannelInbox, LeanChannelLayer, LeanLoopLayer
 from tests.support.future_watch import FutureWatch
 
 UNREACHABLE = "redis://127.0.0.1:1"
@@ -103,8 +104,12 @@ async def test_dropping_a_channel_this_process_does_not_hold_is_harmless() -> No
 
 @pytest.fixture
 def redis_refuses_to_unsubscribe(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Each shard subscribes (noted, no Redis needed) but fails to unsubscribe, as on a dropped connection."""
+    """Each shard subscribes (noted, no Redis needed) but fails to unsubscribe, as on a dropped connection; the
+    process's pattern is taken as confirmed."""
     subscribed: list[str] = []
+
+    async def listen(layer: LeanLoopLayer) -> None:
+        pass
 
     async def subscribe(shard: RedisSingleShardConnection, channel: str) -> None:
         subscribed.append(channel)
@@ -114,7 +119,27 @@ def redis_refuses_to_unsubscribe(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(RedisSingleShardConnection, "subscribe", subscribe)
     monkeypatch.setattr(RedisSingleShardConnection, "unsubscribe", unsubscribe)
+    monkeypatch.setattr(LeanLoopLayer, "listen", listen)
     return subscribed
+
+
+async def test_a_channel_the_layer_names_costs_no_subscribe_nor_unsubscribe(
+    redis_refuses_to_unsubscribe: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    layer = LeanChannelLayer(hosts=[UNREACHABLE], prefix="test.")
+    loop_layer = layer.loop_layer()
+    channel = await layer.new_channel()
+    other = await layer.new_channel()
+
+    with caplog.at_level(logging.ERROR, logger="src.fastpath.lean_channel_layer"):
+        await loop_layer.drop_channel(channel)
+
+    assert channel.startswith("test.specific.")
+    assert channel.partition("!")[0] == other.partition("!")[0] != ""
+    assert channel != other
+    assert redis_refuses_to_unsubscribe == []
+    assert (channel in loop_layer.channels, other in loop_layer.channels) == (False, True)
+    assert caplog.records == []
 
 
 async def test_a_channel_redis_fails_to_unsubscribe_is_dropped_all_the_same_and_the_failure_logged(
@@ -122,7 +147,8 @@ async def test_a_channel_redis_fails_to_unsubscribe_is_dropped_all_the_same_and_
 ) -> None:
     layer = LeanChannelLayer(hosts=[UNREACHABLE], prefix="test.")
     loop_layer = layer.loop_layer()
-    channel = await layer.new_channel()
+    channel = "test.specific.named-elsewhere"
+    await loop_layer._subscribe_to_channel(channel)  # as the stock ``receive`` of a channel it does not know
     assert redis_refuses_to_unsubscribe == [channel]
 
     with caplog.at_level(logging.ERROR, logger="src.fastpath.lean_channel_layer"):
@@ -132,4 +158,34 @@ async def test_a_channel_redis_fails_to_unsubscribe_is_dropped_all_the_same_and_
     assert (record.levelno, record.getMessage()) == (logging.ERROR, "Unexpected exception while cleaning-up channel:")
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], ConnectionError)
+    assert channel not in loop_layer.channels
+
+
+async def test_what_the_layer_sends_to_a_channel_of_its_own_process_reaches_its_inbox_without_redis(
+    redis_refuses_to_unsubscribe: list[str],
+) -> None:
+    layer = LeanChannelLayer(hosts=[UNREACHABLE], prefix="test.")
+    channel = await layer.new_channel()
+    sent = {"type": "job.update", "payload": {"n": 1}}
+
+    await layer.send(channel, sent)
+    await layer.send(channel, {"type": "job.update", "payload": {"n": 2}})
+    sent["payload"] = {"n": "changed after sending"}
+
+    assert [await layer.receive(channel), await layer.receive(channel)] == [
+        {"type": "job.update", "payload": {"n": 1}},
+        {"type": "job.update", "payload": {"n": 2}},
+    ]
+
+
+async def test_a_send_to_a_channel_of_this_process_that_is_gone_is_published_as_any_other(
+    redis_refuses_to_unsubscribe: list[str],
+) -> None:
+    layer = LeanChannelLayer(hosts=[UNREACHABLE], prefix="test.")
+    loop_layer = layer.loop_layer()
+    channel = await layer.new_channel()
+    await loop_layer.drop_channel(channel)
+
+    with pytest.raises(RedisConnectionError):  # not held here now: published (and here Redis is unreachable)
+        await layer.send(channel, {"type": "late"})
     assert channel not in loop_layer.channels
