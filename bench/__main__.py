@@ -2,27 +2,29 @@
 
 Starts its own Redis, worker and uvicorn server for each configuration (``tuned``: the app's
 defaults; ``stock``: the same with ``FAST_PATH=false``; ``seed``: the tutorial's settings; ``peer``:
-the same protocol on SAQ, from ``../shared/peers/saq``), runs the scenarios with one client (which
+the same protocol on SAQ, from ``../shared/peers/saq``; ``floor``: the same protocol with nothing but the
+architecture, from ``../shared/peers/floor``), runs the scenarios with one client (which
 offers permessage-deflate, as browsers do, unless ``--no-compression``), prints a table, writes the
 figures as JSON, the latency distribution and the scaling curves as PNG, and stops everything it started.
-The reconnect storm (``bench/storm.py``) restarts its stack's server mid-run, on a stack of its own; the peer has no
-``job_watch``, so it does not run the storm.
+The reconnect storm (``bench/storm.py``) restarts its stack's server mid-run, on a stack of its own; the peer and the
+floor have no ``job_watch``, so they do not run the storm (``NOT_ON``).
 
 Exit status: 0 when every job got its outcome; 1 when a result was lost, a frame reached the wrong
 socket, a storm's page saw its job's outcome twice, a handshake failed, or a scenario crashed. A job the
 server refused (an ``error`` frame) in the load scenarios is counted, not a failure; time figures never
-fail a run: they are benchmarks, not tests. A peer that is not there is skipped.
+fail a run: they are benchmarks, not tests. A peer (or floor) that is not there is skipped.
 """
 
 import argparse
 import asyncio
 import dataclasses
+import functools
 import importlib.metadata
 import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,21 +32,25 @@ from typing import Any
 
 from bench import report, scenarios, storm
 from bench.client import DEFAULT_COMPRESSION, compression_name
-from bench.peer import DEFAULT_PEER_DIR, PEER, Peer, PeerStack, PeerUnavailable, find_peer
+from bench.floor import DEFAULT_FLOOR_DIR, FLOOR, FloorStack, find_floor
+from bench.peer import DEFAULT_PEER_DIR, PEER, PeerStack, PeerUnavailable, find_peer
 from bench.report import ConfigResult
 from bench.scenarios import HandshakeResult, LatencyResult, Sizes, ThroughputResult
-from bench.stack import CONFIGS, Stack, raise_open_files_limit
+from bench.stack import CONFIGS, SERVER_FLAGS, Stack, raise_open_files_limit
 
 logger = logging.getLogger("bench")
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 #: Every configuration ``--config`` knows, in the order they run; and the names that stand for several.
-ALL_CONFIGS = (*CONFIGS, PEER)
+ALL_CONFIGS = (*CONFIGS, PEER, FLOOR)
 CONFIG_GROUPS = {"both": tuple(CONFIGS), "all": ALL_CONFIGS}
+#: Makes the (not started) stack of a configuration that is not ours, logging to the folder it is given.
+StackMaker = Callable[[Path], Stack]
 
 #: Sizes per configuration. Without the fast path the worker polls every 0.5 s (the stock and seed
-#: configurations), so their latency, sockets, flood and scaling runs are smaller. The peer is sized as ``tuned``.
+#: configurations), so their latency, sockets, flood and scaling runs are smaller. The peer and the floor are sized as
+#: ``tuned``.
 DEFAULT_SIZES = {
     "tuned": Sizes(
         latency_jobs=400,
@@ -88,7 +94,7 @@ DEFAULT_SIZES = {
         storm_sockets=500,
     ),
 }
-DEFAULT_SIZES[PEER] = DEFAULT_SIZES["tuned"]
+DEFAULT_SIZES[PEER] = DEFAULT_SIZES[FLOOR] = DEFAULT_SIZES["tuned"]
 SMOKE_SIZES = {
     "latency_jobs": 20,
     "warmup_jobs": 3,
@@ -107,7 +113,7 @@ SMOKE_SIZES = {
 }
 #: In the order they run: idle last, after a settling pause; progress and the reconnect storm after them all, each on
 #: a stack of its own (their jobs have simulated work: ``PROGRESS_TIME_SCALE``, ``Sizes.storm_time_scale``; the storm
-#: restarts its server). The peer has no progress frames to measure and no ``job_watch``: it runs neither.
+#: restarts its server). The peer and the floor have no progress frames to measure and no ``job_watch``: ``NOT_ON``.
 SCENARIOS = (
     "latency",
     "burst",
@@ -127,10 +133,17 @@ OWN_STACK: dict[str, Callable[[Sizes], dict[str, str]]] = {
     "progress": lambda sizes: {"job_time_scale": scenarios.PROGRESS_TIME_SCALE},
     "reconnect_storm": lambda sizes: storm.storm_settings(sizes.storm_sockets, sizes.storm_time_scale),
 }
-#: Why the peer does not run a scenario of ``OWN_STACK``.
-NOT_ON_PEER = {
-    "progress": "the peer sends no progress frames",
-    "reconnect_storm": "the peer has no job_watch (and its page no reconnect)",
+#: Why a configuration that is not ours does not run a scenario (what its protocol lacks; nothing is faked for it).
+#: Every configuration of ``CONFIGS`` runs them all.
+NOT_ON: dict[str, dict[str, str]] = {
+    PEER: {
+        "progress": "the peer sends no progress frames",
+        "reconnect_storm": "the peer has no job_watch (and its page no reconnect)",
+    },
+    FLOOR: {
+        "progress": "the floor sends no progress frames (its jobs answer queuing, queued, result)",
+        "reconnect_storm": "the floor has no job_watch (and no restart of its server here)",
+    },
 }
 #: Scenarios run ``Sizes.rounds`` times (short ones, whose figures a busy machine moves most).
 REPEATED = ("latency", "burst", "closed_loop", "handshakes")
@@ -173,7 +186,8 @@ def socket_counts(text: str) -> tuple[int, ...]:
 
 
 def config_names(text: str) -> list[str]:
-    """An argparse type: configurations, comma-separated (``tuned,peer``); ``both`` and ``all`` stand for several."""
+    """An argparse type: configurations, comma-separated (``tuned,peer,floor``); ``both`` and ``all`` stand for
+    several."""
     names: list[str] = []
     for part in (part.strip() for part in text.split(",")):
         expanded = CONFIG_GROUPS.get(part, (part,))
@@ -197,8 +211,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=config_names,
         default=["tuned"],
         help="comma-separated configurations: tuned: the app's defaults; stock: the same with FAST_PATH=false; "
-        "seed: the tutorial's settings; peer: the same protocol on SAQ (--peer-dir); both: tuned, stock and seed; "
-        "all: those and the peer (default: tuned)",
+        "seed: the tutorial's settings; peer: the same protocol on SAQ (--peer-dir); floor: the same protocol with "
+        "nothing but the architecture (--floor-dir); both: tuned, stock and seed; all: those, the peer and the floor "
+        "(default: tuned)",
     )
     parser.add_argument(
         "--no-compression",
@@ -215,6 +230,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--peer-python",
         type=Path,
         help="the python that runs the peer (default: a venv made once from its requirements.txt in ~/.cache)",
+    )
+    parser.add_argument(
+        "--floor-dir",
+        type=Path,
+        default=DEFAULT_FLOOR_DIR,
+        help=f"the floor's folder (default: {DEFAULT_FLOOR_DIR})",
+    )
+    parser.add_argument(
+        "--floor-python",
+        type=Path,
+        help="the python that runs the floor (default: a venv made once from its requirements.txt in ~/.cache)",
     )
     parser.add_argument(
         "--scenarios",
@@ -246,7 +272,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--flood-sockets",
         type=positive_int,
-        help="flood: sockets, one job each (tuned and peer 5000, stock and seed 500)",
+        help="flood: sockets, one job each (tuned, peer and floor 5000, stock and seed 500)",
     )
     parser.add_argument("--overload-sockets", type=positive_int, help="overload: sockets sending at once (100)")
     parser.add_argument(
@@ -258,7 +284,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scaling-jobs",
         type=positive_int,
-        help="scaling: at least this many jobs at each point (tuned and peer 2000, stock and seed 10)",
+        help="scaling: at least this many jobs at each point (tuned, peer and floor 4000, stock and seed 10)",
     )
     parser.add_argument(
         "--scaling-min-jobs-per-socket", type=positive_int, help="scaling: at least this many jobs per socket (5)"
@@ -437,13 +463,43 @@ def client_loop_name() -> str:
         return "asyncio"
 
 
-def config_stack(name: str, log_dir: Path, peer: Peer | None) -> Stack:
-    """A stack (not started) for configuration ``name``: the peer's, or ours with its settings."""
-    return PeerStack(peer, log_dir) if name == PEER and peer is not None else Stack(name, CONFIGS[name], log_dir)
+def not_run(config: str, selected: Sequence[str]) -> dict[str, str]:
+    """The selected scenarios that ``config`` does not run, each with why (``NOT_ON``)."""
+    reasons = NOT_ON.get(config, {})
+    return {scenario: reasons[scenario] for scenario in selected if scenario in reasons}
+
+
+def outside_stacks(names: Sequence[str], args: argparse.Namespace) -> tuple[dict[str, StackMaker], dict[str, str]]:
+    """For the configurations among ``names`` that are not ours (the peer, the floor), each one's stack maker (its
+    folder found, its venv made); and those that cannot run here, each with why (skipped, with one warning)."""
+    finders: dict[str, Callable[[], StackMaker]] = {
+        PEER: lambda: functools.partial(PeerStack, find_peer(args.peer_dir, args.peer_python)),
+        FLOOR: lambda: functools.partial(FloorStack, find_floor(args.floor_dir, args.floor_python)),
+    }
+    makers: dict[str, StackMaker] = {}
+    skipped: dict[str, str] = {}
+    for name, find in finders.items():
+        if name not in names:
+            continue
+        try:
+            makers[name] = find()
+        except PeerUnavailable as exc:
+            logger.warning("%s: skipped: %s", name, exc)
+            skipped[name] = str(exc)
+    return makers, skipped
+
+
+def config_stack(name: str, log_dir: Path, outside: Mapping[str, StackMaker]) -> Stack:
+    """A stack (not started) for configuration ``name``: the peer's or the floor's, or ours with its settings."""
+    return outside[name](log_dir) if name in outside else Stack(name, CONFIGS[name], log_dir)
 
 
 def interleaved(
-    scenario: str, sizes: dict[str, Sizes], out_dir: Path, compression: str | None, peer: Peer | None
+    scenario: str,
+    sizes: dict[str, Sizes],
+    out_dir: Path,
+    compression: str | None,
+    outside: Mapping[str, StackMaker],
 ) -> dict[str, ConfigResult]:
     """``scenario`` on every configuration of ``sizes``, every stack up at once and the rounds alternating between
     them (round 1 of each, then round 2 of each, ...): a machine whose speed drifts weighs on each alike."""
@@ -456,7 +512,7 @@ def interleaved(
     try:
         with ExitStack() as running:
             for name in sizes:
-                stacks[name] = running.enter_context(config_stack(name, log_dir, peer))
+                stacks[name] = running.enter_context(config_stack(name, log_dir, outside))
             with new_runner() as runner:
                 for name, stack in stacks.items():
                     results[name].settings = stack.settings
@@ -497,7 +553,12 @@ def merge_interleaved(result: ConfigResult, phase: ConfigResult, scenario: str) 
 
 
 def run_config(
-    name: str, sizes: Sizes, selected: Sequence[str], out_dir: Path, compression: str | None, peer: Peer | None
+    name: str,
+    sizes: Sizes,
+    selected: Sequence[str],
+    out_dir: Path,
+    compression: str | None,
+    outside: Mapping[str, StackMaker],
 ) -> tuple[ConfigResult, str | None]:
     """Start a fresh stack for configuration ``name``, run every scenario on it, stop it."""
     result = ConfigResult(
@@ -510,8 +571,12 @@ def run_config(
     redis_version = None
     began = time.perf_counter()
     log_dir = out_dir / "logs"
-    stack = config_stack(name, log_dir, peer)
-    on_main = [scenario for scenario in selected if scenario not in OWN_STACK]
+    stack = config_stack(name, log_dir, outside)
+    for scenario, reason in not_run(name, selected).items():
+        result.skipped[scenario] = reason
+        logger.info("[%s] %s: skipped: %s", name, scenario, reason)
+    runnable = [scenario for scenario in selected if scenario not in result.skipped]
+    on_main = [scenario for scenario in runnable if scenario not in OWN_STACK]
     try:
         if on_main:
             with stack:
@@ -520,10 +585,7 @@ def run_config(
                 with new_runner() as runner:
                     runner.run(run_scenarios(stack, result, on_main, compression))
         for scenario, overrides in OWN_STACK.items():
-            if scenario in selected and name not in CONFIGS:
-                result.skipped[scenario] = NOT_ON_PEER[scenario]
-                logger.info("[%s] %s: skipped: %s", name, scenario, NOT_ON_PEER[scenario])
-            elif scenario in selected:
+            if scenario in runnable:
                 own = Stack(name, {**CONFIGS[name], **overrides(sizes)}, log_dir / scenario)
                 with own:
                     redis_version = redis_version or own.redis_version()
@@ -566,15 +628,8 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("unknown scenarios %s: choose among %s", sorted(unknown), ", ".join(SCENARIOS))
         return 2
     compression = None if args.no_compression else DEFAULT_COMPRESSION
-    skipped: dict[str, str] = {}
-    peer = None
-    if PEER in names:
-        try:
-            peer = find_peer(args.peer_dir, args.peer_python)
-        except PeerUnavailable as exc:
-            logger.warning("peer: skipped: %s", exc)
-            skipped[PEER] = str(exc)
-            names.remove(PEER)
+    outside, skipped = outside_stacks(names, args)
+    names = [name for name in names if name not in skipped]
     out_dir: Path = args.out
     started = datetime.now(UTC)
     began = time.perf_counter()
@@ -589,11 +644,21 @@ def main(argv: list[str] | None = None) -> int:
     # rest.
     interleave = [scenario for scenario in INTERLEAVED if scenario in selected] if len(names) > 1 else []
     try:
-        phases = {scenario: interleaved(scenario, all_sizes, out_dir, compression, peer) for scenario in interleave}
+        phases = {
+            scenario: interleaved(
+                scenario,
+                {name: size for name, size in all_sizes.items() if not not_run(name, [scenario])},
+                out_dir,
+                compression,
+                outside,
+            )
+            for scenario in interleave
+        }
         for name in names:
             logger.info("[%s] sizes: %s", name, all_sizes[name])
             rest = [scenario for scenario in selected if scenario not in interleave]
-            result, version = run_config(name, all_sizes[name], rest, out_dir, compression, peer)
+            result, version = run_config(name, all_sizes[name], rest, out_dir, compression, outside)
+            result.skipped.update(not_run(name, interleave))
             for scenario, phase in phases.items():
                 if name in phase:
                     merge_interleaved(result, phase[name], scenario)
@@ -611,6 +676,7 @@ def main(argv: list[str] | None = None) -> int:
         "open_files_limit": open_files,
         "client_loop": client_loop_name(),
         "client_websockets": importlib.metadata.version("websockets"),
+        "server_flags": " ".join(SERVER_FLAGS),
         "compression": compression_name(compression),
         "skipped": skipped,
     }

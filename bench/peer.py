@@ -1,9 +1,10 @@
 """The peer: a server speaking the same WebSocket protocol on SAQ (``../shared/peers/saq``), measured side by side.
 
 Its stack is started as its own ``run_bench.sh`` starts it: a private ``redis-server`` on a free port,
-``python -m saq src.tasks.settings`` and ``python -m uvicorn src.main:app --log-level warning``, both
-from the peer's folder with ``JOB_TIME_SCALE=0`` and the peer's default settings. It runs in a venv of
-its own (SAQ wants redis-py 7, ARQ redis-py < 6), made on first use from its ``requirements.txt``.
+``python -m saq src.tasks.settings`` and ``python -m uvicorn src.main:app`` with the flags every server of the
+benchmark gets (``SERVER_FLAGS``: ``--log-level warning``, as ``run_bench.sh`` has it, and permessage-deflate
+declined, as ours), both from the peer's folder with ``JOB_TIME_SCALE=0`` and the peer's default settings. It
+runs in a venv of its own (SAQ wants redis-py 7, ARQ redis-py < 6), made on first use from its ``requirements.txt``.
 """
 
 import fcntl
@@ -12,7 +13,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from bench.stack import COMMON_SETTINGS, Stack, StackProcess
+from bench.stack import COMMON_SETTINGS, SERVER_FLAGS, Stack, StackProcess
 from tests.support.processes import READY_TIMEOUT, ManagedProcess, wait_for
 from tests.support.redis_provider import free_port
 
@@ -64,28 +65,35 @@ class Peer:
 
     def versions(self) -> dict[str, str]:
         """The peer venv's versions of SAQ, redis-py and uvicorn (empty where they cannot be read)."""
-        script = (
-            f"import importlib.metadata as m\nfor name in {tuple(VERSION_KEYS)!r}:\n    print(name, m.version(name))\n"
-        )
-        try:
-            done = subprocess.run(
-                [str(self.python), "-c", script], capture_output=True, text=True, check=True, timeout=30
-            )
-        except (OSError, subprocess.SubprocessError):
-            return {}
-        return {VERSION_KEYS[name]: version for name, version in (line.split() for line in done.stdout.splitlines())}
+        return venv_versions(self.python, VERSION_KEYS)
+
+
+def venv_versions(python: Path, keys: Mapping[str, str]) -> dict[str, str]:
+    """The versions ``python`` has of the packages named by ``keys``, each under its key (empty if unreadable)."""
+    script = f"import importlib.metadata as m\nfor name in {tuple(keys)!r}:\n    print(name, m.version(name))\n"
+    try:
+        done = subprocess.run([str(python), "-c", script], capture_output=True, text=True, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {keys[name]: version for name, version in (line.split() for line in done.stdout.splitlines())}
 
 
 def find_peer(directory: Path, python: Path | None) -> Peer:
     """The peer in ``directory``, run by ``python`` or by the cached venv (made now if needed)."""
-    missing = [name for name in PEER_FILES if not (directory / name).is_file()]
+    return Peer(directory.resolve(), folder_python(PEER, directory, PEER_FILES, python, PEER_VENV))
+
+
+def folder_python(name: str, directory: Path, files: Sequence[str], python: Path | None, venv: Path) -> Path:
+    """The python that runs configuration ``name`` from ``directory`` (which must hold ``files``): ``python``
+    (``--<name>-python``), or ``venv``'s, made from the folder's ``requirements.txt`` if needed."""
+    missing = [file for file in files if not (directory / file).is_file()]
     if missing:
-        raise PeerUnavailable(f"no peer at {directory} (missing {', '.join(missing)})")
+        raise PeerUnavailable(f"no {name} at {directory} (missing {', '.join(missing)})")
     if python is not None:
         if not os.access(python, os.X_OK):
-            raise PeerUnavailable(f"--peer-python {python} is not an executable")
-        return Peer(directory.resolve(), python)
-    return Peer(directory.resolve(), peer_venv(directory / "requirements.txt", PEER_VENV))
+            raise PeerUnavailable(f"--{name}-python {python} is not an executable")
+        return python
+    return peer_venv(directory / "requirements.txt", venv, name)
 
 
 def requirements_digest(requirements: Path) -> str:
@@ -106,22 +114,23 @@ def locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def peer_venv(requirements: Path, venv: Path) -> Path:
-    """The python of a venv with ``requirements`` installed: ``venv``'s, made (again) if it is missing or stale."""
+def peer_venv(requirements: Path, venv: Path, name: str = PEER) -> Path:
+    """The python of a venv with ``requirements`` installed: ``venv``'s, made (again) if it is missing or stale
+    (``name`` says whose, in the log)."""
     python = venv / "bin" / "python"
     digest = requirements_digest(requirements)
     marker = venv / MARKER
     with locked(venv.with_name(venv.name + ".lock")):
         if python.exists() and marker.is_file() and marker.read_text().strip() == digest:
             return python
-        logger.info("making the peer's venv in %s (pip install -r %s); once only", venv, requirements)
+        logger.info("making the %s's venv in %s (pip install -r %s); once only", name, venv, requirements)
         run_setup_step([sys.executable, "-m", "venv", "--clear", str(venv)], "python -m venv")
         run_setup_step(
             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)],
             "pip install -r requirements.txt",
         )
         marker.write_text(digest + "\n")
-        logger.info("the peer's venv is ready: %s", python)
+        logger.info("the %s's venv is ready: %s", name, python)
     return python
 
 
@@ -147,25 +156,33 @@ def peer_env(redis_url: str) -> dict[str, str]:
 
 
 class PeerProcess(ManagedProcess):
-    """A process of the peer's stack, run from the peer's folder (whose ``src`` is not ours)."""
+    """A process of the peer's stack (or the floor's: ``owner``), run from its folder (whose ``src`` is not ours)."""
 
     def __init__(
-        self, name: str, args: list[str], env: Mapping[str, str], cwd: Path, ready: Callable[[], bool]
+        self,
+        name: str,
+        args: list[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        ready: Callable[[], bool],
+        owner: str = PEER,
     ) -> None:
         super().__init__(name, args, env)
         self.cwd = cwd
         self._ready = ready
+        self.owner = owner
 
     def start(self) -> None:
-        """Start the process in the peer's folder (appending to its log)."""
+        """Start the process in its folder (appending to its log)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Wait until the process is ready; raise if it exits first."""
-        wait_for(lambda: not self.is_running() or self._ready(), timeout, f"the peer's {self.name} to be ready")
+        what = f"the {self.owner}'s {self.name} to be ready"
+        wait_for(lambda: not self.is_running() or self._ready(), timeout, what)
         if not self.is_running():
-            raise RuntimeError(f"the peer's {self.name} exited during start-up:\n{self.log()[-2000:]}")
+            raise RuntimeError(f"the {self.owner}'s {self.name} exited during start-up:\n{self.log()[-2000:]}")
 
 
 def server_answers(url: str) -> bool:
@@ -205,7 +222,7 @@ class PeerStack(Stack):
         server_args = [python, "-m", "uvicorn", "src.main:app", "--host", "127.0.0.1", "--port", str(port)]
         server = PeerProcess(
             "server",
-            [*server_args, "--log-level", "warning"],
+            [*server_args, *SERVER_FLAGS],
             env,
             cwd,
             lambda: server_answers(f"http://127.0.0.1:{port}/"),

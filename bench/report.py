@@ -42,7 +42,13 @@ TARGET_P50_MS = 2.0
 TARGET_P99_MS = 5.0
 
 #: The configurations ``tuned`` is compared with (ratio rows, the JSON's ratios) when they ran beside it.
-COMPARED = ("seed", "peer")
+COMPARED = ("seed", "peer", "floor")
+#: The configurations that are not ours (``bench/peer.py``, ``bench/floor.py``): compared under load and by scaling
+#: point too.
+OUTSIDE = ("peer", "floor")
+#: Configurations whose ratios are tuned's figure over theirs, every figure alike: how far tuned is from the floor (its
+#: p50 4.6x the floor's, its jobs/s 0.3x). The others' say how many times better tuned is (other/tuned for a time).
+TUNED_OVER = ("floor",)
 #: The scenarios whose jobs are counted, each run (or round) with its own ``counts``.
 COUNTED = ("latency", "burst", "closed_loop", "sockets", "flood", "overload", "scaling", "progress", "reconnect_storm")
 #: The load scenarios: a refused job is an outcome there, counted apart from the lost ones.
@@ -93,7 +99,7 @@ class ConfigResult:
     #: Scenario → every round run of it (``latency``, ``burst``, ``closed_loop`` and ``handshakes``); the scenario's
     #: own field holds the median round.
     rounds: dict[str, list[LatencyResult | ThroughputResult | HandshakeResult]] = field(default_factory=dict)
-    #: Scenario → why this configuration did not run it (the peer: no progress frames, no ``job_watch``).
+    #: Scenario → why this configuration did not run it (the peer, the floor: no progress frames, no ``job_watch``).
     skipped: dict[str, str] = field(default_factory=dict)
 
     def runs_of(self, scenario: str) -> list[Counted]:
@@ -262,13 +268,24 @@ def _point(result: ConfigResult, sockets: int) -> ThroughputResult | None:
     return next((point for point in points if point.sockets == sockets), None)
 
 
+def _time_over(name: str) -> tuple[str, str]:
+    """Whose time a ratio of tuned's and ``name``'s divides by whose: ``(name, "tuned")``, how many times faster tuned
+    is; beside the floor (``TUNED_OVER``), ``("tuned", name)``."""
+    return ("tuned", name) if name in TUNED_OVER else (name, "tuned")
+
+
+def _times(tuned: float | None, other: float | None, name: str) -> tuple[float | None, float | None]:
+    """Tuned's time and ``name``'s (``other``) as numerator and denominator, in ``_time_over``'s order."""
+    return (tuned, other) if name in TUNED_OVER else (other, tuned)
+
+
 def ratio_row(tuned: ConfigResult, other: ConfigResult) -> list[str]:
-    """other/tuned for latency, tuned/other for throughput: how many times better the tuned stack is."""
+    """other/tuned for latency, tuned/other for throughput: how many times better the tuned stack is; beside the
+    floor, tuned/floor for both."""
+    name = other.name
     return [
-        f"tuned vs {other.name}",
-        _ratio(_lat(other, "p50_ms"), _lat(tuned, "p50_ms")),
-        _ratio(_lat(other, "p95_ms"), _lat(tuned, "p95_ms")),
-        _ratio(_lat(other, "p99_ms"), _lat(tuned, "p99_ms")),
+        f"tuned vs {name}" + (f" (tuned/{name})" if name in TUNED_OVER else ""),
+        *(_ratio(*_times(_lat(tuned, pct), _lat(other, pct), name)) for pct in ("p50_ms", "p95_ms", "p99_ms")),
         _ratio(_rate(tuned.burst), _rate(other.burst)),
         _ratio(_rate(tuned.closed_loop), _rate(other.closed_loop)),
         "",
@@ -284,24 +301,26 @@ def _divide(numerator: float | None, denominator: float | None) -> float | None:
 
 
 def ratios(tuned: ConfigResult, other: ConfigResult) -> dict[str, Any]:
-    """The same ratios as numbers, for the JSON (``p50_seed_over_tuned``, ``burst_tuned_over_peer``, ...).
+    """The same ratios as numbers, for the JSON (``p50_seed_over_tuned``, ``burst_tuned_over_peer``,
+    ``p50_tuned_over_floor``, ...).
 
-    Beside the peer, also the load scenarios' times (other/tuned) and each scaling point's jobs/s (tuned/other).
+    Beside the peer and the floor, also the load scenarios' times (other/tuned; tuned/floor) and each scaling point's
+    jobs/s (tuned/other).
     """
     name = other.name
+    first, second = _time_over(name)
     figures: dict[str, Any] = {
-        f"{pct}_{name}_over_tuned": _divide(_lat(other, f"{pct}_ms"), _lat(tuned, f"{pct}_ms"))
+        f"{pct}_{first}_over_{second}": _divide(*_times(_lat(tuned, f"{pct}_ms"), _lat(other, f"{pct}_ms"), name))
         for pct in ("p50", "p95", "p99")
     }
     figures[f"burst_tuned_over_{name}"] = _divide(_rate(tuned.burst), _rate(other.burst))
     figures[f"closed_loop_tuned_over_{name}"] = _divide(_rate(tuned.closed_loop), _rate(other.closed_loop))
     figures[f"handshakes_tuned_over_{name}"] = _divide(_handshake_rate(tuned), _handshake_rate(other))
-    if name != "peer":
+    if name not in OUTSIDE:
         return figures
     for scenario in ("flood", "overload"):
-        figures[f"{scenario}_seconds_{name}_over_tuned"] = _divide(
-            _load_seconds(getattr(other, scenario)), _load_seconds(getattr(tuned, scenario))
-        )
+        seconds = (_load_seconds(getattr(tuned, scenario)), _load_seconds(getattr(other, scenario)))
+        figures[f"{scenario}_seconds_{first}_over_{second}"] = _divide(*_times(*seconds, name))
     if tuned.scaling and other.scaling:
         figures[f"scaling_jobs_per_s_tuned_over_{name}"] = {
             str(point.sockets): _divide(point.jobs_per_s, _rate(_point(other, point.sockets)))
@@ -450,14 +469,16 @@ def load_table(results: list[ConfigResult]) -> list[str]:
         return []
     rows = [list(LOAD_COLUMNS)] + [_load_row(result) for result in ran]
     for tuned, other in _compared(ran):
+        name = other.name
+        first, second = _time_over(name)
         rows.append(
             [
-                f"tuned vs {other.name} (time {other.name}/tuned)",
+                f"tuned vs {name} (time {first}/{second})",
                 "",
-                _ratio(_load_seconds(other.flood), _load_seconds(tuned.flood)),
+                _ratio(*_times(_load_seconds(tuned.flood), _load_seconds(other.flood), name)),
                 "",
                 "",
-                _ratio(_load_seconds(other.overload), _load_seconds(tuned.overload)),
+                _ratio(*_times(_load_seconds(tuned.overload), _load_seconds(other.overload), name)),
             ]
         )
     heading = (
@@ -623,7 +644,10 @@ def _client_line(results: list[ConfigResult], run: Mapping[str, Any]) -> str:
     settled = ", ".join(
         f"{result.name} {', '.join(result.negotiated) or 'none'}" for result in results if result.negotiated is not None
     )
-    return f"Client: {client}offering {offered}; extensions the servers settled on: {settled or '—'}"
+    flags = (
+        f"; every uvicorn server (ours and the peer's) ran with {run['server_flags']}" if "server_flags" in run else ""
+    )
+    return f"Client: {client}offering {offered}; extensions the servers settled on: {settled or '—'}{flags}"
 
 
 def _outcome_lines(result: ConfigResult) -> list[str]:

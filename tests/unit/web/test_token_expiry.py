@@ -19,7 +19,7 @@ from pydantic import SecretStr
 import src.base_consumer
 from src.apps.background_jobs.consumer import BackgroundJobConsumer
 from src.fastpath import FastPath
-from src.fastpath.lean_channel_layer import LeanChannelLayer
+from src.fastpath.lean_channel_layer import LeanChannelLayer, LeanLoopLayer
 from src.layers import JOBS_LAYER_ALIAS
 from src.main import WS_PATH, create_app
 from src.parts import StockParts
@@ -59,6 +59,10 @@ async def subscribe_nothing(shard: RedisSingleShardConnection, channel: str) -> 
     """A shard's (un)subscription, stood in for: these sockets get no channel-layer event."""
 
 
+async def listen_nowhere(layer: LeanLoopLayer) -> None:
+    """The lean layer's pattern subscription, stood in for."""
+
+
 @pytest.fixture(params=["stock loop", "fast path's loop"])
 def app_on_a_loop(
     request: pytest.FixtureRequest, settings: Settings, pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
@@ -72,6 +76,7 @@ def app_on_a_loop(
         return app
     monkeypatch.setattr(RedisSingleShardConnection, "subscribe", subscribe_nothing)
     monkeypatch.setattr(RedisSingleShardConnection, "unsubscribe", subscribe_nothing)
+    monkeypatch.setattr(LeanLoopLayer, "listen", listen_nowhere)
     channel_layers.clear()
     register_channel_layer(JOBS_LAYER_ALIAS, LeanChannelLayer(hosts=[UNREACHABLE], prefix="unit."))
     app = app_on(settings, pool)
