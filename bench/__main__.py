@@ -49,8 +49,8 @@ CONFIG_GROUPS = {"both": tuple(CONFIGS), "all": ALL_CONFIGS}
 StackMaker = Callable[[Path], Stack]
 
 #: Sizes per configuration. Without the fast path the worker polls every 0.5 s (the stock and seed
-#: configurations), so their latency, sockets, flood and scaling runs are smaller. The peer and the floor are sized as
-#: ``tuned``.
+#: configurations), so their latency, sockets, flood and scaling runs are smaller. arq-cli, the peer and the floor
+#: are sized as ``tuned``.
 DEFAULT_SIZES = {
     "tuned": Sizes(
         latency_jobs=400,
@@ -94,7 +94,7 @@ DEFAULT_SIZES = {
         storm_sockets=500,
     ),
 }
-DEFAULT_SIZES[PEER] = DEFAULT_SIZES[FLOOR] = DEFAULT_SIZES["tuned"]
+DEFAULT_SIZES[PEER] = DEFAULT_SIZES[FLOOR] = DEFAULT_SIZES["arq-cli"] = DEFAULT_SIZES["tuned"]
 SMOKE_SIZES = {
     "latency_jobs": 20,
     "warmup_jobs": 3,
@@ -210,10 +210,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--config",
         type=config_names,
         default=["tuned"],
-        help="comma-separated configurations: tuned: the app's defaults; stock: the same with FAST_PATH=false; "
+        help="comma-separated configurations: tuned: the app's defaults; arq-cli: the same with the worker started "
+        "by `arq src.tasks.WorkerSettings`; stock: the app's defaults with FAST_PATH=false; "
         "seed: the tutorial's settings; peer: the same protocol on SAQ (--peer-dir); floor: the same protocol with "
-        "nothing but the architecture (--floor-dir); both: tuned, stock and seed; all: those, the peer and the floor "
-        "(default: tuned)",
+        "nothing but the architecture (--floor-dir); both: tuned, arq-cli, stock and seed; all: those, the peer and "
+        "the floor (default: tuned)",
     )
     parser.add_argument(
         "--no-compression",

@@ -36,6 +36,9 @@ SERVER_FLAGS = (*SERVER_OPTIONS, "--log-level", "warning")
 CONFIGS: dict[str, dict[str, str]] = {
     # The app as it ships: its own defaults.
     "tuned": {},
+    # The same, its worker started by the tutorial's command, ``arq src.tasks.WorkerSettings``: ARQ's own ``Worker``
+    # on the fast path's pool, on asyncio's loop.
+    "arq-cli": {},
     # The reference path alone (FAST_PATH=false): ARQ's and redis-py's own code, with the app's other defaults.
     "stock": {"fast_path": "false"},
     # The tutorial's configuration: a new Redis pool per enqueue (bench/tutorial_app.py), ARQ's 0.5 s poll, 10

@@ -7,8 +7,9 @@ where ``<shard>`` is the shard fast-channels' consistent hash gives the whole na
 on each shard, to the pattern ``<prefix>specific.<process>.<shard>!*`` (confirmed before the first channel is given
 out): every channel is heard on its own shard only, so two shards on one Redis server deliver a message once. A
 message is routed to its socket's inbox by its channel's name, as the stock reader does.
-Whoever publishes is unchanged: a ``PUBLISH`` to the channel's name, as any fast-channels layer sends it; this layer
-puts what it sends to one of its own process's channels straight into that channel's inbox. Redis
+Whoever publishes is unchanged: a ``PUBLISH`` to the channel's name, as any fast-channels layer sends it (this one
+too, to its own process's channels: a message sent straight to a local inbox would overtake the messages of the same
+sender still on their way through Redis, to a group, say). Redis
 matches each ``PUBLISH`` against every pattern subscribed (one per web process on a shard), and redis-py subscribes
 the pattern again when it reconnects, as it does channels.
 
@@ -114,15 +115,6 @@ class LeanLoopLayer(RedisPubSubLoopLayer):
         channel = self._local_name()
         self.channels[channel] = ChannelInbox()  # type: ignore[assignment]  # put_nowait and get, as the layer uses
         return channel
-
-    async def send(self, channel: str, message: Any) -> None:
-        """Send ``message`` to ``channel``: into its inbox if it is one of this process's, else as the stock layer
-        does (a ``PUBLISH``, which would only come back here). Either way the receiver gets its own copy."""
-        inbox = self.channels.get(channel) if channel.startswith(self.local_prefix) else None
-        if inbox is None:
-            await super().send(channel, message)
-        else:
-            inbox.put_nowait(self.channel_layer.serialize(message))
 
     def _local_name(self) -> str:
         """A new name under this process's pattern for a shard drawn at random, whose name fast-channels' hash gives

@@ -143,14 +143,15 @@ PEER_RESULT = measured(PEER, p50_ms=1.6, jobs_per_s=2000.0, flood_seconds=3.0)
 FLOOR_RESULT = measured(FLOOR, p50_ms=0.2, jobs_per_s=12000.0, flood_seconds=0.5)
 
 
-def test_the_ratios_to_the_peer_say_how_many_times_better_tuned_is() -> None:
+def test_the_ratios_to_the_peer_are_tuned_over_the_peer_as_the_targets_are_written() -> None:
     row = ratio_row(TUNED, PEER_RESULT)
     figures = ratios(TUNED, PEER_RESULT)
 
-    assert row[:4] == ["tuned vs peer", "2.0x", "2.0x", "2.0x"]
+    assert row[:4] == ["tuned vs peer (tuned/peer)", "0.5x", "0.5x", "0.5x"]
     assert row[5] == "2.0x"
-    assert (figures["p50_peer_over_tuned"], figures["closed_loop_tuned_over_peer"]) == (2.0, 2.0)
-    assert figures["flood_seconds_peer_over_tuned"] == 2.0
+    assert (figures["p50_tuned_over_peer"], figures["closed_loop_tuned_over_peer"]) == (0.5, 2.0)
+    assert figures["flood_seconds_tuned_over_peer"] == 0.5
+    assert not any(key.endswith("peer_over_tuned") for key in figures)
 
 
 def test_the_ratios_to_the_floor_are_tuned_over_the_floor_for_every_figure() -> None:
