@@ -265,8 +265,7 @@ def _load_seconds(part: LoadResult | None) -> float | None:
 
 def _point(result: ConfigResult, sockets: int) -> ThroughputResult | None:
     """The scaling point of ``result`` at ``sockets`` sockets, if it ran."""
-    points = result.scaling.points if result.scaling else []
-    return next((point for point in points if point.sockets == sockets), None)
+    return next((point for point in _points(result) if point.sockets == sockets), None)
 
 
 def _time_over(name: str) -> tuple[str, str]:
@@ -507,7 +506,34 @@ def scaling_table(results: list[ConfigResult]) -> list[str]:
             row += [_fmt(point.jobs_per_s, 0), _fmt(point.p50_ms, 2), _fmt(point.p99_ms, 2)] if point else ["—"] * 3
         row += [_ratio(_rate(_point(tuned, count)), _rate(_point(other, count))) for tuned, other in compared]
         rows.append(row)
-    return ["", "Scaling: the closed loop (each socket waits for its result) by sockets", *_render(rows)]
+    return [
+        "",
+        "Scaling: the closed loop (each socket waits for its result) by sockets",
+        *_render(rows),
+        *_opening_rows(ran, counts),
+    ]
+
+
+def _points(result: ConfigResult) -> list[ThroughputResult]:
+    """The scaling points of ``result`` (none if it did not run the scenario)."""
+    return result.scaling.points if result.scaling else []
+
+
+def _opening_rows(ran: list[ConfigResult], counts: list[int]) -> list[str]:
+    """The scaling points with the time to open their sockets counted, each as a share of its configuration's best."""
+    best = {result.name: max((point.jobs_per_s_opening for point in _points(result)), default=0.0) for result in ran}
+    rows = [["sockets"] + [f"{result.name} jobs/s" for result in ran] + [f"{result.name} of best" for result in ran]]
+    for count in counts:
+        points = [_point(result, count) for result in ran]
+        rows.append(
+            [f"{count:,}"]
+            + [_fmt(point.jobs_per_s_opening, 0) if point else "—" for point in points]
+            + [
+                f"{point.jobs_per_s_opening / best[result.name]:.0%}" if point and best[result.name] else "—"
+                for result, point in zip(ran, points, strict=True)
+            ]
+        )
+    return ["", "The same with the time to open the sockets counted (first handshake to last result):", *_render(rows)]
 
 
 def handshakes_table(results: list[ConfigResult]) -> list[str]:

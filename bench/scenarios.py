@@ -150,6 +150,14 @@ class ThroughputResult:
     p99_ms: float
     #: ``progress`` frames the sockets got about their jobs (none for zero-work jobs).
     progress_frames: int = 0
+    #: Seconds it took to open the sockets before the first send (not in ``seconds``).
+    open_seconds: float = math.nan
+
+    @property
+    def jobs_per_s_opening(self) -> float:
+        """Results per second with the time to open the sockets counted: from the first handshake to the last result."""
+        total = self.seconds + self.open_seconds
+        return round(self.jobs_per_s * self.seconds / total, 1) if total > 0 else math.nan
 
     @property
     def frames_per_job(self) -> float:
@@ -431,7 +439,9 @@ async def closed_loop(
     """
     tracker = Tracker()
     counts = JobCounts(jobs=sockets * per_socket, refused_is_outcome=refused_is_outcome)
+    opening = time.perf_counter()
     opened, _, _ = await _open_many(url, sockets, batch, tracker, compression)
+    open_seconds = time.perf_counter() - opening
     jobs: list[Job] = []
     start = asyncio.Event()
 
@@ -455,7 +465,9 @@ async def closed_loop(
         await asyncio.gather(*senders, return_exceptions=True)
     finally:
         await _close_many(opened, batch)
-    return _throughput(counts, jobs, sockets, per_socket, opened)
+    result = _throughput(counts, jobs, sockets, per_socket, opened)
+    result.open_seconds = round(open_seconds, 4)
+    return result
 
 
 async def many_sockets(

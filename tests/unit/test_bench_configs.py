@@ -23,7 +23,7 @@ from bench.__main__ import (
 from bench.floor import DEFAULT_FLOOR_DIR, FLOOR, FLOOR_FILES, FloorStack
 from bench.peer import PEER
 from bench.report import ConfigResult, format_table, ratio_row, ratios
-from bench.scenarios import JobCounts, LatencyResult, LoadResult, ThroughputResult
+from bench.scenarios import JobCounts, LatencyResult, LoadResult, ScalingResult, ThroughputResult
 from bench.stack import CONFIGS, Stack
 
 
@@ -31,7 +31,11 @@ def test_the_floor_is_a_configuration_alone_in_a_list_and_in_all() -> None:
     assert parse_args(["--config", "floor"]).config == ["floor"]
     assert parse_args(["--config", "tuned,peer,floor"]).config == ["tuned", "peer", "floor"]
     assert parse_args(["--config", "floor,tuned,floor"]).config == ["floor", "tuned"]
-    assert parse_args(["--config", "all"]).config == ["tuned", "stock", "seed", "peer", "floor"] == list(ALL_CONFIGS)
+    assert (
+        parse_args(["--config", "all"]).config
+        == ["tuned", "arq-cli", "stock", "seed", "peer", "floor"]
+        == list(ALL_CONFIGS)
+    )
     assert FLOOR not in parse_args(["--config", "both"]).config
 
 
@@ -175,3 +179,41 @@ def test_the_table_shows_the_floor_and_its_ratios_under_the_peers() -> None:
     assert [line[:3] for line in ratio_lines[:2]] == [["tuned", "vs", "peer"], ["tuned", "vs", "floor"]]
     assert ratio_lines[1][4] == "4.0x"
     assert any(line.startswith("floor ") for line in table)
+
+
+def test_a_scaling_point_with_its_sockets_opening_counted_runs_from_the_first_handshake() -> None:
+    point = ThroughputResult(
+        JobCounts(),
+        sockets=500,
+        jobs_per_socket=10,
+        seconds=2.0,
+        jobs_per_s=2500.0,
+        p50_ms=1.0,
+        p99_ms=2.0,
+        open_seconds=0.5,
+    )
+
+    assert point.jobs_per_s_opening == 2000.0  # 5,000 results over 2.5 s
+
+
+def test_the_scaling_table_gives_each_point_with_its_opening_counted_as_a_share_of_the_best() -> None:
+    def scaled(name: str, *points: tuple[int, float, float]) -> ConfigResult:
+        result = ConfigResult(name=name, settings={}, sizes=DEFAULT_SIZES["tuned"], scenarios=["scaling"])
+        result.scaling = ScalingResult(
+            points=[
+                ThroughputResult(JobCounts(), sockets, 10, 1.0, rate, 1.0, 2.0, open_seconds=opening)
+                for sockets, rate, opening in points
+            ]
+        )
+        return result
+
+    machine = {"cpu": "cpu", "cores": 2, "ram_gib": 1.0, "python": "3", "redis": "7", "kernel": "6", "git": None}
+    tuned = scaled("tuned", (50, 4000.0, 0.0), (500, 4000.0, 0.25))
+
+    table = format_table([tuned], machine).splitlines()
+
+    opening = table[
+        table.index("The same with the time to open the sockets counted (first handshake to last result):") :
+    ]
+    assert opening[3].split() == ["50", "4,000", "100%"]
+    assert opening[4].split() == ["500", "3,200", "80%"]
