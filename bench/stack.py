@@ -342,6 +342,13 @@ class Stack:
         return self._ws_url
 
     @property
+    def redis_url(self) -> str:
+        """The stack's private Redis."""
+        if self._redis is None:
+            raise RuntimeError("the stack has not been started")
+        return self._redis.url
+
+    @property
     def server_pid(self) -> int:
         """The uvicorn process's pid."""
         assert self._server is not None

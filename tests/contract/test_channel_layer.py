@@ -203,3 +203,38 @@ async def test_a_lean_channel_hears_what_fast_channels_own_layer_sends_it_and_th
     finally:
         await lean.flush()
         await stock.flush()
+
+
+async def published_by(layer: RedisPubSubChannelLayer, client: Redis, sends: int) -> list[bytes]:
+    """What Redis publishes when ``layer`` sends ``sends`` messages to one channel at once (each send its own task,
+    as a worker's jobs send theirs), in the order a subscriber hears them."""
+    channel = "contract.specific.listener"
+    listener = client.pubsub()
+    await listener.subscribe(channel)
+    assert (await listener.get_message(timeout=2.0) or {}).get("type") == "subscribe"
+    try:
+        await asyncio.gather(*(layer.send(channel, {"type": "job.progress", "n": n}) for n in range(sends)))
+        heard: list[bytes] = []
+        async with asyncio.timeout(5.0):
+            while len(heard) < sends:
+                message = await listener.get_message(timeout=1.0)
+                if message is not None and message["type"] == "message":
+                    heard.append(message["data"])
+        return heard
+    finally:
+        await listener.aclose()  # type: ignore[no-untyped-call]
+        await layer.flush()
+
+
+async def test_the_lean_layer_publishes_many_sends_at_once_as_fast_channels_own_does_in_the_order_they_were_made(
+    settings: Settings, client: Redis
+) -> None:
+    """The same bytes on the same channel, in the order the sends were made (a job's progress, then its outcome)."""
+    prefix = settings.channel_layer_prefix
+    stock = await published_by(RedisPubSubChannelLayer(hosts=[settings.redis_url], prefix=prefix), client, 200)
+    lean_layer = LeanChannelLayer(hosts=[settings.redis_url], prefix=prefix)
+    lean = await published_by(lean_layer, client, 200)
+
+    assert len(lean) == len(stock) == 200
+    assert [lean_layer.deserialize(data)["n"] for data in lean] == list(range(200))
+    assert lean == stock  # byte for byte, in the same order
