@@ -3,7 +3,8 @@ reaches each watching channel, from the moment ``watch`` returns; nothing else d
 its Redis restarts."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
@@ -20,28 +21,36 @@ from src.settings import Settings
 from src.web.job_watches import JobWatches
 from tests.support.redis_provider import RedisServerProcess, redis_server_process
 
-pytestmark = pytest.mark.processes
+
+@contextlib.asynccontextmanager
+async def layer_and_hub(redis_url: str) -> AsyncIterator[tuple[RedisPubSubChannelLayer, JobWatches]]:
+    """The channel layer (fast-channels' own) and a watch hub, both on ``redis_url``."""
+    channel_layers.clear()
+    setup_layers(Settings(redis_url=redis_url))
+    watches = JobWatches(Settings(redis_url=redis_url))
+    try:
+        yield cast(RedisPubSubChannelLayer, get_channel_layer(JOBS_LAYER_ALIAS)), watches
+    finally:
+        await watches.close()
+        await teardown_layers()
+
+
+@pytest_asyncio.fixture
+async def layer_and_hub_on_the_sessions_redis(
+    redis_url: str,
+) -> AsyncIterator[tuple[RedisPubSubChannelLayer, JobWatches]]:
+    async with layer_and_hub(redis_url) as both:
+        yield both
 
 
 @pytest.fixture
-def redis_process() -> Iterator[RedisServerProcess]:
-    with redis_server_process() as server:
-        yield server
+def layer(layer_and_hub_on_the_sessions_redis: tuple[RedisPubSubChannelLayer, JobWatches]) -> RedisPubSubChannelLayer:
+    return layer_and_hub_on_the_sessions_redis[0]
 
 
-@pytest_asyncio.fixture
-async def layer(redis_process: RedisServerProcess) -> AsyncIterator[RedisPubSubChannelLayer]:
-    channel_layers.clear()
-    setup_layers(Settings(redis_url=redis_process.url))
-    yield cast(RedisPubSubChannelLayer, get_channel_layer(JOBS_LAYER_ALIAS))
-    await teardown_layers()
-
-
-@pytest_asyncio.fixture
-async def hub(redis_process: RedisServerProcess, layer: RedisPubSubChannelLayer) -> AsyncIterator[JobWatches]:
-    watches = JobWatches(Settings(redis_url=redis_process.url))
-    yield watches
-    await watches.close()
+@pytest.fixture
+def hub(layer_and_hub_on_the_sessions_redis: tuple[RedisPubSubChannelLayer, JobWatches]) -> JobWatches:
+    return layer_and_hub_on_the_sessions_redis[1]
 
 
 def event(job_id: str, percent: int = 10) -> dict[str, Any]:
@@ -112,8 +121,15 @@ async def test_after_the_last_unwatch_nothing_is_brought_and_the_channel_is_let_
     assert watcher_inbox.qsize() == 0  # the first watcher got nothing after its unwatch
 
 
-async def test_the_hub_hears_again_after_its_redis_restarts(
-    hub: JobWatches, layer: RedisPubSubChannelLayer, redis_process: RedisServerProcess
+@pytest.mark.processes
+async def test_the_hub_hears_again_after_its_redis_restarts() -> None:
+    with redis_server_process() as redis_process:
+        async with layer_and_hub(redis_process.url) as (layer, hub):
+            await hears_again_after_a_restart(layer, hub, redis_process)
+
+
+async def hears_again_after_a_restart(
+    layer: RedisPubSubChannelLayer, hub: JobWatches, redis_process: RedisServerProcess
 ) -> None:
     queuing, watcher = [await layer.new_channel() for _ in range(2)]
     await hub.watch("generate_a", queuing, watcher)
@@ -132,6 +148,7 @@ async def test_the_hub_hears_again_after_its_redis_restarts(
     assert brought.result() == event("generate_a", 60)
 
 
+@pytest.mark.processes
 async def test_with_a_sharded_channel_layer_each_channel_is_heard_on_its_own_redis() -> None:
     """With ``CHANNEL_LAYER_URLS`` naming two Redis hosts, channels on either are heard (the hub picks a channel's
     host as the layer does)."""
@@ -160,7 +177,7 @@ async def test_with_a_sharded_channel_layer_each_channel_is_heard_on_its_own_red
 
 
 async def test_events_heard_while_a_send_waits_are_coalesced_to_the_latest_and_nothing_follows_an_outcome(
-    hub: JobWatches, layer: RedisPubSubChannelLayer, redis_process: RedisServerProcess, monkeypatch: pytest.MonkeyPatch
+    hub: JobWatches, layer: RedisPubSubChannelLayer, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While the first event's send waits, the job's later progress is replaced by its outcome, and a progress after
     the outcome by nothing: the watcher gets the first event, then the outcome; another job's event comes after."""
@@ -176,7 +193,7 @@ async def test_events_heard_while_a_send_waits_are_coalesced_to_the_latest_and_n
 
     # The layer hands ``send`` to its per-loop layer: the wait goes there.
     monkeypatch.setattr(RedisPubSubLoopLayer, "send", first_send_waits)
-    publisher = redis.asyncio.Redis.from_url(redis_process.url)
+    publisher = redis.asyncio.Redis.from_url(redis_url)
     try:
         for message in (
             event("generate_a", 10),
