@@ -219,3 +219,58 @@ async def test_events_heard_while_a_send_waits_are_coalesced_to_the_latest_and_n
     assert to_watcher == [event("generate_a", 10), outcome("generate_a")]
     assert to_other == event("generate_b", 50)
     assert hub.backlog == 0
+
+
+async def test_a_watch_redis_does_not_confirm_is_undone_and_the_job_can_be_watched_again(
+    hub: JobWatches, layer: RedisPubSubChannelLayer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queuing, watcher = [await layer.new_channel() for _ in range(2)]
+    subscribe = redis.asyncio.client.PubSub.subscribe
+    lost: list[Any] = []
+
+    async def first_subscribe_lost(self: redis.asyncio.client.PubSub, *channels: Any, **kwargs: Any) -> None:
+        if queuing in channels and not lost:  # Redis confirms another channel, never this one
+            lost.append(channels)
+            channels = (f"{queuing}.elsewhere",)
+        await subscribe(self, *channels, **kwargs)
+
+    monkeypatch.setattr(redis.asyncio.client.PubSub, "subscribe", first_subscribe_lost)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(hub.watch("generate_a", queuing, watcher), 0.3)
+    assert (hub.channels, lost) == (0, [(queuing,)])
+
+    await hub.watch("generate_a", queuing, watcher)
+    await layer.send(queuing, event("generate_a", 70))
+    assert await asyncio.wait_for(layer.receive(watcher), 2) == event("generate_a", 70)
+    assert hub.channels == 1
+
+
+async def test_an_event_held_for_a_job_that_lost_its_last_watcher_is_dropped_and_the_next_jobs_still_come(
+    hub: JobWatches, layer: RedisPubSubChannelLayer, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queuing, first, gone, last = [await layer.new_channel() for _ in range(4)]
+    for job_id, watcher in (("generate_a", first), ("generate_c", gone), ("generate_d", last)):
+        await hub.watch(job_id, queuing, watcher)
+    release, send = asyncio.Event(), RedisPubSubLoopLayer.send
+
+    async def first_send_waits(self: RedisPubSubLoopLayer, channel: str, message: Any) -> None:
+        if not release.is_set() and message == event("generate_a", 10):
+            await release.wait()
+        await send(self, channel, message)
+
+    monkeypatch.setattr(RedisPubSubLoopLayer, "send", first_send_waits)
+    publisher = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        for job_id, percent in (("generate_a", 10), ("generate_c", 20), ("generate_d", 30)):
+            await publisher.publish(queuing, layer.serialize(event(job_id, percent)))
+    finally:
+        await publisher.aclose()
+    async with asyncio.timeout(5):
+        while hub.backlog < 2:  # noqa: ASYNC110  # a's is being sent, c's and d's held: nothing to wait on but the count
+            await asyncio.sleep(0.01)
+    await hub.unwatch("generate_c", gone)
+    release.set()
+
+    assert await asyncio.wait_for(layer.receive(first), 2) == event("generate_a", 10)
+    assert await asyncio.wait_for(layer.receive(last), 2) == event("generate_d", 30)
+    assert hub.backlog == 0
