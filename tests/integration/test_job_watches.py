@@ -53,6 +53,21 @@ def hub(layer_and_hub_on_the_sessions_redis: tuple[RedisPubSubChannelLayer, JobW
     return layer_and_hub_on_the_sessions_redis[1]
 
 
+@pytest.fixture
+def release(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """The send of ``generate_a``'s 10 % event waits until this is set (other sends go at once)."""
+    held, send = asyncio.Event(), RedisPubSubLoopLayer.send
+
+    async def first_send_waits(self: RedisPubSubLoopLayer, channel: str, message: Any) -> None:
+        if not held.is_set() and message == event("generate_a", 10):
+            await held.wait()
+        await send(self, channel, message)
+
+    # The layer hands ``send`` to its per-loop layer: the wait goes there.
+    monkeypatch.setattr(RedisPubSubLoopLayer, "send", first_send_waits)
+    return held
+
+
 def event(job_id: str, percent: int = 10) -> dict[str, Any]:
     """What chanx's ``send_event`` sends a consumer: a job's progress."""
     update = ProgressUpdate(job_id=job_id, job_type="generate", progress=percent)
@@ -177,22 +192,13 @@ async def test_with_a_sharded_channel_layer_each_channel_is_heard_on_its_own_red
 
 
 async def test_events_heard_while_a_send_waits_are_coalesced_to_the_latest_and_nothing_follows_an_outcome(
-    hub: JobWatches, layer: RedisPubSubChannelLayer, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    hub: JobWatches, layer: RedisPubSubChannelLayer, redis_url: str, release: asyncio.Event
 ) -> None:
     """While the first event's send waits, the job's later progress is replaced by its outcome, and a progress after
     the outcome by nothing: the watcher gets the first event, then the outcome; another job's event comes after."""
     queuing, watcher, other = [await layer.new_channel() for _ in range(3)]
     await hub.watch("generate_a", queuing, watcher)
     await hub.watch("generate_b", queuing, other)
-    release, send = asyncio.Event(), RedisPubSubLoopLayer.send
-
-    async def first_send_waits(self: RedisPubSubLoopLayer, channel: str, message: Any) -> None:
-        if not release.is_set() and message == event("generate_a", 10):
-            await release.wait()
-        await send(self, channel, message)
-
-    # The layer hands ``send`` to its per-loop layer: the wait goes there.
-    monkeypatch.setattr(RedisPubSubLoopLayer, "send", first_send_waits)
     publisher = redis.asyncio.Redis.from_url(redis_url)
     try:
         for message in (
@@ -246,19 +252,11 @@ async def test_a_watch_redis_does_not_confirm_is_undone_and_the_job_can_be_watch
 
 
 async def test_an_event_held_for_a_job_that_lost_its_last_watcher_is_dropped_and_the_next_jobs_still_come(
-    hub: JobWatches, layer: RedisPubSubChannelLayer, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    hub: JobWatches, layer: RedisPubSubChannelLayer, redis_url: str, release: asyncio.Event
 ) -> None:
     queuing, first, gone, last = [await layer.new_channel() for _ in range(4)]
     for job_id, watcher in (("generate_a", first), ("generate_c", gone), ("generate_d", last)):
         await hub.watch(job_id, queuing, watcher)
-    release, send = asyncio.Event(), RedisPubSubLoopLayer.send
-
-    async def first_send_waits(self: RedisPubSubLoopLayer, channel: str, message: Any) -> None:
-        if not release.is_set() and message == event("generate_a", 10):
-            await release.wait()
-        await send(self, channel, message)
-
-    monkeypatch.setattr(RedisPubSubLoopLayer, "send", first_send_waits)
     publisher = redis.asyncio.Redis.from_url(redis_url)
     try:
         for job_id, percent in (("generate_a", 10), ("generate_c", 20), ("generate_d", 30)):

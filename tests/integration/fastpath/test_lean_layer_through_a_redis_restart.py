@@ -25,11 +25,7 @@ async def sent_until_heard(layer: LeanChannelLayer, channel: str, message: dict[
     inbox = layer.loop_layer().inbox(channel)
     async with asyncio.timeout(HEARD_WITHIN):
         while True:
-            try:
-                await layer.send(channel, message)
-            except ConnectionError:
-                await asyncio.sleep(0.1)
-                continue
+            await layer.send(channel, message)  # waits while the layer reconnects (it retries for as long as it takes)
             try:
                 heard = layer.deserialize(await asyncio.wait_for(inbox.get(), 0.1))
             except TimeoutError:
