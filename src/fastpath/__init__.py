@@ -31,7 +31,12 @@ logger = logging.getLogger(__name__)
 
 #: The distributions whose internals the fast path uses, and the versions its contract tests passed on.
 VERIFIED_VERSIONS: Mapping[str, frozenset[str]] = MappingProxyType(
-    {"arq": frozenset({"0.28.0"}), "redis": frozenset({"5.3.1"}), "fast-channels": frozenset({"1.1.0"})}
+    {
+        "arq": frozenset({"0.28.0"}),
+        "redis": frozenset({"5.3.1"}),
+        "hiredis": frozenset({"3.5.0"}),
+        "fast-channels": frozenset({"1.1.0"}),
+    }
 )
 
 

@@ -39,6 +39,7 @@ def test_on_the_verified_versions_the_fast_path_is_installed(caplog: pytest.LogC
 def test_the_verified_versions_are_the_ones_the_project_pins() -> None:
     assert VERIFIED_VERSIONS["arq"] == {"0.28.0"}
     assert VERIFIED_VERSIONS["fast-channels"] == {"1.1.0"}
+    assert VERIFIED_VERSIONS["hiredis"] == {"3.5.0"}
     assert all(version.startswith("5.") for version in VERIFIED_VERSIONS["redis"])  # ARQ 0.28 needs redis-py < 6
 
 
@@ -51,15 +52,18 @@ def test_on_another_arq_the_fast_path_stays_off_with_one_warning_naming_the_vers
     assert warning.name == "src.fastpath"
     redis_py = importlib.metadata.version("redis")
     assert warning.getMessage() == (
-        f"fast path off: found arq 0.29.0, redis {redis_py}, fast-channels 1.1.0, verified with arq 0.28.0, "
-        f"redis {' or '.join(sorted(VERIFIED_VERSIONS['redis']))}, fast-channels 1.1.0; "
+        f"fast path off: found arq 0.29.0, redis {redis_py}, hiredis 3.5.0, fast-channels 1.1.0, verified with "
+        f"arq 0.28.0, redis {' or '.join(sorted(VERIFIED_VERSIONS['redis']))}, hiredis 3.5.0, fast-channels 1.1.0; "
         "running ARQ's, redis-py's and fast-channels' own code"
     )
 
 
-def test_on_another_fast_channels_the_fast_path_stays_off(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("library", ["fast-channels", "hiredis"])
+def test_on_another_fast_channels_or_hiredis_the_fast_path_stays_off(
+    library: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     installed = importlib.metadata.version
-    monkeypatch.setattr(src.fastpath, "version", lambda name: "1.2.0" if name == "fast-channels" else installed(name))
+    monkeypatch.setattr(src.fastpath, "version", lambda name: "9.9.0" if name == library else installed(name))
 
     assert install(Settings()) is None
     assert isinstance(create_app(Settings()).state.parts, StockParts)  # so the consumer runs fast-channels' own loop
