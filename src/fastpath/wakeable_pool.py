@@ -11,7 +11,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from src.fastpath.connection_pool import ReadyConnectionPool
-from src.fastpath.pipelines import ShortcutPipeline
+from src.fastpath.pipelines import ScriptedTransactions, ShortcutPipeline, transaction_script_source
 from src.settings import RECONNECT_ERRORS, Settings, reconnecting_retry
 
 logger = structlog.stdlib.get_logger(__name__)
@@ -44,6 +44,7 @@ class WakeableArqRedis(ArqRedis):
         self._woken = asyncio.Event()
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._scripted = ScriptedTransactions(self.register_script(transaction_script_source()))
 
     async def zrangebyscore(self, name: Any, *args: Any, **kwargs: Any) -> Any:
         """Poll; if nothing there can start, wait for a wake-up (or ``wait`` seconds) and answer that nothing was
@@ -78,8 +79,9 @@ class WakeableArqRedis(ArqRedis):
         self._woken.set()
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> ShortcutPipeline:
-        """A pipeline that can carry a riding publish and answer a transaction read ahead (``pipelines``)."""
-        return ShortcutPipeline.of(self, transaction, shard_hint)
+        """A pipeline that can carry a riding publish, answer a transaction read ahead, and send a finishing
+        transaction as one script (``pipelines``)."""
+        return ShortcutPipeline.of(self, transaction, shard_hint, self._scripted)
 
     async def _all_in_progress(self, job_ids: list[bytes]) -> bool:
         """Whether every one of ``job_ids`` is already running (here or on another worker)."""
