@@ -50,6 +50,17 @@ REFUSED: list[tuple[Any, ...]] = [
 ]
 
 
+def command_id(command: tuple[Any, ...]) -> str:
+    """A test id for ``command``: its arguments, long ones (and memoryviews) by type and length."""
+    shown = []
+    for argument in command:
+        if isinstance(argument, memoryview | bytearray) or (isinstance(argument, str | bytes) and len(argument) > 24):
+            shown.append(f"{type(argument).__name__}[{len(argument)}]")
+        else:
+            shown.append(repr(argument))
+    return " ".join(shown)
+
+
 def packed(connection_class: type[Connection], *command: Any) -> bytes:
     return b"".join(bytes(part) for part in connection_class().pack_command(*command))
 
@@ -60,7 +71,7 @@ def fast_class() -> type[Connection]:
     return connection_class
 
 
-@pytest.mark.parametrize("command", COMMANDS + LEFT_TO_REDIS_PY, ids=repr)
+@pytest.mark.parametrize("command", COMMANDS + LEFT_TO_REDIS_PY, ids=command_id)
 def test_a_command_is_packed_byte_for_byte_as_redis_py_packs_it(command: tuple[Any, ...]) -> None:
     assert packed(fast_class(), *command) == packed(Connection, *command)
 
@@ -69,7 +80,7 @@ def test_a_command_hiredis_can_pack_goes_out_in_one_piece() -> None:
     assert len(fast_class()().pack_command(*COMMANDS[2])) == 1
 
 
-@pytest.mark.parametrize("command", REFUSED, ids=repr)
+@pytest.mark.parametrize("command", REFUSED, ids=command_id)
 def test_an_argument_redis_py_refuses_is_refused_with_redis_pys_error(command: tuple[Any, ...]) -> None:
     with pytest.raises((DataError, UnicodeEncodeError)) as stock:
         packed(Connection, *command)
