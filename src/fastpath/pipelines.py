@@ -212,7 +212,11 @@ class ShortcutPipeline(Pipeline):
         """
         read_ahead = _read_ahead.get()
         if read_ahead is None or read_ahead.used:
-            scriptable = self.scripted is not None and self.is_transaction and not self.watching and not self.scripts
+            scriptable = (
+                self.scripted is not None
+                and self.is_transaction
+                and not (self.watching or self.explicit_transaction or self.scripts)
+            )
             if scriptable and (call := script_call(self.command_stack)) is not None:
                 return await self._execute_as_script(*call, raise_on_error)
             return await super().execute(raise_on_error)

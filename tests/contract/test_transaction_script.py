@@ -10,7 +10,7 @@ import pytest_asyncio
 from arq import ArqRedis
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ResponseError
+from redis.exceptions import ResponseError, WatchError
 
 from src.fastpath.pipelines import SCRIPTED_COMMANDS, ShortcutPipeline, publishing, script_call
 from src.fastpath.wakeable_pool import WakeableArqRedis, worker_pool
@@ -245,3 +245,19 @@ async def test_transactions_finishing_at_once_go_in_two_calls_each_answered_with
     assert await pool.zcard("queue") == 0
     assert [int(value) for value in await pool.mget([f"result:{job}" for job in range(40)])] == list(range(40))
     assert (await commands_run(pool))["evalsha"] == 2  # the first at once; the 39 that came meanwhile together
+
+
+async def test_arqs_watched_claim_stays_multi_exec_and_a_claim_elsewhere_meanwhile_aborts_it(
+    pool: ArqRedis, wakeable: WakeableArqRedis
+) -> None:
+    lock = "arq:in-progress:" + JOB
+    async with wakeable.pipeline(transaction=True) as pipe:
+        await pipe.watch(lock)
+        assert await pipe.exists(lock) == 0
+        pipe.multi()  # type: ignore[no-untyped-call]
+        pipe.psetex(lock, 60_000, b"1")
+        await pool.set(lock, b"another worker's")
+        with pytest.raises(WatchError):
+            await pipe.execute()
+
+    assert await pool.get(lock) == b"another worker's"
