@@ -160,3 +160,22 @@ async def test_jobs_enqueued_and_run_by_arq_or_the_fast_path_in_any_mix_store_th
 
     assert {mix: entry.value for mix, entry in mixes.items()} == dict.fromkeys(mixes, arqs.value)
     assert all(abs(entry.pttl - arqs.pttl) <= 2_000 for entry in mixes.values())
+
+
+async def test_the_fast_paths_worker_finishes_its_jobs_through_the_transaction_script_arqs_through_multi_exec(
+    pool: ArqRedis, settings: Settings
+) -> None:
+    calls: dict[bool, dict[str, int]] = {}
+    for fast in (False, True):
+        await pool.flushdb()
+        for number in range(30):
+            await enqueue_with_arq(pool, "default", f"default_{number}")
+        await pool.config_resetstat()
+        await run_burst(settings, fast=fast)
+        stats = await pool.info("commandstats")
+        calls[fast] = {name.removeprefix("cmdstat_"): int(command["calls"]) for name, command in stats.items()}
+        assert len(await pool.keys("arq:result:*")) == 30
+
+    assert calls[False]["exec"] >= 30  # ARQ's claims, first transactions and finishes
+    assert "multi" not in calls[True]  # claimed and started by one script, finished by another
+    assert "exec" not in calls[True]
