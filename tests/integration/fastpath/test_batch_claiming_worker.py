@@ -19,21 +19,29 @@ from src.fastpath import batch_claim_worker
 from src.fastpath.batch_claim_worker import BatchClaimWorker
 from src.fastpath.enqueue_batcher import NewJob
 from src.fastpath.enqueue_batcher import queue_jobs as fast_queue_jobs
+from src.fastpath.pipelines import ShortcutPipeline
 from src.settings import Settings
 from tests.support.burst_worker import run_burst_worker
 
 
 @pytest.fixture
 def transactions(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[Any, ...]]]:
-    """Each pipeline that reaches Redis from now on (past a read-ahead), as its commands' first two words."""
+    """Each pipeline that reaches Redis from now on (past a read-ahead), as MULTI/EXEC or as the transaction script,
+    as its commands' first two words."""
     sent: list[list[tuple[Any, ...]]] = []
     execute = Pipeline.execute
+    execute_as_script = ShortcutPipeline._execute_as_script
 
     async def recording_execute(pipe: Pipeline, raise_on_error: bool = True) -> Any:
         sent.append([tuple(args[:2]) for args, _ in pipe.command_stack])
         return await execute(pipe, raise_on_error)
 
+    async def recording_execute_as_script(pipe: ShortcutPipeline, *args: Any) -> Any:
+        sent.append([tuple(command[:2]) for command, _ in pipe.command_stack])
+        return await execute_as_script(pipe, *args)
+
     monkeypatch.setattr(Pipeline, "execute", recording_execute)
+    monkeypatch.setattr(ShortcutPipeline, "_execute_as_script", recording_execute_as_script)
     return sent
 
 
