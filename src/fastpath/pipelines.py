@@ -22,11 +22,15 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
 #: The commands a transaction may hold and still be sent as one script (``transaction.lua``): those of ARQ's
-#: ``finish_job`` and ``finish_failed_job`` and a riding publish, each with how many of its first arguments are keys
-#: (None: all of them) and how many arguments it takes, at least and at most (None: no limit), as Redis's command
-#: table says. A command of another arity is refused by MULTI before EXEC, so its transaction goes as MULTI/EXEC.
+#: ``finish_job``, ``finish_failed_job`` and ``run_job``'s first transaction and a riding publish, each with how many
+#: of its first arguments are keys (None: all of them) and how many arguments it takes, at least and at most (None:
+#: no limit), as Redis's command table says. A command of another arity is refused by MULTI before EXEC, so its
+#: transaction goes as MULTI/EXEC.
 SCRIPTED_COMMANDS: Mapping[str, tuple[int | None, int, int | None]] = MappingProxyType(
     {
+        "GET": (1, 1, 1),
+        "INCRBY": (1, 2, 2),
+        "EXPIRE": (1, 2, None),
         "SET": (1, 2, None),
         "PSETEX": (1, 3, 3),
         "PEXPIRE": (1, 2, None),
