@@ -94,6 +94,7 @@ class ScriptedTransactions:
         self.script = script
         self._waiting: list[Scripted] = []
         self._sending = False
+        self._batch: asyncio.Task[None] | None = None  # held: the loop keeps only a weak reference to a task
 
     async def run(self, keys: list[Any], arguments: list[Any], replies: int) -> list[Any]:
         """Run one transaction (``script_call``'s keys and arguments, of ``replies`` commands); its replies."""
@@ -114,7 +115,7 @@ class ScriptedTransactions:
             self._sending = False
             return
         batch, self._waiting = self._waiting[: self.MAX_BATCH], self._waiting[self.MAX_BATCH :]
-        asyncio.get_running_loop().create_task(self._send(batch), name="scripted transactions")
+        self._batch = asyncio.get_running_loop().create_task(self._send(batch), name="scripted transactions")
 
     async def _send(self, batch: list[Scripted]) -> None:
         """One call for all of ``batch``, each given its replies (or the call's error)."""
