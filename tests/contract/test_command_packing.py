@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.exceptions import DataError
 
-from src.fastpath.connection_pool import HiredisPacking, ReadyConnectionPool
+from src.fastpath.connection_pool import HiredisPacking, ReadyConnectionPool, packing_class
 
 JOB = "default_81c2bc97d44a4c2b8e3f0a1b2c3d4e5f"
 
@@ -46,6 +46,7 @@ REFUSED: list[tuple[Any, ...]] = [
     ("SET", "n", None),
     ("SET", "d", {"a": 1}),
     ("SET", "a", bytearray(b"abc")),
+    (bytearray(b"PING"),),  # a command's name neither str nor bytes
     ("SET", "s", "\ud800"),  # a lone surrogate: not UTF-8
 ]
 
@@ -109,6 +110,14 @@ def test_the_pool_packs_on_the_connection_class_its_url_chooses(url: str, stock_
     assert issubclass(connection_class, HiredisPacking)
     assert issubclass(connection_class, stock_class)
     assert connection_class.__mro__[2] is stock_class  # the packing first, then the URL's own class unchanged
+
+
+def test_a_class_that_packs_already_is_kept_and_each_class_gets_one_packing_subclass() -> None:
+    packing = packing_class(Connection)
+
+    assert packing_class(Connection) is packing
+    assert packing_class(packing) is packing
+    assert ReadyConnectionPool(connection_class=packing).connection_class is packing
 
 
 async def test_commands_packed_by_hiredis_are_answered_by_redis(redis_url: str) -> None:
