@@ -268,3 +268,17 @@ async def test_arqs_watched_claim_stays_multi_exec_and_a_claim_elsewhere_meanwhi
             await pipe.execute()
 
     assert await pool.get(lock) == b"another worker's"
+
+
+async def test_a_command_queued_with_an_option_that_changes_its_reply_goes_as_multi_exec(
+    pool: ArqRedis, wakeable: WakeableArqRedis
+) -> None:
+    answers = []
+    for client in (pool, wakeable):
+        await pool.set("k", b"old")
+        async with client.pipeline(transaction=True) as tr:
+            tr.set("k", b"new", get=True)  # redis-py queues it with the option ``get``: the reply is the old value
+            assert script_call(tr.command_stack) is None
+            answers.append(await tr.execute())
+
+    assert answers == [[b"old"], [b"old"]]
