@@ -1,6 +1,7 @@
 """The fast path's connections put on the wire the bytes redis-py's own packing writes, for every command ARQ and the
 app send and for the arguments hiredis is not given (which redis-py packs, errors and all)."""
 
+import re
 from typing import Any
 
 import pytest
@@ -51,15 +52,24 @@ REFUSED: list[tuple[Any, ...]] = [
 ]
 
 
+def words(argument: str | bytes | int | float) -> str:
+    """An argument as an id shows it: bytes as their ASCII, spaces as underscores."""
+    text = argument.decode("ascii", "replace") if isinstance(argument, bytes) else str(argument)
+    return text.replace(" ", "_")
+
+
 def command_id(command: tuple[Any, ...]) -> str:
-    """A test id for ``command``: its arguments, long ones (and memoryviews) by type and length."""
+    """A test id for ``command`` that a node id can carry: its arguments' words, long ones (and memoryviews) by type
+    and length, anything else by type."""
     shown = []
     for argument in command:
         if isinstance(argument, memoryview | bytearray) or (isinstance(argument, str | bytes) and len(argument) > 24):
-            shown.append(f"{type(argument).__name__}[{len(argument)}]")
+            shown.append(f"{type(argument).__name__}{len(argument)}")
+        elif isinstance(argument, str | bytes | int | float) and re.fullmatch(r"[\w.:!-]*", text := words(argument)):
+            shown.append(text or "empty")
         else:
-            shown.append(repr(argument))
-    return " ".join(shown)
+            shown.append(type(argument).__name__)
+    return "-".join(shown)
 
 
 def packed(connection_class: type[Connection], *command: Any) -> bytes:

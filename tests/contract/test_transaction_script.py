@@ -167,7 +167,7 @@ async def test_a_transaction_holding_another_command_goes_as_multi_exec(
 @pytest.mark.parametrize(
     "command",
     [("DEL",), ("SET", "k"), ("PUBLISH", "c"), ("PUBLISH", "c", "m", "x"), ("PSETEX", "k", 1), ("ZINCRBY", "k", 1)],
-    ids=repr,
+    ids=lambda command: "-".join(map(str, command)),
 )
 async def test_a_transaction_redis_would_refuse_before_exec_goes_as_multi_exec_and_is_refused_whole(
     command: tuple[Any, ...], pool: ArqRedis, wakeable: WakeableArqRedis
