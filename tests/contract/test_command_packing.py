@@ -4,6 +4,7 @@ app send and for the arguments hiredis is not given (which redis-py packs, error
 import re
 from typing import Any
 
+import hiredis
 import pytest
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix, retry_key_prefix
 from redis.asyncio import Redis
@@ -87,8 +88,18 @@ def test_a_command_is_packed_byte_for_byte_as_redis_py_packs_it(command: tuple[A
     assert packed(fast_class(), *command) == packed(Connection, *command)
 
 
-def test_a_command_hiredis_can_pack_goes_out_in_one_piece() -> None:
-    assert len(fast_class()().pack_command(*COMMANDS[2])) == 1
+@pytest.mark.parametrize("command", COMMANDS, ids=command_id)
+def test_a_command_of_str_bytes_and_int_goes_out_in_one_piece_packed_by_hiredis(command: tuple[Any, ...]) -> None:
+    name, *rest = command
+    words = name.split() if isinstance(name, str | bytes) else [name]
+    expected = hiredis.pack_command((*(w.encode() if isinstance(w, str) else w for w in words), *rest))
+
+    assert fast_class()().pack_command(*command) == [expected]
+
+
+def test_a_connection_encoding_otherwise_than_strict_utf8_leaves_the_packing_to_redis_py() -> None:
+    for connection in (fast_class()(encoding="latin-1"), fast_class()(encoding_errors="replace")):
+        assert len(connection.pack_command("SET", "k", "x" * 10_000)) == 3  # redis-py's pieces
 
 
 @pytest.mark.parametrize("command", REFUSED, ids=command_id)
