@@ -89,6 +89,12 @@ async def snapshot(client: Redis, *, ignore: tuple[str, ...] = ()) -> dict[str, 
     return entries
 
 
+async def commands_run(client: Redis) -> dict[str, int]:
+    """How many times Redis ran each command since its stats were last reset (``INFO commandstats``), by name."""
+    stats = await client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(command["calls"]) for name, command in stats.items()}
+
+
 def same_within(first: dict[str, Entry], second: dict[str, Entry], ttl_ms: int = 2_000) -> None:
     """Assert two snapshots hold the same keys, types and values, and TTLs no further apart than ``ttl_ms``."""
     assert sorted(first) == sorted(second)

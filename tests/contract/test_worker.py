@@ -13,7 +13,7 @@ from src.fastpath.batch_claim_worker import RETRY_COUNTER_SECONDS
 from src.fastpath.enqueue_batcher import NewJob, queue_jobs
 from src.fastpath.pipelines import ReadAhead, read_ahead_context
 from src.settings import Settings
-from tests.contract.conftest import Entry, run_burst, same_within, snapshot
+from tests.contract.conftest import Entry, commands_run, run_burst, same_within, snapshot
 
 HEALTH_CHECK = "arq:queue:health-check"  # the worker's heartbeat: counters of its own, not a job's state
 
@@ -172,8 +172,7 @@ async def test_the_fast_paths_worker_finishes_its_jobs_through_the_transaction_s
             await enqueue_with_arq(pool, "default", f"default_{number}")
         await pool.config_resetstat()
         await run_burst(settings, fast=fast)
-        stats = await pool.info("commandstats")
-        calls[fast] = {name.removeprefix("cmdstat_"): int(command["calls"]) for name, command in stats.items()}
+        calls[fast] = await commands_run(pool)
         assert len(await pool.keys("arq:result:*")) == 30
 
     assert calls[False]["exec"] >= 30  # ARQ's claims, first transactions and finishes

@@ -12,12 +12,11 @@ from src.fastpath.pipelines import ScriptedTransactions
 
 
 class FakeScript:
-    """Answers each call with one reply per command (its ``args``' position), after ``gate`` opens; or fails."""
+    """Answers each call with its ``args`` (one reply per command), once ``gate`` is set; or fails."""
 
     def __init__(self) -> None:
         self.calls: list[list[Any]] = []
         self.gate = asyncio.Event()
-        self.gate.set()
         self.failures: list[BaseException] = []
         self.extra_reply = False
 
@@ -33,15 +32,21 @@ def sender(script: FakeScript) -> ScriptedTransactions:
     return ScriptedTransactions(script)  # type: ignore[arg-type]
 
 
+async def behind_a_first(
+    transactions: ScriptedTransactions, *waiting: list[Any]
+) -> tuple["asyncio.Task[list[Any]]", list["asyncio.Task[list[Any]]"]]:
+    """A first transaction (``["a"]``) on its way, held at the script's gate, and one transaction per ``waiting``
+    (its arguments, a reply each) queued behind it."""
+    first = asyncio.create_task(transactions.run([], ["a"], 1))
+    await asyncio.sleep(0)  # one loop turn: the first's call reaches the script and waits at its gate
+    queued = [asyncio.create_task(transactions.run([], arguments, len(arguments))) for arguments in waiting]
+    await asyncio.sleep(0)  # one loop turn: each of the others finds the first on its way and waits
+    return first, queued
+
+
 async def test_a_lone_transaction_goes_at_once_and_those_meanwhile_go_together_each_with_its_replies() -> None:
     script = FakeScript()
-    script.gate.clear()
-    transactions = sender(script)
-
-    first = asyncio.create_task(transactions.run([], ["a"], 1))
-    await asyncio.sleep(0)
-    rest = [asyncio.create_task(transactions.run([], [f"b{n}", f"c{n}"], 2)) for n in range(5)]
-    await asyncio.sleep(0)
+    first, rest = await behind_a_first(sender(script), *([f"b{n}", f"c{n}"] for n in range(5)))
     assert script.calls == [["a"]]  # the others wait for the first's answer
     script.gate.set()
 
@@ -52,12 +57,8 @@ async def test_a_lone_transaction_goes_at_once_and_those_meanwhile_go_together_e
 
 async def test_a_failed_call_fails_its_own_transactions_and_the_next_one_goes_at_once() -> None:
     script = FakeScript()
-    script.gate.clear()
     transactions = sender(script)
-    first = asyncio.create_task(transactions.run([], ["a"], 1))
-    await asyncio.sleep(0)
-    waiting = [asyncio.create_task(transactions.run([], [n], 1)) for n in range(3)]
-    await asyncio.sleep(0)
+    first, waiting = await behind_a_first(transactions, *([n] for n in range(3)))
     script.failures = [RedisConnectionError("first"), RedisConnectionError("batch")]
     script.gate.set()
 
@@ -72,12 +73,7 @@ async def test_a_failed_call_fails_its_own_transactions_and_the_next_one_goes_at
 
 async def test_a_call_answered_with_the_wrong_number_of_replies_fails_its_transactions() -> None:
     script = FakeScript()
-    script.gate.clear()
-    transactions = sender(script)
-    first = asyncio.create_task(transactions.run([], ["a"], 1))
-    await asyncio.sleep(0)
-    waiting = asyncio.create_task(transactions.run([], ["b"], 1))
-    await asyncio.sleep(0)
+    first, [waiting] = await behind_a_first(sender(script), ["b"])
     script.extra_reply = True
     script.gate.set()
 
@@ -88,15 +84,10 @@ async def test_a_call_answered_with_the_wrong_number_of_replies_fails_its_transa
 
 async def test_those_waiting_are_sent_even_when_the_first_is_cancelled_on_its_way() -> None:
     script = FakeScript()
-    script.gate.clear()
-    transactions = sender(script)
-    first = asyncio.create_task(transactions.run([], ["a"], 1))
-    await asyncio.sleep(0)
-    waiting = asyncio.create_task(transactions.run([], ["b"], 1))
-    await asyncio.sleep(0)
+    first, [waiting] = await behind_a_first(sender(script), ["b"])
 
     first.cancel()
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one loop turn: the cancellation reaches the first
     script.gate.set()
 
     assert await asyncio.wait_for(waiting, 1) == ["b"]
@@ -105,13 +96,9 @@ async def test_those_waiting_are_sent_even_when_the_first_is_cancelled_on_its_wa
 
 async def test_more_than_a_batch_waiting_goes_in_calls_of_at_most_max_batch() -> None:
     script = FakeScript()
-    script.gate.clear()
     transactions = sender(script)
     transactions.MAX_BATCH = 3
-    first = asyncio.create_task(transactions.run([], ["a"], 1))
-    await asyncio.sleep(0)
-    waiting = [asyncio.create_task(transactions.run([], [n], 1)) for n in range(7)]
-    await asyncio.sleep(0)
+    first, waiting = await behind_a_first(transactions, *([n] for n in range(7)))
     script.gate.set()
 
     await first
